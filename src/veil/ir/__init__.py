@@ -1,0 +1,1 @@
+"""Circuit IR: nodes, op semantics, lowering and the canonical serialization."""

@@ -1,0 +1,612 @@
+"""Lowering: the checked AST → a circuit of tensor operations.
+
+Functions are inlined at each call. Loops are unrolled: every public value is known at
+compile time (params, constants and what is computed from them), so `for` bounds,
+`while` conditions and public `if` conditions are evaluated here, and each iteration's
+operations become nodes. Unrolling, rather than keeping a loop node, is what lets the
+optimizer and the cost model see every multiplication; vector operations (`@`, `sum`,
+elementwise ops on arrays) stay one node however large, so programs should prefer them
+to element loops. An `if` on a secret condition evaluates both branches and selects
+each assigned variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veil.diagnostics import Diagnostic, Span, VeilError, error
+from veil.ir.nodes import Circuit, InputSpec, Node, OutputSpec
+from veil.ir.ops import infer
+from veil.ir.semantics import apply, decode, encode
+from veil.lang import ast
+from veil.lang.checker import CheckedProgram, Scope, Symbol
+from veil.types import BOOL, FIXED, FRAC_BITS, INT, VType, broadcast
+
+MAX_NODES = 2_000_000
+MAX_WHILE_ITERATIONS = 100_000
+
+
+class Builder:
+    """Appends nodes in creation order (which is topological) and checks each one's type."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.span: Span | None = None
+        self.fn: str = ""
+        self.values: dict[int, np.ndarray] = {}
+
+    def add(self, op: str, args: tuple[int, ...] | list[int], attrs: dict | None = None) -> int:
+        items = tuple(sorted((attrs or {}).items()))
+        t = infer(op, [self.nodes[a].type for a in args], items)
+        if len(self.nodes) >= MAX_NODES:
+            raise error("V0504", f"the circuit exceeds {MAX_NODES:,} operations", self.span,
+                        "unrolled loops are too large: use vector operations (`@`, `sum`, "
+                        "elementwise ops on arrays) instead of element loops")
+        node = Node(len(self.nodes), op, tuple(args), t, items, self.span, self.fn)
+        self.nodes.append(node)
+        return node.id
+
+    def type(self, node_id: int) -> VType:
+        return self.nodes[node_id].type
+
+    def const(self, value, base: str) -> int:
+        raw = encode(value, base)
+        data = tuple(int(x) for x in (raw.astype(np.int64) if base != BOOL else raw.astype(int))
+                     .reshape(-1).tolist())
+        return self.add("const", (), {"base": base, "shape": tuple(raw.shape), "data": data})
+
+    def value(self, node_id: int) -> np.ndarray:
+        """The cleartext value of a public node (computed from constants)."""
+        if node_id in self.values:
+            return self.values[node_id]
+        order: list[int] = []
+        stack = [node_id]
+        seen: set[int] = set()
+        while stack:
+            n = stack.pop()
+            if n in seen or n in self.values:
+                continue
+            seen.add(n)
+            order.append(n)
+            stack.extend(self.nodes[n].args)
+        for n in sorted(order):
+            node = self.nodes[n]
+            if node.type.is_secret:
+                raise AssertionError(f"compile-time value of a secret node {node}")
+            self.values[n] = apply(node, [self.values[a] for a in node.args])
+        return self.values[node_id]
+
+    def scalar(self, node_id: int) -> int | float | bool:
+        t = self.type(node_id)
+        v = decode(self.value(node_id), t.base)
+        return v.item()
+
+
+@dataclass
+class Binding:
+    node: int
+    type: VType | None  # declared type of a `var` (assignments are converted to it)
+    mutable: bool
+
+
+@dataclass
+class Env:
+    """Variables in scope. An overlay records assignments to outer variables instead of
+    making them, so that the two arms of a secret `if` can be merged with select."""
+
+    parent: Env | None
+    scope: Scope  # the checker's scope for consts, params, functions and modules
+    vars: dict[str, Binding] = field(default_factory=dict)
+    overlay: bool = False
+    writes: dict[str, int] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> int | None:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name].node
+            if env.overlay and name in env.writes:
+                return env.writes[name]
+            env = env.parent
+        return None
+
+    def binding(self, name: str) -> Binding | None:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name]
+            env = env.parent
+        return None
+
+    def assign(self, name: str, node: int) -> None:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                env.vars[name].node = node
+                return
+            if env.overlay:
+                env.writes[name] = node
+                return
+            env = env.parent
+        raise AssertionError(f"assignment to undeclared {name}")
+
+
+class Lowerer:
+    """Walks the checked program and emits circuit nodes."""
+
+    def __init__(self, program: CheckedProgram):
+        self.program = program
+        self.b = Builder()
+        self.fn_stack: list[str] = []
+        self.outputs: list[OutputSpec] = []
+        self.inputs: list[InputSpec] = []
+
+    # ------------------------------------------------------------ program
+
+    def lower(self) -> Circuit:
+        env = Env(None, self.program.globals)
+        for item in self.program.module.items:
+            self.stmt(item, env)
+        params = tuple((name, v.tolist() if isinstance(v, np.ndarray) else v)
+                       for name, (_, v) in self.program.params.items())
+        return Circuit(tuple(self.b.nodes), tuple(self.program.parties), tuple(self.inputs),
+                       tuple(self.outputs), params, FRAC_BITS)
+
+    # ------------------------------------------------------------ conversions
+
+    def convert(self, node: int, base: str) -> int:
+        """Convert a value to another base type (int/bool → fixed, bool → int, fixed → int)."""
+        t = self.b.type(node)
+        if t.base == base:
+            return node
+        if t.base == BOOL:
+            node = self.b.add("b2a", (node,))
+            t = self.b.type(node)
+            if base == INT:
+                return node
+        if t.base == INT and base == FIXED:
+            return self.b.add("mul", (node, self.b.const(1.0, FIXED)))
+        if t.base == FIXED and base == INT:
+            return self.b.add("trunc", (node,), {"bits": FRAC_BITS, "base": INT})
+        raise AssertionError(f"no conversion {t.base} → {base}")
+
+    def promote(self, a: int, b: int) -> tuple[int, int]:
+        ta, tb = self.b.type(a), self.b.type(b)
+        if ta.base == tb.base:
+            return a, b
+        return self.convert(a, FIXED), self.convert(b, FIXED)
+
+    def fit(self, node: int, target: VType) -> int:
+        """Convert and broadcast a value to a variable's declared base and shape."""
+        node = self.convert(node, target.base)
+        if self.b.type(node).shape != target.shape:
+            node = self.b.add("broadcast", (node,), {"shape": target.shape})
+        return node
+
+    def product(self, op: str, a: int, b: int) -> int:
+        """mul or matmul with the fixed-point truncation when both operands are fixed."""
+        both_fixed = self.b.type(a).base == FIXED and self.b.type(b).base == FIXED
+        out = self.b.add(op, (a, b))
+        if both_fixed:
+            out = self.b.add("trunc", (out,), {"bits": FRAC_BITS})
+        return out
+
+    # ------------------------------------------------------------ statements
+
+    def block(self, stmts: tuple[ast.Stmt, ...], env: Env) -> None:
+        for s in stmts:
+            self.stmt(s, env)
+
+    def stmt(self, s: ast.Stmt, env: Env) -> None:
+        if not self.fn_stack:
+            self.b.span = s.span
+        getattr(self, f"_stmt_{type(s).__name__}")(s, env)
+
+    def _stmt_PartyDecl(self, s, env) -> None:
+        pass
+
+    _stmt_UseDecl = _stmt_PartyDecl
+    _stmt_FnDecl = _stmt_PartyDecl
+    _stmt_ConstDecl = _stmt_PartyDecl
+    _stmt_ParamDecl = _stmt_PartyDecl
+
+    def _stmt_InputDecl(self, s: ast.InputDecl, env: Env) -> None:
+        sym = env.scope.lookup(s.name)
+        assert sym is not None and sym.type is not None
+        node = self.b.add("input", (), {"name": s.name, "party": s.owner.name,
+                                        "base": sym.type.base, "shape": sym.type.shape})
+        self.inputs.append(InputSpec(s.name, s.owner.name, self.b.type(node), node))
+        env.vars[s.name] = Binding(node, None, False)
+
+    def _declared_type(self, t: ast.TypeExpr, value: VType, env: Env) -> VType:
+        shape = value.shape
+        if isinstance(t.shape, tuple):
+            shape = tuple(int(self.b.scalar(self.expr(d, env))) for d in t.shape)
+        return VType(t.label or value.label, t.base, shape)
+
+    def _stmt_Let(self, s: ast.Let, env: Env) -> None:
+        node = self.expr(s.value, env)
+        declared = None
+        if s.type is not None:
+            declared = self._declared_type(s.type, self.b.type(node), env)
+            node = self.fit(node, declared)
+        elif s.mutable:
+            declared = self.b.type(node)
+        env.vars[s.name] = Binding(node, declared, s.mutable)
+
+    def _stmt_Assign(self, s: ast.Assign, env: Env) -> None:
+        node = self.expr(s.value, env)
+        binding = env.binding(s.name)
+        assert binding is not None and binding.type is not None
+        env.assign(s.name, self.fit(node, binding.type))
+
+    def _stmt_IndexAssign(self, s: ast.IndexAssign, env: Env) -> None:
+        value = self.expr(s.value, env)
+        binding = env.binding(s.name)
+        current = env.lookup(s.name)
+        assert binding is not None and binding.type is not None and current is not None
+        spec = self.index_spec(s.indices, self.b.type(current).shape, env)
+        value = self.convert(value, binding.type.base)
+        self.b.span = s.span if not self.fn_stack else self.b.span
+        env.assign(s.name, self.b.add("update", (current, value), {"spec": spec}))
+
+    def _stmt_For(self, s: ast.For, env: Env) -> None:
+        lo = int(self.b.scalar(self.expr(s.lo, env)))
+        hi = int(self.b.scalar(self.expr(s.hi, env)))
+        for i in range(lo, hi):
+            inner = Env(env, env.scope)
+            inner.vars[s.var] = Binding(self.b.const(i, INT), None, False)
+            self.block(s.body, inner)
+
+    def _stmt_While(self, s: ast.While, env: Env) -> None:
+        for _ in range(MAX_WHILE_ITERATIONS):
+            if not self.b.scalar(self.expr(s.cond, env)):
+                return
+            self.block(s.body, Env(env, env.scope))
+        raise error("V0504", f"`while` loop ran more than {MAX_WHILE_ITERATIONS:,} times",
+                    s.span, "loops are unrolled at compile time; check the condition changes")
+
+    def _stmt_If(self, s: ast.If, env: Env) -> None:
+        cond = self.expr(s.cond, env)
+        if not self.b.type(cond).is_secret:
+            chosen = s.then if self.b.scalar(cond) else s.orelse
+            self.block(chosen, Env(env, env.scope))
+            return
+        arms = []
+        for body in (s.then, s.orelse):
+            arm = Env(env, env.scope, overlay=True)
+            self.block(body, arm)
+            arms.append(arm)
+        span = self.b.span
+        if not self.fn_stack:
+            self.b.span = s.span
+        for name in sorted(set(arms[0].writes) | set(arms[1].writes)):
+            current = env.lookup(name)
+            assert current is not None
+            then_v = arms[0].writes.get(name, current)
+            else_v = arms[1].writes.get(name, current)
+            env.assign(name, self.b.add("select", (cond, then_v, else_v)))
+        self.b.span = span
+
+    def _stmt_Return(self, s: ast.Return, env: Env) -> None:
+        raise AssertionError("return is handled by call lowering")
+
+    def _stmt_Output(self, s: ast.Output, env: Env) -> None:
+        if s.value is not None:
+            node = self.expr(s.value, env)
+            env.vars[s.name] = Binding(node, None, False)
+        else:
+            found = env.lookup(s.name)
+            node = found if found is not None else self.name_value(s.name, env, s.span)
+        self.outputs.append(OutputSpec(s.name, tuple(r.name for r in s.receivers),
+                                       self.b.type(node), node))
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, e: ast.Expr, env: Env) -> int:
+        saved = self.b.span
+        if not self.fn_stack:
+            self.b.span = e.span
+        try:
+            return getattr(self, f"_expr_{type(e).__name__}")(e, env)
+        finally:
+            self.b.span = saved
+
+    def _expr_IntLit(self, e: ast.IntLit, env: Env) -> int:
+        return self.b.const(e.value, INT)
+
+    def _expr_FloatLit(self, e: ast.FloatLit, env: Env) -> int:
+        return self.b.const(e.value, FIXED)
+
+    def _expr_BoolLit(self, e: ast.BoolLit, env: Env) -> int:
+        return self.b.const(e.value, BOOL)
+
+    def _expr_Name(self, e: ast.Name, env: Env) -> int:
+        node = env.lookup(e.id)
+        if node is not None:
+            return node
+        return self.name_value(e.id, env, e.span)
+
+    def name_value(self, name: str, env: Env, span: Span) -> int:
+        sym = env.scope.lookup(name)
+        assert sym is not None, name
+        return self.symbol_value(sym)
+
+    def symbol_value(self, sym: Symbol) -> int:
+        assert sym.kind in ("const", "param") and sym.type is not None
+        return self.b.const(sym.value, sym.type.base)
+
+    def _expr_Attribute(self, e: ast.Attribute, env: Env) -> int:
+        return self.symbol_value(self._member(e, env))
+
+    def _member(self, e: ast.Attribute, env: Env) -> Symbol:
+        assert isinstance(e.value, ast.Name)
+        module = env.scope.lookup(e.value.id)
+        assert module is not None and module.scope is not None
+        return module.scope.names[e.attr]
+
+    def _expr_ArrayLit(self, e: ast.ArrayLit, env: Env) -> int:
+        elements = [self.expr(x, env) for x in e.elements]
+        base = FIXED if any(self.b.type(x).base == FIXED for x in elements) else \
+            self.b.type(elements[0]).base
+        return self.b.add("stack", [self.convert(x, base) for x in elements])
+
+    def index_spec(self, indices: tuple[ast.Index, ...], shape: tuple[int, ...], env: Env
+                   ) -> tuple:  # fmt: skip
+        spec = []
+        for dim, ix in zip(shape, indices, strict=False):
+            if isinstance(ix, ast.SingleIndex):
+                k = int(self.b.scalar(self.expr(ix.expr, env)))
+                if not -dim <= k < dim:
+                    raise error("V0307", f"index {k} is out of range for a dimension of size "
+                                f"{dim}", ix.span, f"valid indices are 0..{dim - 1}")
+                spec.append(("i", k % dim))
+            else:
+                lo = 0 if ix.lo is None else int(self.b.scalar(self.expr(ix.lo, env)))
+                hi = dim if ix.hi is None else int(self.b.scalar(self.expr(ix.hi, env)))
+                spec.append(("r", lo, hi))
+        return tuple(spec)
+
+    def _expr_Subscript(self, e: ast.Subscript, env: Env) -> int:
+        value = self.expr(e.value, env)
+        spec = self.index_spec(e.indices, self.b.type(value).shape, env)
+        return self.b.add("slice", (value,), {"spec": spec})
+
+    def _expr_Unary(self, e: ast.Unary, env: Env) -> int:
+        x = self.expr(e.operand, env)
+        return self.b.add("not" if e.op == "not" else "neg", (x,))
+
+    def _expr_Binary(self, e: ast.Binary, env: Env) -> int:
+        a = self.expr(e.left, env)
+        b = self.expr(e.right, env)
+        return self.binary(e.op, a, b, e)
+
+    def binary(self, op: str, a: int, b: int, e: ast.Expr) -> int:
+        if op == "and":
+            return self.b.add("and", (a, b))
+        if op == "or":
+            return self.b.add("or", (a, b))
+        if op == "/":
+            return self.divide(a, b, e)
+        if op == "@":
+            return self.product("matmul", a, b)
+        if op == "*":
+            return self.product("mul", a, b)
+        if self.b.type(a).base == BOOL and op in ("==", "!="):
+            differ = self.b.add("xor", (a, b))
+            return differ if op == "!=" else self.b.add("not", (differ,))
+        a, b = self.promote(a, b)
+        simple = {"+": ("add", a, b), "-": ("sub", a, b), "<": ("lt", a, b),
+                  ">": ("lt", b, a), "==": ("eq", a, b)}  # fmt: skip
+        if op in simple:
+            name, x, y = simple[op]
+            return self.b.add(name, (x, y))
+        negated = {"<=": ("lt", b, a), ">=": ("lt", a, b), "!=": ("eq", a, b)}
+        name, x, y = negated[op]
+        return self.b.add("not", (self.b.add(name, (x, y)),))
+
+    def divide(self, a: int, b: int, e: ast.Expr) -> int:
+        """a / c for a public c: multiply by round(2^k / c) and shift right by k.
+
+        k = 16 + ⌊log2 min|c|⌋ (clamped to 16..32) keeps about 16 significant bits in
+        the reciprocal, so the relative error of the quotient is at most about 2^-16
+        plus one unit in the last place of the result.
+        """
+        divisor = decode(self.b.value(b), self.b.type(b).base).astype(np.float64)
+        if np.any(divisor == 0):
+            raise error("V0310", "division by zero", e.span)
+        smallest = float(np.min(np.abs(divisor)))
+        k = FRAC_BITS + min(16, max(0, int(np.floor(np.log2(smallest)))))
+        numerator_frac = FRAC_BITS if self.b.type(a).base == FIXED else 0
+        scale = float(2 ** (k + FRAC_BITS - numerator_frac))
+        factor = np.rint(scale / divisor).astype(np.int64)
+        c = self.b.const(factor, INT)
+        product = self.b.add("mul", (a, c))
+        return self.b.add("trunc", (product,), {"bits": k, "base": FIXED})
+
+    # ------------------------------------------------------------ calls
+
+    def _expr_Call(self, e: ast.Call, env: Env) -> int:
+        if isinstance(e.func, ast.Name) and env.lookup(e.func.id) is None and \
+                env.scope.lookup(e.func.id) is None:
+            return getattr(self, f"_builtin_{e.func.id}")(e, env)
+        if isinstance(e.func, ast.Name):
+            sym = env.scope.lookup(e.func.id)
+            name = e.func.id
+        else:
+            assert isinstance(e.func, ast.Attribute) and isinstance(e.func.value, ast.Name)
+            sym = self._member(e.func, env)
+            name = f"{e.func.value.id}.{e.func.attr}"
+        assert sym is not None and sym.decl is not None and sym.scope is not None
+        args = [self.expr(a, env) for a in e.args]
+        return self.call(sym, name, args, env)
+
+    def call(self, sym: Symbol, name: str, args: list[int], env: Env) -> int:
+        decl = sym.decl
+        assert decl is not None and sym.scope is not None
+        if not self.fn_stack:
+            self.b.span = self.b.span  # the call site's span stays on the inlined nodes
+        inner = Env(None, sym.scope)
+        self.fn_stack.append(name)
+        saved_fn = self.b.fn
+        self.b.fn = "/".join(self.fn_stack)
+        try:
+            for p, a in zip(decl.params, args, strict=True):
+                inner.vars[p.name] = Binding(self.convert(a, p.type.base), None, False)
+            for s in decl.body[:-1]:
+                self.stmt(s, inner)
+            ret = decl.body[-1]
+            assert isinstance(ret, ast.Return)
+            result = self.expr(ret.value, inner)
+            if decl.ret is not None:
+                result = self.convert(result, decl.ret.base)
+                if isinstance(decl.ret.shape, tuple):
+                    shape = tuple(int(self.b.scalar(self.expr(d, inner))) for d in decl.ret.shape)
+                    if self.b.type(result).shape != shape:
+                        result = self.b.add("broadcast", (result,), {"shape": shape})
+            return result
+        finally:
+            self.fn_stack.pop()
+            self.b.fn = saved_fn
+
+    def _flat(self, x: int) -> int:
+        t = self.b.type(x)
+        if len(t.shape) == 1:
+            return x
+        return self.b.add("reshape", (x,), {"shape": (t.size,)})
+
+    def _pairs(self, x: int) -> tuple[int, int, int | None]:
+        """Split a vector into its even and odd positions (adjacent pairs), plus a leftover."""
+        n = self.b.type(x).shape[0]
+        even_n = n - n % 2
+        body = x if even_n == n else self.b.add("slice", (x,), {"spec": (("r", 0, even_n),)})
+        grid = self.b.add("reshape", (body,), {"shape": (even_n // 2, 2)})
+        left = self.b.add("slice", (grid,), {"spec": (("r", 0, even_n // 2), ("i", 0))})
+        right = self.b.add("slice", (grid,), {"spec": (("r", 0, even_n // 2), ("i", 1))})
+        rest = None if even_n == n else self.b.add("slice", (x,), {"spec": (("r", even_n, n),)})
+        return left, right, rest
+
+    def tree(self, x: int, combine) -> int:
+        """Reduce a vector with a binary op as a balanced tree: depth ⌈log2 n⌉."""
+        x = self._flat(x)
+        while self.b.type(x).shape[0] > 1:
+            left, right, rest = self._pairs(x)
+            x = combine(left, right)
+            if rest is not None:
+                x = self.b.add("concat", (x, rest))
+        return self.b.add("reshape", (x,), {"shape": ()})
+
+    def _builtin_sum(self, e: ast.Call, env: Env) -> int:
+        x = self.expr(e.args[0], env)
+        if self.b.type(x).base == BOOL:
+            x = self.b.add("b2a", (x,))
+        axis = None if len(e.args) == 1 else int(self.b.scalar(self.expr(e.args[1], env)))
+        return self.b.add("sum", (x,), {"axis": axis})
+
+    def _builtin_prod(self, e: ast.Call, env: Env) -> int:
+        x = self.expr(e.args[0], env)
+        return self.tree(x, lambda a, b: self.product("mul", a, b))
+
+    def _larger(self, a: int, b: int) -> int:
+        return self.b.add("select", (self.b.add("lt", (a, b)), b, a))
+
+    def _smaller(self, a: int, b: int) -> int:
+        return self.b.add("select", (self.b.add("lt", (b, a)), b, a))
+
+    def _minmax(self, e: ast.Call, env: Env, pick) -> int:
+        args = [self.expr(a, env) for a in e.args]
+        if len(args) == 1:
+            return self.tree(args[0], pick)
+        a, b = self.promote(*args)
+        return pick(a, b)
+
+    def _builtin_max(self, e: ast.Call, env: Env) -> int:
+        return self._minmax(e, env, self._larger)
+
+    def _builtin_min(self, e: ast.Call, env: Env) -> int:
+        return self._minmax(e, env, self._smaller)
+
+    def _builtin_argmax(self, e: ast.Call, env: Env) -> int:
+        values = self.expr(e.args[0], env)
+        n = self.b.type(values).shape[0]
+        index = self.b.const(np.arange(n, dtype=np.int64), INT)
+        while n > 1:
+            vl, vr, vrest = self._pairs(values)
+            il, ir, irest = self._pairs(index)
+            right_wins = self.b.add("lt", (vl, vr))  # ties keep the earlier index
+            values = self.b.add("select", (right_wins, vr, vl))
+            index = self.b.add("select", (right_wins, ir, il))
+            if vrest is not None and irest is not None:
+                values = self.b.add("concat", (values, vrest))
+                index = self.b.add("concat", (index, irest))
+            n = self.b.type(values).shape[0]
+        return self.b.add("reshape", (index,), {"shape": ()})
+
+    def _builtin_abs(self, e: ast.Call, env: Env) -> int:
+        x = self.expr(e.args[0], env)
+        negative = self.b.add("lt", (x, self.b.const(0, self.b.type(x).base)))
+        return self.b.add("select", (negative, self.b.add("neg", (x,)), x))
+
+    def _builtin_dot(self, e: ast.Call, env: Env) -> int:
+        return self.product("matmul", self.expr(e.args[0], env), self.expr(e.args[1], env))
+
+    def _builtin_select(self, e: ast.Call, env: Env) -> int:
+        c, a, b = (self.expr(x, env) for x in e.args)
+        if self.b.type(a).base != BOOL:
+            a, b = self.promote(a, b)
+        return self.b.add("select", (c, a, b))
+
+    def _builtin_to_fixed(self, e: ast.Call, env: Env) -> int:
+        return self.convert(self.expr(e.args[0], env), FIXED)
+
+    def _builtin_to_int(self, e: ast.Call, env: Env) -> int:
+        return self.convert(self.expr(e.args[0], env), INT)
+
+    def _builtin_len(self, e: ast.Call, env: Env) -> int:
+        return self.b.const(self.b.type(self.expr(e.args[0], env)).shape[0], INT)
+
+    def _builtin_size(self, e: ast.Call, env: Env) -> int:
+        return self.b.const(self.b.type(self.expr(e.args[0], env)).size, INT)
+
+    def _builtin_reshape(self, e: ast.Call, env: Env) -> int:
+        x = self.expr(e.args[0], env)
+        dims = tuple(int(self.b.scalar(self.expr(d, env))) for d in e.args[1:])
+        return self.b.add("reshape", (x,), {"shape": dims})
+
+    def _builtin_transpose(self, e: ast.Call, env: Env) -> int:
+        return self.b.add("transpose", (self.expr(e.args[0], env),))
+
+
+def unused_input_warnings(circuit: Circuit) -> list[Diagnostic]:
+    """W0601 for every secret input that no output depends on."""
+    needed: set[int] = set()
+    stack = [o.node for o in circuit.outputs]
+    while stack:
+        n = stack.pop()
+        if n in needed:
+            continue
+        needed.add(n)
+        stack.extend(circuit.node(n).args)
+    warnings = []
+    for spec in circuit.inputs:
+        if spec.node not in needed:
+            node = circuit.node(spec.node)
+            warnings.append(Diagnostic(
+                "W0601", f"secret input `{spec.name}` of {spec.owner} never reaches an output",
+                node.span, "remove it, or use it: its owner would share it for nothing",
+                severity="warning"))
+    return warnings
+
+
+def lower(program: CheckedProgram) -> Circuit:
+    """Lower a checked program to a circuit (unoptimized)."""
+    try:
+        return Lowerer(program).lower()
+    except VeilError as exc:
+        exc.sources = program.sources
+        raise VeilError(exc.diagnostics, program.sources) from None
+
+
+__all__ = ["Builder", "lower", "unused_input_warnings", "broadcast"]

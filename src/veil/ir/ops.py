@@ -1,0 +1,184 @@
+"""The IR's operations: what each takes, the type it produces, and what it costs in kind.
+
+Every op here is checked by `infer`, which the builder, the verifier and every pass use,
+so a node's stored type is always the type its operands imply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from veil.types import BOOL, FIXED, INT, VType, broadcast, join_label, matmul_shape
+
+ELEMENTWISE_ARITH = {"add", "sub", "mul"}
+COMPARISONS = {"lt", "eq"}
+BOOLEAN = {"and", "or", "xor"}
+LEAVES = {"input", "const"}
+DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "broadcast"}
+
+ALL_OPS = (
+    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a"}
+)
+
+
+class IRError(Exception):
+    """An internal inconsistency in the IR: a compiler bug, never a user error."""
+
+
+def _attrs(attrs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(attrs)
+
+
+def index_shape(shape: tuple[int, ...], spec: tuple) -> tuple[int, ...]:
+    """Shape after a static subscript: spec is per leading dim ("i", k) or ("r", lo, hi)."""
+    out: list[int] = []
+    for dim, part in zip(shape, spec, strict=False):
+        if part[0] == "i":
+            if not -dim <= part[1] < dim:
+                raise IRError(f"index {part[1]} out of range {dim}")
+        else:
+            _, lo, hi = part
+            if not 0 <= lo <= hi <= dim:
+                raise IRError(f"slice {lo}..{hi} out of range {dim}")
+            out.append(hi - lo)
+    if len(spec) > len(shape):
+        raise IRError("too many indices")
+    return (*out, *shape[len(spec):])
+
+
+def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> VType:
+    """The type a node of this op has for these operand types; IRError if ill-formed."""
+    a = _attrs(attrs)
+    label = join_label(*(t.label for t in args)) if args else "public"
+
+    def same_base() -> str:
+        bases = {t.base for t in args}
+        if len(bases) != 1:
+            raise IRError(f"{op}: operand bases differ: {bases}")
+        return bases.pop()
+
+    def bshape(*ts: VType) -> tuple[int, ...]:
+        shape: tuple[int, ...] | None = ()
+        for t in ts:
+            shape = broadcast(shape, t.shape) if shape is not None else None
+        if shape is None:
+            raise IRError(f"{op}: shapes do not broadcast: {[t.shape for t in ts]}")
+        return shape
+
+    if op == "input":
+        return VType("secret", a["base"], tuple(a["shape"]))
+    if op == "const":
+        return VType("public", a["base"], tuple(a["shape"]))
+    if op in ("add", "sub"):
+        return VType(label, same_base(), bshape(*args))
+    if op == "mul":
+        bases = {t.base for t in args}
+        if BOOL in bases:
+            raise IRError("mul on bool")
+        # fixed * int needs no truncation: the int is not scaled.
+        return VType(label, FIXED if FIXED in bases else INT, bshape(*args))
+    if op == "neg":
+        if args[0].base == BOOL:
+            raise IRError("neg on bool")
+        return args[0]
+    if op == "matmul":
+        shape = matmul_shape(args[0].shape, args[1].shape)
+        if shape is None or BOOL in (args[0].base, args[1].base):
+            raise IRError(f"matmul shapes {args[0].shape} @ {args[1].shape}")
+        bases = {t.base for t in args}
+        return VType(label, FIXED if FIXED in bases else INT, shape)
+    if op == "trunc":
+        if args[0].base == BOOL:
+            raise IRError("trunc on bool")
+        return VType(label, a.get("base", args[0].base), args[0].shape)
+    if op == "sum":
+        t = args[0]
+        axis = a.get("axis")
+        if t.base == BOOL:
+            raise IRError("sum on bool (convert with b2a first)")
+        shape = () if axis is None else t.shape[:axis] + t.shape[axis + 1:]
+        return VType(label, t.base, shape)
+    if op in COMPARISONS:
+        if op == "lt" and BOOL in {t.base for t in args}:
+            raise IRError("lt on bool")
+        same_base()
+        return VType(label, BOOL, bshape(*args))
+    if op in BOOLEAN:
+        if same_base() != BOOL:
+            raise IRError(f"{op} on non-bool")
+        return VType(label, BOOL, bshape(*args))
+    if op == "not":
+        if args[0].base != BOOL:
+            raise IRError("not on non-bool")
+        return args[0]
+    if op == "select":
+        c, x, y = args
+        if c.base != BOOL or x.base != y.base:
+            raise IRError("select types")
+        return VType(label, x.base, bshape(c, x, y))
+    if op == "b2a":
+        if args[0].base != BOOL:
+            raise IRError("b2a on non-bool")
+        return VType(label, INT, args[0].shape)
+    if op == "reshape":
+        shape = tuple(a["shape"])
+        n = 1
+        for d in shape:
+            n *= d
+        if n != args[0].size:
+            raise IRError("reshape size")
+        return args[0].with_(shape=shape)
+    if op == "broadcast":
+        shape = tuple(a["shape"])
+        if broadcast(args[0].shape, shape) != shape:
+            raise IRError(f"cannot broadcast {args[0].shape} to {shape}")
+        return args[0].with_(shape=shape)
+    if op == "transpose":
+        if len(args[0].shape) != 2:
+            raise IRError("transpose of non-matrix")
+        return args[0].with_(shape=args[0].shape[::-1])
+    if op == "slice":
+        return args[0].with_(shape=index_shape(args[0].shape, a["spec"]))
+    if op == "update":
+        base, value = args
+        region = index_shape(base.shape, a["spec"])
+        if broadcast(value.shape, region) != region or base.base != value.base:
+            raise IRError(f"update region {region} with {value}")
+        return VType(label, base.base, base.shape)
+    if op == "concat":
+        base = same_base()
+        rest = {t.shape[1:] for t in args}
+        if len(rest) != 1 or any(not t.shape for t in args):
+            raise IRError("concat shapes")
+        return VType(label, base, (sum(t.shape[0] for t in args), *rest.pop()))
+    if op == "stack":
+        base = same_base()
+        shapes = {t.shape for t in args}
+        if len(shapes) != 1:
+            raise IRError("stack shapes")
+        return VType(label, base, (len(args), *shapes.pop()))
+    raise IRError(f"unknown op {op!r}")
+
+
+def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
+    """Does this op need communication between servers when run over secret shares?
+
+    Linear operations (add, sub, neg, sums, products with a public operand, moving
+    data) are local; products of two secrets, truncation of a secret, comparisons,
+    boolean AND/OR, select on a secret and conversions are not.
+    """
+    secret = [t.is_secret for t in arg_types]
+    if op in ("mul", "matmul"):
+        return all(secret)
+    if op in ("trunc", "b2a", "lt", "eq"):
+        return any(secret)
+    if op in ("and", "or"):
+        return all(secret)
+    if op == "select":
+        return secret[0]  # a public condition just picks one operand
+    return False
+
+
+__all__ = ["ALL_OPS", "FIXED", "INT", "IRError", "index_shape", "infer", "is_interactive"]

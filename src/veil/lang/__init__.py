@@ -1,0 +1,1 @@
+"""Front end: parser, AST, modules and the type checker."""

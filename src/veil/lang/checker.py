@@ -1,0 +1,1214 @@
+"""The type checker: who owns what, what may be revealed, and static shapes.
+
+It walks every statement once (both arms of every `if`, every function body), so an
+error is found whatever the parameters are; it collects every independent error of a
+file and reports them together. Public values that decide shapes (constants, params,
+literals, `len`) are evaluated here; all other values are only typed.
+
+Rules, in brief (docs/language.md has them in full):
+- public flows into secret; secret becomes public only through `output ... to`;
+- loop bounds, `while` conditions and array indices must be public;
+- an `if` on a secret condition may only assign (it becomes a select);
+- shapes broadcast as in NumPy; int and fixed mix to fixed; bool is not arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
+from veil.lang import ast
+from veil.lang.modules import ModuleLoader
+from veil.types import (
+    BOOL,
+    FIXED,
+    FIXED_LIMIT,
+    INT,
+    INT_MAX,
+    INT_MIN,
+    PUBLIC,
+    SECRET,
+    VType,
+    broadcast,
+    fmt_shape,
+    join_label,
+    matmul_shape,
+    numeric_join,
+)
+
+Value = int | float | bool | np.ndarray
+
+
+class NotConstant(Exception):
+    """Raised when an expression that must be known at compile time is not."""
+
+
+@dataclass
+class Symbol:
+    kind: str  # const param input let var loop fn module output
+    type: VType | None
+    span: Span
+    value: Value | None = None
+    decl: ast.FnDecl | None = None
+    scope: Scope | None = None  # a function's defining module scope / a module's members
+    owner: str | None = None
+
+
+@dataclass
+class Scope:
+    parent: Scope | None = None
+    names: dict[str, Symbol] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> Symbol | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        return None
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Where a statement stands: in a function, under a secret condition, in a loop."""
+
+    in_fn: bool = False
+    secret_if: bool = False
+    nested: bool = False  # inside any block
+
+
+@dataclass
+class InputInfo:
+    name: str
+    owner: str
+    type: VType
+    span: Span
+
+
+@dataclass
+class CheckedProgram:
+    """What the checker learned: parties, inputs, params, outputs; the AST for lowering."""
+
+    module: ast.Module
+    parties: list[str]
+    inputs: list[InputInfo]
+    params: dict[str, tuple[VType, Value]]
+    outputs: dict[str, tuple[VType, tuple[str, ...]]]
+    globals: Scope
+    loader: ModuleLoader
+    warnings: list[Diagnostic]
+
+    @property
+    def sources(self) -> SourceMap:
+        return self.loader.sources
+
+
+BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
+            "to_int", "len", "size", "reshape", "transpose")  # fmt: skip
+
+
+class Checker:
+    """Checks one program with given param values; collects diagnostics."""
+
+    def __init__(self, loader: ModuleLoader, param_overrides: dict[str, str] | None = None):
+        self.loader = loader
+        self.param_overrides = dict(param_overrides or {})
+        self.diags: list[Diagnostic] = []
+        self.parties: list[str] = []
+        self.inputs: list[InputInfo] = []
+        self.params: dict[str, tuple[VType, Value]] = {}
+        self.outputs: dict[str, tuple[VType, tuple[str, ...]]] = {}
+        self.instances: dict[tuple, VType | None] = {}
+        self.call_stack: list[str] = []
+        self.modules: dict[str, Scope] = {}
+        self.builtins: dict[str, Callable[[ast.Call, list[VType | None], Scope], VType | None]] = {
+            name: getattr(self, f"_builtin_{name}") for name in BUILTINS
+        }
+
+    # ------------------------------------------------------------ reporting
+
+    def err(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        diag = Diagnostic(code, message, span, help)
+        if diag not in self.diags:
+            self.diags.append(diag)
+
+    # ------------------------------------------------------------ program
+
+    def check(self, module: ast.Module) -> CheckedProgram:
+        top = Scope()
+        self._declare_module_items(module, top, is_main=True)
+        ctx = Ctx()
+        for item in module.items:
+            if isinstance(item, ast.FnDecl | ast.PartyDecl | ast.UseDecl):
+                continue
+            self.stmt(item, top, ctx)
+        self._check_uncalled_functions(top)
+        for name in self.param_overrides:
+            self.err("V0708", f"--param {name}: the program has no param `{name}`", None,
+                     f"params of this program: {', '.join(self.params) or 'none'}")
+        if not self.parties:
+            self.err("V0206", "the program declares no party", Span(module.file, 1, 1, 1, 2),
+                     "start with `party NAME` for each data owner and receiver")
+        errors = [d for d in self.diags if d.severity == "error"]
+        if errors:
+            raise VeilError(self.diags, self.loader.sources)
+        return CheckedProgram(module, self.parties, self.inputs, self.params, self.outputs, top,
+                              self.loader, [d for d in self.diags if d.severity != "error"])
+
+    def _declare_module_items(self, module: ast.Module, scope: Scope, is_main: bool) -> None:
+        """Hoist parties, modules and functions so they may be used before their line."""
+        for item in module.items:
+            if isinstance(item, ast.PartyDecl):
+                if not is_main:
+                    self.err("V0502", "a library module cannot declare parties", item.span,
+                             "declare parties in the program that uses the module")
+                    continue
+                for ref in item.parties:
+                    if ref.name in self.parties:
+                        self.err("V0202", f"party `{ref.name}` is declared twice", ref.span)
+                    else:
+                        self.parties.append(ref.name)
+            elif isinstance(item, ast.UseDecl):
+                self._use(item, scope)
+            elif isinstance(item, ast.FnDecl):
+                if item.name in BUILTINS:
+                    self.err("V0202", f"`{item.name}` is a builtin function and cannot be "
+                             "redefined", item.span, "choose another name")
+                    continue
+                self._define(scope, item.name, Symbol("fn", None, item.span, decl=item,
+                                                      scope=scope), item.span)
+            elif not is_main and not isinstance(item, ast.ConstDecl):
+                self.err("V0502", "a library module may only hold `const`, `fn` and `use`",
+                         item.span, "move this into the program that uses the module")
+        if not is_main:
+            for item in module.items:
+                if isinstance(item, ast.ConstDecl):
+                    self.stmt(item, scope, Ctx())
+
+    def _use(self, item: ast.UseDecl, scope: Scope) -> None:
+        if item.module not in self.modules:
+            try:
+                module = self.loader.load(item.module, item.span)
+            except VeilError as exc:
+                self.diags.extend(exc.diagnostics)
+                return
+            members = Scope()
+            self.modules[item.module] = members
+            self._declare_module_items(module, members, is_main=False)
+        self._define(scope, item.module, Symbol("module", None, item.span,
+                                                scope=self.modules[item.module]), item.span)
+
+    def _define(self, scope: Scope, name: str, sym: Symbol, span: Span) -> None:
+        if name in BUILTINS:
+            self.err("V0202", f"`{name}` is a builtin function and cannot be redefined", span,
+                     "choose another name")
+            return
+        if name in self.parties and scope.parent is None:
+            self.err("V0202", f"`{name}` is already a party", span, "choose another name")
+            return
+        existing = scope.names.get(name)
+        if existing is not None:
+            self.err("V0202", f"`{name}` is already defined in this scope "
+                     f"(at line {existing.span.line})", span,
+                     "use `var` and assign to change a value, or choose another name")
+            return
+        scope.names[name] = sym
+
+    def _check_uncalled_functions(self, top: Scope) -> None:
+        """Check the body of every fully typed function, called or not."""
+        scopes = [top, *self.modules.values()]
+        for scope in scopes:
+            for sym in list(scope.names.values()):
+                if sym.kind != "fn" or sym.decl is None:
+                    continue
+                types: list[VType | None] = []
+                for p in sym.decl.params:
+                    t = p.type
+                    if t.label is None or t.shape == ast.ANY_SHAPE:
+                        break
+                    types.append(self.resolve_type(t, scope))
+                else:
+                    if all(t is not None for t in types):
+                        self.instantiate(sym, types, sym.decl.span)
+
+    # ------------------------------------------------------------ types
+
+    def resolve_type(self, t: ast.TypeExpr, scope: Scope, label: str | None = None) -> VType | None:
+        shape: tuple[int, ...] = ()
+        if isinstance(t.shape, tuple):
+            dims = []
+            for d in t.shape:
+                n = self.const_int(d, scope, "an array dimension")
+                if n is None:
+                    return None
+                if n <= 0:
+                    self.err("V0306", f"array dimension must be positive, got {n}", d.span)
+                    return None
+                dims.append(n)
+            shape = tuple(dims)
+        return VType(t.label or label or SECRET, t.base, shape)
+
+    # ------------------------------------------------------------ constants
+
+    def const_value(self, e: ast.Expr, scope: Scope) -> Value:
+        """The compile-time value of e, or NotConstant."""
+        if isinstance(e, ast.IntLit):
+            return e.value
+        if isinstance(e, ast.FloatLit):
+            return e.value
+        if isinstance(e, ast.BoolLit):
+            return e.value
+        if isinstance(e, ast.Name):
+            sym = scope.lookup(e.id)
+            if sym is not None and sym.kind in ("const", "param") and sym.value is not None:
+                return sym.value
+            raise NotConstant
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name):
+            sym = scope.lookup(e.value.id)
+            if sym is not None and sym.kind == "module" and sym.scope is not None:
+                member = sym.scope.names.get(e.attr)
+                if member is not None and member.kind == "const" and member.value is not None:
+                    return member.value
+            raise NotConstant
+        if isinstance(e, ast.Unary):
+            v = self.const_value(e.operand, scope)
+            if e.op == "-" and not isinstance(v, bool):
+                return -v
+            if e.op == "not" and isinstance(v, bool):
+                return not v
+            raise NotConstant
+        if isinstance(e, ast.Binary):
+            a = self.const_value(e.left, scope)
+            b = self.const_value(e.right, scope)
+            return _fold_binary(e.op, a, b)
+        if isinstance(e, ast.ArrayLit):
+            vals = [self.const_value(x, scope) for x in e.elements]
+            try:
+                return np.array(vals)
+            except ValueError:
+                raise NotConstant from None
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and \
+                e.func.id in ("len", "size") and len(e.args) == 1:
+            t = self.expr(e.args[0], scope)
+            if t is not None and e.func.id == "size":
+                return t.size
+            if t is not None and t.shape:
+                return t.shape[0]
+        raise NotConstant
+
+    def const_int(self, e: ast.Expr, scope: Scope, what: str) -> int | None:
+        try:
+            v = self.const_value(e, scope)
+        except NotConstant:
+            self.expr(e, scope)
+            self.err("V0306", f"{what} must be known at compile time", e.span,
+                     "use literals, `const` names, params or `len(x)` here")
+            return None
+        except (ZeroDivisionError, OverflowError):
+            self.err("V0306", f"{what} cannot be computed", e.span)
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            self.err("V0301", f"{what} must be an integer", e.span)
+            return None
+        return int(v)
+
+    # ------------------------------------------------------------ statements
+
+    def block(self, stmts: tuple[ast.Stmt, ...], scope: Scope, ctx: Ctx) -> None:
+        inner = Scope(scope)
+        for s in stmts:
+            self.stmt(s, inner, ctx)
+
+    def stmt(self, s: ast.Stmt, scope: Scope, ctx: Ctx) -> None:
+        method = getattr(self, f"_stmt_{type(s).__name__}")
+        method(s, scope, ctx)
+
+    def _stmt_ConstDecl(self, s: ast.ConstDecl, scope: Scope, ctx: Ctx) -> None:
+        try:
+            v = self.const_value(s.value, scope)
+        except NotConstant:
+            self.expr(s.value, scope)
+            self.err("V0306", f"const `{s.name}` must be known at compile time", s.value.span,
+                     "a const is built from literals, other consts and params; "
+                     "for a computed value use `let`")
+            return
+        except (ZeroDivisionError, OverflowError):
+            self.err("V0306", f"const `{s.name}` cannot be computed", s.value.span)
+            return
+        t = _type_of_value(v)
+        if t is None:
+            self.err("V0312", f"const `{s.name}` has an unsupported value", s.value.span)
+            return
+        self._define(scope, s.name, Symbol("const", t, s.span, value=v), s.span)
+
+    def _stmt_ParamDecl(self, s: ast.ParamDecl, scope: Scope, ctx: Ctx) -> None:
+        if s.type.label != PUBLIC:
+            self.err("V0408", f"param `{s.name}` must be `public`", s.type.span,
+                     "a param is a public, compile-time value; a secret value is an `input`")
+            return
+        t = self.resolve_type(s.type, scope)
+        if t is None:
+            return
+        if s.name in self.param_overrides:
+            text = self.param_overrides.pop(s.name)
+            v = _parse_param_value(text, t)
+            if v is None:
+                self.err("V0708", f"--param {s.name}={text}: not a {t.base} value of shape "
+                         f"{fmt_shape(t.shape)}", s.span,
+                         "give a number (or true/false), or a JSON list for an array")
+                return
+        else:
+            try:
+                v = self.const_value(s.default, scope)
+            except NotConstant:
+                self.err("V0306", f"the default of param `{s.name}` must be a literal",
+                         s.default.span, "write a number, true/false or a list of numbers")
+                return
+            if not _value_fits(v, t):
+                self.err("V0313", f"param `{s.name}` is declared {t} but its default is "
+                         f"not", s.default.span)
+                return
+        v = _coerce_value(v, t)
+        self.params[s.name] = (t, v)
+        self._define(scope, s.name, Symbol("param", t, s.span, value=v), s.span)
+
+    def _stmt_InputDecl(self, s: ast.InputDecl, scope: Scope, ctx: Ctx) -> None:
+        if s.type.label != SECRET:
+            self.err("V0407", f"input `{s.name}` must be declared `secret`", s.type.span,
+                     "every input stays secret; write `input NAME: secret TYPE from PARTY`, "
+                     "or use a `param` for a public value")
+            return
+        if s.owner.name not in self.parties:
+            self._unknown_party(s.owner)
+            return
+        t = self.resolve_type(s.type, scope)
+        if t is None:
+            return
+        self.inputs.append(InputInfo(s.name, s.owner.name, t, s.span))
+        self._define(scope, s.name, Symbol("input", t, s.span, owner=s.owner.name), s.span)
+
+    def _unknown_party(self, ref: ast.NameRef) -> None:
+        known = ", ".join(self.parties) or "none declared"
+        self.err("V0203", f"unknown party `{ref.name}`", ref.span,
+                 f"declare it with `party {ref.name}` (parties: {known})")
+
+    def _stmt_Let(self, s: ast.Let, scope: Scope, ctx: Ctx) -> None:
+        t = self.expr(s.value, scope)
+        if s.type is not None:
+            declared = self.resolve_type(s.type, scope, label=t.label if t else PUBLIC)
+            if declared is not None and t is not None:
+                self._check_assignable(t, declared, s.value.span, s.name)
+            t = declared
+        if t is not None and ctx.secret_if and s.mutable is False:
+            pass
+        self._define(scope, s.name, Symbol("var" if s.mutable else "let", t, s.span), s.span)
+
+    def _check_assignable(self, value: VType, target: VType, span: Span, name: str) -> bool:
+        if value.is_secret and not target.is_secret:
+            self.err("V0405", f"cannot store a secret value in public `{name}`", span,
+                     f"declare it secret: `var {name}: secret {target.base}"
+                     f"{_dims(target.shape)} = ...`; a secret becomes public only through "
+                     "`output`")
+            return False
+        if value.base != target.base and not (value.base == INT and target.base == FIXED):
+            self.err("V0301", f"`{name}` holds {target.base} but the value is {value.base}",
+                     span, _conversion_hint(value.base, target.base))
+            return False
+        if broadcast(value.shape, target.shape) != target.shape:
+            self.err("V0302", f"`{name}` has shape {fmt_shape(target.shape)} but the value has "
+                     f"shape {fmt_shape(value.shape)}", span)
+            return False
+        return True
+
+    def _mutable(self, name: str, span: Span, scope: Scope) -> Symbol | None:
+        sym = scope.lookup(name)
+        if sym is None:
+            self.err("V0201", f"unknown name `{name}`", span,
+                     f"declare it first: `var {name} = ...`")
+            return None
+        if sym.kind != "var":
+            self.err("V0207", f"cannot assign to `{name}`: it is a {_kind_name(sym.kind)}",
+                     span, f"declare it with `var {name} = ...` to make it mutable"
+                     if sym.kind == "let" else "assign to a `var` instead")
+            return None
+        return sym
+
+    def _stmt_Assign(self, s: ast.Assign, scope: Scope, ctx: Ctx) -> None:
+        t = self.expr(s.value, scope)
+        sym = self._mutable(s.name, s.span, scope)
+        if sym is None or sym.type is None or t is None:
+            return
+        if ctx.secret_if and not sym.type.is_secret:
+            self._implicit_flow(s.name, sym.type, s.span)
+            return
+        self._check_assignable(t, sym.type, s.value.span, s.name)
+
+    def _implicit_flow(self, name: str, t: VType, span: Span) -> None:
+        self.err("V0405", f"assignment to public `{name}` under a secret condition", span,
+                 f"its new value would reveal the condition; declare it secret: "
+                 f"`var {name}: secret {t.base}{_dims(t.shape)} = ...`")
+
+    def _stmt_IndexAssign(self, s: ast.IndexAssign, scope: Scope, ctx: Ctx) -> None:
+        t = self.expr(s.value, scope)
+        sym = self._mutable(s.name, s.span, scope)
+        if sym is None or sym.type is None:
+            for ix in s.indices:
+                self._index_part(ix, scope)
+            return
+        target = self.subscript_type(sym.type, s.indices, scope, s.span)
+        if target is None or t is None:
+            return
+        if ctx.secret_if and not sym.type.is_secret:
+            self._implicit_flow(s.name, sym.type, s.span)
+            return
+        self._check_assignable(t, target.with_(label=sym.type.label), s.value.span, s.name)
+
+    def _stmt_For(self, s: ast.For, scope: Scope, ctx: Ctx) -> None:
+        for bound in (s.lo, s.hi):
+            t = self.expr(bound, scope)
+            if t is None:
+                continue
+            if t.is_secret:
+                self.err("V0401", "a loop bound must be public", bound.span,
+                         "the number of iterations would reveal the secret; loop to a public "
+                         "maximum and use `select` to ignore the extra iterations")
+            elif t.base != INT or t.shape:
+                self.err("V0301", f"a loop bound must be an int scalar, not {t}", bound.span)
+        inner = Scope(scope)
+        inner.names[s.var] = Symbol("loop", VType(PUBLIC, INT), s.span)
+        self.block(s.body, inner, Ctx(ctx.in_fn, ctx.secret_if, True))
+
+    def _stmt_While(self, s: ast.While, scope: Scope, ctx: Ctx) -> None:
+        t = self.expr(s.cond, scope)
+        if t is not None:
+            if t.is_secret:
+                self.err("V0402", "a `while` condition must be public", s.cond.span,
+                         "the number of iterations would reveal the secret; use "
+                         "`for i in 0..MAX` with a public MAX and `select` the result")
+            elif t.base != BOOL or t.shape:
+                self.err("V0311", f"a condition must be a bool scalar, not {t}", s.cond.span)
+        if ctx.secret_if:
+            self.err("V0402", "a `while` loop cannot run under a secret condition", s.span,
+                     "move the loop out of the `if`, or use `for` with public bounds")
+        self.block(s.body, scope, Ctx(ctx.in_fn, ctx.secret_if, True))
+
+    def _stmt_If(self, s: ast.If, scope: Scope, ctx: Ctx) -> None:
+        t = self.expr(s.cond, scope)
+        secret = ctx.secret_if
+        if t is not None:
+            if t.base != BOOL or t.shape:
+                self.err("V0311", f"an `if` condition must be a bool scalar, not {t}",
+                         s.cond.span, "compare values (`a > b`) to get a bool; for an "
+                         "elementwise choice use `select(c, a, b)`")
+            secret = secret or t.is_secret
+        inner = Ctx(ctx.in_fn, secret, True)
+        self.block(s.then, scope, inner)
+        self.block(s.orelse, scope, inner)
+
+    def _stmt_Return(self, s: ast.Return, scope: Scope, ctx: Ctx) -> None:
+        self.expr(s.value, scope)
+        if not ctx.in_fn:
+            self.err("V0501", "`return` outside a function", s.span,
+                     "use `output NAME = ... to PARTY` to deliver a result")
+        elif ctx.secret_if:
+            self.err("V0406", "`return` under a secret condition", s.span,
+                     "compute both results and return `select(cond, a, b)`")
+        elif ctx.nested:
+            self.err("V0501", "`return` must be the last statement of the function", s.span,
+                     "assign to a `var` inside the block and return it at the end")
+
+    def _stmt_Output(self, s: ast.Output, scope: Scope, ctx: Ctx) -> None:
+        t = self.expr(s.value, scope) if s.value is not None else None
+        if s.value is None:
+            sym = scope.lookup(s.name)
+            if sym is None:
+                self.err("V0201", f"unknown name `{s.name}`", s.span,
+                         f"to output an expression write `output {s.name} = EXPR to PARTY`")
+            elif sym.type is None and sym.kind in ("fn", "module"):
+                self.err("V0301", f"`{s.name}` is a {_kind_name(sym.kind)}, not a value",
+                         s.span)
+            else:
+                t = sym.type
+        for ref in s.receivers:
+            if ref.name not in self.parties:
+                self._unknown_party(ref)
+        if ctx.secret_if:
+            self.err("V0404", "`output` under a secret condition", s.span,
+                     "whether the output happens would reveal the condition; output "
+                     "`select(cond, value, default)` at the top level instead")
+            return
+        if ctx.in_fn or ctx.nested:
+            self.err("V0502", "`output` is only allowed at the top level of the program",
+                     s.span, "compute the value in the loop or function and output it after")
+            return
+        if s.name in self.outputs:
+            self.err("V0202", f"output `{s.name}` is declared twice", s.span,
+                     "give each output its own name")
+            return
+        if t is not None:
+            self.outputs[s.name] = (t, tuple(r.name for r in s.receivers))
+        if s.value is not None:
+            self._define(scope, s.name, Symbol("output", t, s.span), s.span)
+
+    def _stmt_PartyDecl(self, s, scope, ctx) -> None:  # hoisted
+        pass
+
+    _stmt_UseDecl = _stmt_PartyDecl
+    _stmt_FnDecl = _stmt_PartyDecl
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, e: ast.Expr, scope: Scope) -> VType | None:
+        """The type of e, or None after reporting an error in it."""
+        return getattr(self, f"_expr_{type(e).__name__}")(e, scope)
+
+    def _expr_IntLit(self, e: ast.IntLit, scope: Scope) -> VType | None:
+        if not INT_MIN <= e.value <= INT_MAX:
+            self.err("V0312", f"integer literal {e.value} does not fit in 64 bits", e.span)
+            return None
+        return VType(PUBLIC, INT)
+
+    def _expr_FloatLit(self, e: ast.FloatLit, scope: Scope) -> VType | None:
+        if not abs(e.value) < FIXED_LIMIT:
+            self.err("V0312", f"fixed literal {e.text} is outside ±2^31", e.span)
+            return None
+        return VType(PUBLIC, FIXED)
+
+    def _expr_BoolLit(self, e: ast.BoolLit, scope: Scope) -> VType:
+        return VType(PUBLIC, BOOL)
+
+    def _expr_Name(self, e: ast.Name, scope: Scope) -> VType | None:
+        sym = scope.lookup(e.id)
+        if sym is None:
+            if e.id in self.parties:
+                self.err("V0301", f"`{e.id}` is a party, not a value", e.span)
+            elif e.id in BUILTINS:
+                self.err("V0301", f"`{e.id}` is a builtin function; call it: `{e.id}(...)`",
+                         e.span)
+            else:
+                self.err("V0201", f"unknown name `{e.id}`", e.span, _suggest(e.id, scope))
+            return None
+        if sym.kind in ("fn", "module"):
+            self.err("V0301", f"`{e.id}` is a {_kind_name(sym.kind)}, not a value", e.span)
+            return None
+        return sym.type
+
+    def _expr_Attribute(self, e: ast.Attribute, scope: Scope) -> VType | None:
+        member = self._module_member(e, scope)
+        if member is None:
+            return None
+        if member.kind == "fn":
+            self.err("V0301", f"`{e.attr}` is a function; call it", e.span)
+            return None
+        return member.type
+
+    def _module_member(self, e: ast.Attribute, scope: Scope) -> Symbol | None:
+        if not isinstance(e.value, ast.Name):
+            self.err("V0301", "only module members can be accessed with `.`", e.span)
+            return None
+        sym = scope.lookup(e.value.id)
+        if sym is None or sym.kind != "module" or sym.scope is None:
+            if sym is None and e.value.id not in self.parties:
+                self.err("V0201", f"unknown name `{e.value.id}`", e.value.span,
+                         f"to use a library module write `use {e.value.id}` at the top")
+            else:
+                self.err("V0301", f"`{e.value.id}` is not a module", e.value.span)
+            return None
+        member = sym.scope.names.get(e.attr)
+        if member is None:
+            names = ", ".join(sorted(sym.scope.names)) or "nothing"
+            self.err("V0205", f"module `{e.value.id}` has no `{e.attr}`", e.span,
+                     f"it defines: {names}")
+            return None
+        return member
+
+    def _expr_ArrayLit(self, e: ast.ArrayLit, scope: Scope) -> VType | None:
+        if not e.elements:
+            self.err("V0312", "an empty array literal has no type", e.span,
+                     "declare a zero array with `var a: secret fixed[N] = 0`")
+            return None
+        types = [self.expr(x, scope) for x in e.elements]
+        if any(t is None for t in types):
+            return None
+        first = types[0]
+        base = first.base
+        for x, t in zip(e.elements[1:], types[1:], strict=True):
+            if t.shape != first.shape:
+                self.err("V0302", f"array elements must have one shape: "
+                         f"{fmt_shape(first.shape)} and {fmt_shape(t.shape)}", x.span)
+                return None
+            if t.base != base:
+                joined = numeric_join(base, t.base)
+                if joined is None:
+                    self.err("V0301", f"array mixes {base} and {t.base}", x.span)
+                    return None
+                base = joined
+        return VType(join_label(*(t.label for t in types)), base,
+                     (len(types), *first.shape))
+
+    def _expr_Subscript(self, e: ast.Subscript, scope: Scope) -> VType | None:
+        t = self.expr(e.value, scope)
+        if t is None:
+            for ix in e.indices:
+                self._index_part(ix, scope)
+            return None
+        return self.subscript_type(t, e.indices, scope, e.span)
+
+    def _index_part(self, ix: ast.Index, scope: Scope) -> None:
+        if isinstance(ix, ast.SingleIndex):
+            self.expr(ix.expr, scope)
+        else:
+            for b in (ix.lo, ix.hi):
+                if b is not None:
+                    self.expr(b, scope)
+
+    def subscript_type(self, t: VType, indices: tuple[ast.Index, ...], scope: Scope,
+                       span: Span) -> VType | None:  # fmt: skip
+        if len(indices) > len(t.shape):
+            self.err("V0308", f"{len(indices)} indices for a value of shape "
+                     f"{fmt_shape(t.shape)}", span,
+                     "index each dimension at most once: `m[i, j]`")
+            return None
+        out: list[int] = []
+        ok = True
+        for dim, ix in zip(t.shape, indices, strict=False):
+            if isinstance(ix, ast.SingleIndex):
+                it = self.expr(ix.expr, scope)
+                if it is None:
+                    ok = False
+                    continue
+                if it.is_secret:
+                    self.err("V0403", "an array index must be public", ix.span,
+                             "which element is read would reveal the index; compare every "
+                             "position: `sum(select(positions == i, x, 0))`")
+                    ok = False
+                elif it.base != INT or it.shape:
+                    self.err("V0301", f"an index must be an int scalar, not {it}", ix.span)
+                    ok = False
+                else:
+                    try:
+                        v = self.const_value(ix.expr, scope)
+                    except (NotConstant, ZeroDivisionError, OverflowError):
+                        continue
+                    if not -dim <= int(v) < dim:
+                        self.err("V0307", f"index {v} is out of range for a dimension of "
+                                 f"size {dim}", ix.span,
+                                 f"valid indices are 0..{dim - 1} (negative count from the end)")
+                        ok = False
+            else:
+                lo = 0 if ix.lo is None else self.const_int(ix.lo, scope, "a slice bound")
+                hi = dim if ix.hi is None else self.const_int(ix.hi, scope, "a slice bound")
+                if lo is None or hi is None:
+                    ok = False
+                    continue
+                if not 0 <= lo <= hi <= dim:
+                    self.err("V0307", f"slice {lo}..{hi} is out of range for a dimension of "
+                             f"size {dim}", ix.span, f"bounds must satisfy 0 <= lo <= hi <= {dim}")
+                    ok = False
+                    continue
+                out.append(hi - lo)
+        if not ok:
+            return None
+        return t.with_(shape=(*out, *t.shape[len(indices):]))
+
+    def _expr_Unary(self, e: ast.Unary, scope: Scope) -> VType | None:
+        t = self.expr(e.operand, scope)
+        if t is None:
+            return None
+        if e.op == "not":
+            if t.base != BOOL:
+                self.err("V0301", f"`not` needs a bool, got {t.base}", e.span,
+                         "compare first: `not (x > 0)`")
+                return None
+            return t
+        if t.base == BOOL:
+            self.err("V0301", "cannot negate a bool", e.span, "use `not` for a bool")
+            return None
+        return t
+
+    def _expr_Binary(self, e: ast.Binary, scope: Scope) -> VType | None:
+        a = self.expr(e.left, scope)
+        b = self.expr(e.right, scope)
+        if a is None or b is None:
+            return None
+        label = join_label(a.label, b.label)
+        if e.op in ("and", "or"):
+            if a.base != BOOL or b.base != BOOL:
+                self.err("V0301", f"`{e.op}` needs bools, got {a.base} and {b.base}", e.span,
+                         "compare numbers first, e.g. `x > 0 and y > 0`")
+                return None
+            base = BOOL
+        elif e.op in ("==", "!="):
+            if (a.base == BOOL) != (b.base == BOOL):
+                self.err("V0301", f"cannot compare {a.base} with {b.base}", e.span,
+                         _conversion_hint(b.base, a.base))
+                return None
+            base = BOOL
+        else:
+            base = numeric_join(a.base, b.base)
+            if base is None:
+                self.err("V0301", f"`{e.op}` needs numbers, got {a.base} and {b.base}", e.span,
+                         "a bool counts as 0/1 only inside `sum`; convert it with `to_int(b)` "
+                         "or pick values with `select(b, x, y)`")
+                return None
+            if e.op in ("<", "<=", ">", ">="):
+                base = BOOL
+        if e.op == "@":
+            shape = matmul_shape(a.shape, b.shape)
+            if shape is None:
+                self.err("V0303", f"cannot multiply shapes {fmt_shape(a.shape)} @ "
+                         f"{fmt_shape(b.shape)}", e.span,
+                         "`@` takes vectors and matrices whose inner dimensions agree; "
+                         "use `*` for elementwise products")
+                return None
+            return VType(label, base, shape)
+        if e.op == "/":
+            if b.is_secret:
+                self.err("V0310", "division by a secret value is not supported", e.right.span,
+                         "divide by a public value, or multiply by a reciprocal computed "
+                         "elsewhere")
+                return None
+            base = FIXED
+        shape = broadcast(a.shape, b.shape)
+        if shape is None:
+            self.err("V0302", f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not "
+                     f"broadcast in `{e.op}`", e.span,
+                     "trailing dimensions must be equal or 1 (as in NumPy); use `@` for a "
+                     "matrix product")
+            return None
+        return VType(label, base, shape)
+
+    # ------------------------------------------------------------ calls
+
+    def _expr_Call(self, e: ast.Call, scope: Scope) -> VType | None:
+        if isinstance(e.func, ast.Name) and e.func.id in BUILTINS and \
+                scope.lookup(e.func.id) is None:
+            if e.func.id in ("len", "size", "reshape"):  # take the expression's shape, not its value
+                args = [self.expr(a, scope) for a in e.args[:1]]
+                return self.builtins[e.func.id](e, args, scope)
+            args = [self.expr(a, scope) for a in e.args]
+            return self.builtins[e.func.id](e, args, scope)
+        args = [self.expr(a, scope) for a in e.args]
+        if isinstance(e.func, ast.Name):
+            sym = scope.lookup(e.func.id)
+            if sym is None:
+                self.err("V0201", f"unknown function `{e.func.id}`", e.func.span,
+                         _suggest(e.func.id, scope, functions=True))
+                return None
+        elif isinstance(e.func, ast.Attribute):
+            sym = self._module_member(e.func, scope)
+            if sym is None:
+                return None
+        else:
+            self.err("V0301", "this expression cannot be called", e.func.span)
+            return None
+        if sym.kind != "fn" or sym.decl is None:
+            self.err("V0301", f"`{_callee_name(e.func)}` is not a function", e.func.span)
+            return None
+        return self.call_user(sym, args, e)
+
+    def call_user(self, sym: Symbol, args: list[VType | None], e: ast.Call) -> VType | None:
+        decl = sym.decl
+        assert decl is not None and sym.scope is not None
+        if len(args) != len(decl.params):
+            self.err("V0304", f"`{decl.name}` takes {len(decl.params)} argument(s), "
+                     f"got {len(args)}", e.span,
+                     f"signature: {decl.name}({', '.join(_fmt_param(p) for p in decl.params)})")
+            return None
+        if any(a is None for a in args):
+            return None
+        param_types: list[VType] = []
+        ok = True
+        for p, a, arg_expr in zip(decl.params, args, e.args, strict=True):
+            pt = self._param_type(p, a, sym.scope, arg_expr.span)
+            if pt is None:
+                ok = False
+            else:
+                param_types.append(pt)
+        if not ok:
+            return None
+        return self.instantiate(sym, param_types, e.span)
+
+    def _param_type(self, p: ast.FnParam, a: VType, scope: Scope, span: Span) -> VType | None:
+        """The parameter's type inside the body for this argument, or None if it does not fit."""
+        declared = self.resolve_type(p.type, scope, label=a.label)
+        if declared is None:
+            return None
+        shape = a.shape if p.type.shape == ast.ANY_SHAPE else declared.shape
+        if p.type.label == PUBLIC and a.is_secret:
+            self.err("V0405", f"parameter `{p.name}` is public but the argument is secret",
+                     span, "a secret never flows into a public place; declare the parameter "
+                     "`secret`")
+            return None
+        if a.base != declared.base and not (a.base == INT and declared.base == FIXED):
+            self.err("V0305", f"parameter `{p.name}` is {declared.base}, the argument is "
+                     f"{a.base}", span, _conversion_hint(a.base, declared.base))
+            return None
+        if p.type.shape != ast.ANY_SHAPE and a.shape != declared.shape:
+            self.err("V0305", f"parameter `{p.name}` has shape {fmt_shape(declared.shape)}, "
+                     f"the argument has {fmt_shape(a.shape)}", span,
+                     "reshape the argument, or declare the parameter with `[..]` (any shape)")
+            return None
+        return VType(declared.label, declared.base, shape)
+
+    def instantiate(self, sym: Symbol, params: list[VType], span: Span) -> VType | None:
+        """Check the function body for these parameter types; the result type."""
+        decl = sym.decl
+        assert decl is not None and sym.scope is not None
+        key = (id(decl), tuple(params))
+        if key in self.instances:
+            return self.instances[key]
+        if decl.name in self.call_stack:
+            self.err("V0503", f"`{decl.name}` calls itself", span,
+                     "circuits are unrolled at compile time, so recursion is not supported; "
+                     "write a `for` loop")
+            return None
+        self.call_stack.append(decl.name)
+        self.instances[key] = None
+        body_scope = Scope(sym.scope)
+        for p, t in zip(decl.params, params, strict=True):
+            body_scope.names[p.name] = Symbol("let", t, p.span)
+        result: VType | None = None
+        inner = Ctx(in_fn=True)
+        stmts = decl.body
+        if not stmts or not isinstance(stmts[-1], ast.Return):
+            self.err("V0501", f"function `{decl.name}` must end with `return`", decl.span,
+                     "add `return EXPR` as the last statement")
+        for s in stmts:
+            if s is stmts[-1] and isinstance(s, ast.Return):
+                result = self.expr(s.value, body_scope)
+            else:
+                self.stmt(s, body_scope, inner)
+        if result is not None and decl.ret is not None:
+            result = self._check_return(decl, result, sym.scope)
+        self.call_stack.pop()
+        self.instances[key] = result
+        return result
+
+    def _check_return(self, decl: ast.FnDecl, result: VType, scope: Scope) -> VType | None:
+        ret = decl.ret
+        assert ret is not None
+        declared = self.resolve_type(ret, scope, label=result.label)
+        if declared is None:
+            return None
+        span = decl.body[-1].span
+        if result.is_secret and ret.label == PUBLIC:
+            self.err("V0405", f"`{decl.name}` is declared to return a public value but returns "
+                     "a secret one", span, "declare the result `secret`")
+            return None
+        if result.base != declared.base and not (result.base == INT and declared.base == FIXED):
+            self.err("V0309", f"`{decl.name}` is declared to return {declared.base} but returns "
+                     f"{result.base}", span, _conversion_hint(result.base, declared.base))
+            return None
+        shape = result.shape if ret.shape == ast.ANY_SHAPE else declared.shape
+        if broadcast(result.shape, shape) != shape:
+            self.err("V0309", f"`{decl.name}` is declared to return shape {fmt_shape(shape)} "
+                     f"but returns {fmt_shape(result.shape)}", span)
+            return None
+        return VType(declared.label, declared.base, shape)
+
+    # ------------------------------------------------------------ builtins
+
+    def _arity(self, e: ast.Call, args: list, *counts: int) -> bool:
+        if len(e.args) not in counts:
+            name = _callee_name(e.func)
+            want = " or ".join(map(str, counts))
+            self.err("V0304", f"`{name}` takes {want} argument(s), got {len(e.args)}", e.span,
+                     BUILTIN_HELP.get(name))
+            return False
+        return all(a is not None for a in args)
+
+    def _numeric(self, e: ast.Call, t: VType, allow_bool: bool = False) -> bool:
+        if t.base == BOOL and not allow_bool:
+            name = _callee_name(e.func)
+            self.err("V0301", f"`{name}` needs numbers, got bool", e.span,
+                     "convert with `to_int(b)` first")
+            return False
+        return True
+
+    def _builtin_sum(self, e, args, scope):
+        if not self._arity(e, args, 1, 2):
+            return None
+        t = args[0]
+        base = INT if t.base == BOOL else t.base
+        if len(e.args) == 1:
+            return VType(t.label, base)
+        axis = self.const_int(e.args[1], scope, "the axis of `sum`")
+        if axis is None:
+            return None
+        if not 0 <= axis < len(t.shape):
+            self.err("V0307", f"axis {axis} is out of range for shape {fmt_shape(t.shape)}",
+                     e.args[1].span)
+            return None
+        return VType(t.label, base, t.shape[:axis] + t.shape[axis + 1:])
+
+    def _builtin_prod(self, e, args, scope):
+        if not self._arity(e, args, 1) or not self._numeric(e, args[0]):
+            return None
+        return VType(args[0].label, args[0].base)
+
+    def _minmax(self, e, args, scope):
+        if not self._arity(e, args, 1, 2):
+            return None
+        if not all(self._numeric(e, a) for a in args):
+            return None
+        if len(args) == 1:
+            if not args[0].shape:
+                self.err("V0302", f"`{_callee_name(e.func)}` of one argument reduces an array; "
+                         "this is a scalar", e.span, "for two values write `max(a, b)`")
+                return None
+            return VType(args[0].label, args[0].base)
+        a, b = args
+        shape = broadcast(a.shape, b.shape)
+        if shape is None:
+            self.err("V0302", f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not "
+                     "broadcast", e.span)
+            return None
+        return VType(join_label(a.label, b.label), numeric_join(a.base, b.base), shape)
+
+    _builtin_min = _minmax
+    _builtin_max = _minmax
+
+    def _builtin_argmax(self, e, args, scope):
+        if not self._arity(e, args, 1) or not self._numeric(e, args[0]):
+            return None
+        if len(args[0].shape) != 1:
+            self.err("V0302", f"`argmax` takes a vector, got shape "
+                     f"{fmt_shape(args[0].shape)}", e.span, "flatten it with `reshape`")
+            return None
+        return VType(args[0].label, INT)
+
+    def _builtin_abs(self, e, args, scope):
+        if not self._arity(e, args, 1) or not self._numeric(e, args[0]):
+            return None
+        return args[0]
+
+    def _builtin_dot(self, e, args, scope):
+        if not self._arity(e, args, 2):
+            return None
+        return self._expr_Binary(ast.Binary(e.span, "@", e.args[0], e.args[1]), scope)
+
+    def _builtin_select(self, e, args, scope):
+        if not self._arity(e, args, 3):
+            return None
+        c, a, b = args
+        if c.base != BOOL:
+            self.err("V0301", f"the condition of `select` must be bool, got {c.base}",
+                     e.args[0].span, "compare to get a bool: `select(x > 0, a, b)`")
+            return None
+        if (a.base == BOOL) != (b.base == BOOL):
+            self.err("V0301", f"`select` branches must have one type, got {a.base} and {b.base}",
+                     e.span)
+            return None
+        base = BOOL if a.base == BOOL else numeric_join(a.base, b.base)
+        shape = broadcast(c.shape, a.shape)
+        shape = broadcast(shape, b.shape) if shape is not None else None
+        if shape is None:
+            self.err("V0302", f"`select` shapes {fmt_shape(c.shape)}, {fmt_shape(a.shape)}, "
+                     f"{fmt_shape(b.shape)} do not broadcast", e.span)
+            return None
+        return VType(join_label(c.label, a.label, b.label), base, shape)
+
+    def _builtin_to_fixed(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        return args[0].with_(base=FIXED)
+
+    def _builtin_to_int(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        return args[0].with_(base=INT)
+
+    def _builtin_len(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        if not args[0].shape:
+            self.err("V0302", "`len` of a scalar", e.span, "`len` gives the first dimension")
+            return None
+        return VType(PUBLIC, INT)
+
+    def _builtin_size(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        return VType(PUBLIC, INT)
+
+    def _builtin_reshape(self, e, args, scope):
+        if len(e.args) < 2:
+            self.err("V0304", "`reshape` takes a value and the new dimensions", e.span,
+                     BUILTIN_HELP["reshape"])
+            return None
+        if args[0] is None:
+            return None
+        dims = [self.const_int(d, scope, "a dimension of `reshape`") for d in e.args[1:]]
+        if any(d is None for d in dims):
+            return None
+        size = 1
+        for d in dims:
+            size *= d
+        if size != args[0].size or any(d <= 0 for d in dims):
+            self.err("V0314", f"cannot reshape {args[0].size} elements "
+                     f"({fmt_shape(args[0].shape)}) into {fmt_shape(tuple(dims))}", e.span,
+                     "the number of elements must stay the same")
+            return None
+        return args[0].with_(shape=tuple(dims))
+
+    def _builtin_transpose(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        if len(args[0].shape) != 2:
+            self.err("V0302", f"`transpose` takes a matrix, got shape "
+                     f"{fmt_shape(args[0].shape)}", e.span)
+            return None
+        return args[0].with_(shape=args[0].shape[::-1])
+
+
+BUILTIN_HELP = {
+    "sum": "sum(x) adds every element; sum(x, axis) adds along one axis",
+    "prod": "prod(x) multiplies every element",
+    "min": "min(x) is the smallest element; min(a, b) the elementwise minimum",
+    "max": "max(x) is the largest element; max(a, b) the elementwise maximum",
+    "argmax": "argmax(v) is the index of the largest element of a vector",
+    "abs": "abs(x) is the elementwise absolute value",
+    "dot": "dot(a, b) is a @ b",
+    "select": "select(c, a, b) is a where c is true, else b (both are computed)",
+    "to_fixed": "to_fixed(x) converts int or bool to fixed",
+    "to_int": "to_int(x) converts fixed (rounding down) or bool to int",
+    "len": "len(x) is the first dimension of x, a public int",
+    "size": "size(x) is the number of elements of x, a public int",
+    "reshape": "reshape(x, d1, d2, ...) keeps the elements in order",
+    "transpose": "transpose(m) swaps the two dimensions of a matrix",
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _fold_binary(op: str, a: Value, b: Value) -> Value:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        raise NotConstant
+    ops: dict[str, Callable[[Value, Value], Value]] = {
+        "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
+        "/": lambda x, y: x / y, "<": lambda x, y: x < y, "<=": lambda x, y: x <= y,
+        ">": lambda x, y: x > y, ">=": lambda x, y: x >= y, "==": lambda x, y: x == y,
+        "!=": lambda x, y: x != y,
+    }  # fmt: skip
+    if op in ("and", "or"):
+        if isinstance(a, bool) and isinstance(b, bool):
+            return (a and b) if op == "and" else (a or b)
+        raise NotConstant
+    if op not in ops or isinstance(a, bool) or isinstance(b, bool):
+        if op in ("==", "!=") and isinstance(a, bool) and isinstance(b, bool):
+            return ops[op](a, b)
+        raise NotConstant
+    return ops[op](a, b)
+
+
+def _type_of_value(v: Value) -> VType | None:
+    if isinstance(v, bool | np.bool_):
+        return VType(PUBLIC, BOOL)
+    if isinstance(v, int | np.integer):
+        return VType(PUBLIC, INT)
+    if isinstance(v, float | np.floating):
+        return VType(PUBLIC, FIXED)
+    if isinstance(v, np.ndarray):
+        if v.dtype == np.bool_:
+            return VType(PUBLIC, BOOL, v.shape)
+        if np.issubdtype(v.dtype, np.integer):
+            return VType(PUBLIC, INT, v.shape)
+        if np.issubdtype(v.dtype, np.floating):
+            return VType(PUBLIC, FIXED, v.shape)
+    return None
+
+
+def _value_fits(v: Value, t: VType) -> bool:
+    vt = _type_of_value(v)
+    if vt is None or vt.shape != t.shape:
+        return False
+    return vt.base == t.base or (vt.base == INT and t.base == FIXED)
+
+
+def _coerce_value(v: Value, t: VType) -> Value:
+    if t.base == FIXED:
+        return np.asarray(v, dtype=np.float64) if t.shape else float(v)
+    return v
+
+
+def _parse_param_value(text: str, t: VType) -> Value | None:
+    import json
+
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    v: Value
+    if isinstance(raw, list):
+        try:
+            v = np.array(raw)
+        except ValueError:
+            return None
+    elif isinstance(raw, bool | int | float):
+        v = raw
+    else:
+        return None
+    return v if _value_fits(v, t) else None
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return f"[{', '.join(map(str, shape))}]" if shape else ""
+
+
+def _kind_name(kind: str) -> str:
+    return {"let": "`let` binding (immutable)", "const": "constant", "param": "param",
+            "input": "input", "loop": "loop variable", "fn": "function", "module": "module",
+            "output": "output", "var": "variable"}.get(kind, kind)  # fmt: skip
+
+
+def _conversion_hint(src: str, dst: str) -> str:
+    if dst == INT and src == FIXED:
+        return "convert with `to_int(x)` (rounds down)"
+    if dst == FIXED and src == BOOL:
+        return "convert with `to_fixed(b)`"
+    if dst == INT and src == BOOL:
+        return "convert with `to_int(b)`"
+    if dst == BOOL:
+        return "compare to get a bool, e.g. `x != 0`"
+    return f"convert the value to {dst}"
+
+
+def _callee_name(func: ast.Expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return "?"
+
+
+def _fmt_param(p: ast.FnParam) -> str:
+    t = p.type
+    shape = "[..]" if t.shape == ast.ANY_SHAPE else ("[...]" if t.shape else "")
+    return f"{p.name}: {(t.label + ' ') if t.label else ''}{t.base}{shape}"
+
+
+def _suggest(name: str, scope: Scope, functions: bool = False) -> str:
+    import difflib
+
+    names: set[str] = set()
+    s: Scope | None = scope
+    while s is not None:
+        names.update(s.names)
+        s = s.parent
+    if functions:
+        names.update(BUILTINS)
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return "declare it before use (`let`, `var`, `input`, `const` or `param`)"
+
+
+def check(module: ast.Module, loader: ModuleLoader,
+          param_overrides: dict[str, str] | None = None) -> CheckedProgram:  # fmt: skip
+    """Type-check a parsed program; raise VeilError with every independent error."""
+    return Checker(loader, param_overrides).check(module)

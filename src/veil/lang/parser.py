@@ -1,0 +1,294 @@
+"""Parse Veil source text into the AST with lark (LALR), turning syntax errors into diagnostics."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import lark
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken, VisitError
+
+from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
+from veil.lang import ast
+
+
+@functools.cache
+def grammar_text() -> str:
+    """The shipped grammar, read from the installed package (never from the checkout)."""
+    return resources.files("veil.grammar").joinpath("veil.lark").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+_BINARY_OPS = {
+    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=",
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@",
+    "and_op": "and", "or_op": "or",
+}  # fmt: skip
+
+
+class _ToAst(Transformer):
+    """Builds AST nodes from the lark tree; every node gets a span."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, 1, 1, 1, 1)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok_span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _ref(self, tok: Token) -> ast.NameRef:
+        return ast.NameRef(self._tok_span(tok), str(tok))
+
+    def __default__(self, data, children, meta):
+        if data in _BINARY_OPS:
+            left, right = children
+            return ast.Binary(self._span(meta), _BINARY_OPS[data], left, right)
+        raise NotImplementedError(f"grammar rule {data!r} has no AST builder")
+
+    # ---- declarations
+    @v_args(meta=True)
+    def start(self, meta, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def party_decl(self, meta, children):
+        return ast.PartyDecl(self._span(meta), tuple(self._ref(t) for t in children))
+
+    @v_args(meta=True)
+    def const_decl(self, meta, children):
+        name, value = children
+        return ast.ConstDecl(self._span(meta), str(name), value)
+
+    @v_args(meta=True)
+    def input_decl(self, meta, children):
+        name, typ, owner = children
+        return ast.InputDecl(self._span(meta), str(name), typ, self._ref(owner))
+
+    @v_args(meta=True)
+    def param_decl(self, meta, children):
+        name, typ, default = children
+        return ast.ParamDecl(self._span(meta), str(name), typ, default)
+
+    @v_args(meta=True)
+    def use_decl(self, meta, children):
+        return ast.UseDecl(self._span(meta), str(children[0]))
+
+    @v_args(meta=True)
+    def fn_decl(self, meta, children):
+        name, *rest = children
+        body = rest[-1]
+        ret = rest[-2]
+        params = tuple(p for p in rest[:-2] if p is not None)
+        return ast.FnDecl(self._span(meta), str(name), params, ret, body)
+
+    @v_args(meta=True)
+    def fn_param(self, meta, children):
+        name, typ = children
+        return ast.FnParam(self._span(meta), str(name), typ)
+
+    @v_args(meta=True)
+    def type(self, meta, children):
+        label = None
+        shape: tuple[ast.Expr, ...] | None | str = None
+        base = ""
+        for child in children:
+            if isinstance(child, Token) and child.type == "LABEL":
+                label = str(child)
+            elif isinstance(child, Token) and child.type == "BASE":
+                base = str(child)
+            else:
+                shape = child
+        return ast.TypeExpr(self._span(meta), label, base, shape)
+
+    def fixed_shape(self, children):
+        return tuple(children)
+
+    def any_shape(self, children):
+        return ast.ANY_SHAPE
+
+    # ---- statements
+    @v_args(meta=True)
+    def block(self, meta, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def let_stmt(self, meta, children):
+        name, typ, value = children
+        return ast.Let(self._span(meta), str(name), typ, value, mutable=False)
+
+    @v_args(meta=True)
+    def var_stmt(self, meta, children):
+        name, typ, value = children
+        return ast.Let(self._span(meta), str(name), typ, value, mutable=True)
+
+    @v_args(meta=True)
+    def assign_stmt(self, meta, children):
+        name, value = children
+        return ast.Assign(self._span(meta), str(name), value)
+
+    @v_args(meta=True)
+    def index_assign_stmt(self, meta, children):
+        name, *indices, value = children
+        return ast.IndexAssign(self._span(meta), str(name), tuple(indices), value)
+
+    @v_args(meta=True)
+    def for_stmt(self, meta, children):
+        var, lo, hi, body = children
+        return ast.For(self._span(meta), str(var), lo, hi, body)
+
+    @v_args(meta=True)
+    def if_stmt(self, meta, children):
+        cond, then, orelse = children
+        return ast.If(self._span(meta), cond, then, orelse or ())
+
+    @v_args(meta=True)
+    def else_if(self, meta, children):
+        return (children[0],)
+
+    @v_args(meta=True)
+    def while_stmt(self, meta, children):
+        cond, body = children
+        return ast.While(self._span(meta), cond, body)
+
+    @v_args(meta=True)
+    def return_stmt(self, meta, children):
+        return ast.Return(self._span(meta), children[0])
+
+    @v_args(meta=True)
+    def output_stmt(self, meta, children):
+        name, value, *receivers = children
+        return ast.Output(
+            self._span(meta), str(name), value, tuple(self._ref(r) for r in receivers)
+        )
+
+    # ---- expressions
+    @v_args(meta=True)
+    def not_op(self, meta, children):
+        return ast.Unary(self._span(meta), "not", children[0])
+
+    @v_args(meta=True)
+    def neg(self, meta, children):
+        return ast.Unary(self._span(meta), "-", children[0])
+
+    @v_args(meta=True)
+    def call(self, meta, children):
+        func, *args = children
+        return ast.Call(self._span(meta), func, tuple(a for a in args if a is not None))
+
+    @v_args(meta=True)
+    def subscript(self, meta, children):
+        value, *indices = children
+        return ast.Subscript(self._span(meta), value, tuple(indices))
+
+    @v_args(meta=True)
+    def attribute(self, meta, children):
+        value, attr = children
+        return ast.Attribute(self._span(meta), value, str(attr))
+
+    @v_args(meta=True)
+    def single_index(self, meta, children):
+        return ast.SingleIndex(self._span(meta), children[0])
+
+    @v_args(meta=True)
+    def range_index(self, meta, children):
+        lo, hi = children
+        return ast.RangeIndex(self._span(meta), lo, hi)
+
+    @v_args(meta=True)
+    def int_lit(self, meta, children):
+        return ast.IntLit(self._span(meta), int(children[0]))
+
+    @v_args(meta=True)
+    def float_lit(self, meta, children):
+        return ast.FloatLit(self._span(meta), str(children[0]))
+
+    @v_args(meta=True)
+    def true_lit(self, meta, children):
+        return ast.BoolLit(self._span(meta), True)
+
+    @v_args(meta=True)
+    def false_lit(self, meta, children):
+        return ast.BoolLit(self._span(meta), False)
+
+    @v_args(meta=True)
+    def name(self, meta, children):
+        return ast.Name(self._span(meta), str(children[0]))
+
+    @v_args(meta=True)
+    def array_lit(self, meta, children):
+        return ast.ArrayLit(self._span(meta), tuple(c for c in children if c is not None))
+
+
+def _describe_terminal(name: str) -> str:
+    """A readable form of a lark terminal name for 'expected ...' messages."""
+    readable = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number",
+                "LABEL": "`secret` or `public`", "BASE": "`int`, `fixed` or `bool`",
+                "$END": "end of file"}  # fmt: skip
+    if name in readable:
+        return readable[name]
+    try:
+        term = _parser().get_terminal(name)
+    except KeyError:
+        return name
+    if isinstance(term.pattern, lark.lexer.PatternStr):
+        return f"`{term.pattern.value}`"
+    return name.lower()
+
+
+def _expected_list(expected: set[str]) -> str:
+    names = sorted({_describe_terminal(e) for e in expected})
+    if len(names) > 8:
+        names = [*names[:8], "..."]
+    return ", ".join(names)
+
+
+def _syntax_error(exc: Exception, file: str, text: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        if tok.type == "$END":
+            return _eof_error(file, text, exc.expected)
+        span = Span(file, tok.line, tok.column, tok.end_line or tok.line,
+                    tok.end_column or tok.column + 1)  # fmt: skip
+        help_text = f"expected {_expected_list(exc.expected)}"
+        if str(tok) in {"secret", "public"} and "BASE" in exc.expected:
+            help_text = "a type is written `secret fixed[N]`: one label, then the base type"
+        return Diagnostic("V0101", f"unexpected `{tok}`", span, help_text)
+    if isinstance(exc, UnexpectedCharacters):
+        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        return Diagnostic("V0102", f"unexpected character `{char}`", span,
+                          "Veil source uses names, numbers, operators and `#` comments")
+    assert isinstance(exc, UnexpectedEOF)
+    return _eof_error(file, text, exc.expected)
+
+
+def _eof_error(file: str, text: str, expected) -> Diagnostic:
+    lines = text.splitlines() or [""]
+    line = len(lines)
+    col = len(lines[-1]) + 1
+    return Diagnostic("V0103", "unexpected end of file", Span(file, line, col, line, col + 1),
+                      f"expected {_expected_list(set(expected))}; is a `}}` or `)` missing?")
+
+
+def parse(text: str, file: str = "<input>", sources: SourceMap | None = None) -> ast.Module:
+    """Parse one source file; raise VeilError (code V01xx) on a syntax error."""
+    if sources is not None:
+        sources.add(file, text)
+    try:
+        tree = _parser().parse(text)
+        items = _ToAst(file).transform(tree)
+    except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
+        raise VeilError([_syntax_error(exc, file, text)], sources) from None
+    except VisitError as exc:  # a bug in a transformer method, not a user error
+        raise exc.orig_exc from exc
+    return ast.Module(file, items)

@@ -1,0 +1,36 @@
+"""Pass `constant-fold`: evaluate every operation whose operands are all public constants.
+
+Public values are known at compile time, so after this pass only secret-dependent
+operations remain (plus the constants they use). Evaluation uses the reference
+semantics, the same code the plain backend runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from veil.ir.nodes import Circuit, Node
+from veil.ir.semantics import apply
+
+NAME = "constant-fold"
+SUMMARY = "evaluate operations on public constants at compile time"
+
+
+def run(circuit: Circuit) -> Circuit:
+    values = {}
+    nodes: list[Node] = []
+    for node in circuit.nodes:
+        if node.op == "const":
+            values[node.id] = apply(node, [])
+            nodes.append(node)
+            continue
+        if node.op == "input" or not all(a in values for a in node.args):
+            nodes.append(node)
+            continue
+        value = apply(node, [values[a] for a in node.args])
+        values[node.id] = value
+        data = tuple(int(x) for x in value.astype("int64").reshape(-1).tolist())
+        attrs = tuple(sorted({"base": node.type.base, "shape": tuple(value.shape),
+                              "data": data}.items()))
+        nodes.append(replace(node, op="const", args=(), attrs=attrs))
+    return circuit.with_nodes(nodes)

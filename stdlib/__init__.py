@@ -1,0 +1,1 @@
+"""The Veil standard library (.mpc modules), shipped as the package data of `veil.stdlib`."""
