@@ -1,0 +1,176 @@
+"""The `veil` command line: check, compile, cost and run programs.
+
+Exit codes: 0 success, 1 a user error (printed without a traceback), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from veil import __version__
+from veil.diagnostics import Diagnostic, VeilError
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--param")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a VeilError's diagnostics and exit with 1, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except VeilError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+PROGRAM = click.argument("program", type=click.Path(path_type=Path))
+PARAM = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Override a `param` (the value becomes part of the fingerprint).")
+OPT = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=1, show_default=True,
+                   help="Optimization level: 0 = the naive circuit, 1 = fold, CSE, dead code.")
+JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+
+
+def _compile(program: Path, params: tuple[str, ...], opt_level: int = 1):
+    from veil.compiler import compile_path
+
+    compiled = compile_path(program, _params(params), opt_level)
+    for w in compiled.warnings:
+        click.echo(w.render(compiled.sources), err=True)
+    return compiled
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="veil")
+def main() -> None:
+    """Veil: write one program, compute on everyone's secret data, reveal only the outputs."""
+
+
+@main.command()
+@PROGRAM
+@PARAM
+@click.option("--template", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write an input template (zeros) per input owner into DIR.")
+@_user_errors
+def check(program: Path, params: tuple[str, ...], template: Path | None) -> None:
+    """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
+    from veil.io.inputs import template as input_template
+
+    compiled = _compile(program, params)
+    circuit = compiled.circuit
+    if template is not None:
+        template.mkdir(parents=True, exist_ok=True)
+        owners: dict[str, dict[str, Any]] = {}
+        for spec in circuit.inputs:
+            owners.setdefault(spec.owner, {})[spec.name] = input_template(spec)
+        for party, fields in owners.items():
+            path = template / f"{party}.json"
+            if path.exists():
+                raise VeilError([Diagnostic("V0001", f"{path} exists; not overwriting it",
+                                            help="write the templates into an empty directory")])
+            path.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+            click.echo(f"wrote {path}")
+    click.echo(f"ok: {len(circuit.inputs)} inputs, {len(circuit.outputs)} outputs, "
+               f"fingerprint {compiled.fingerprint}")
+
+
+@main.command("compile")
+@PROGRAM
+@PARAM
+@OPT
+@click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the circuit (canonical JSON) to FILE instead of stdout.")
+@_user_errors
+def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int,
+                output: Path | None) -> None:  # fmt: skip
+    """Compile PROGRAM to a circuit in canonical JSON; print its fingerprint."""
+    from veil.ir.serialize import dumps
+
+    compiled = _compile(program, params, opt_level)
+    text = dumps(compiled.circuit)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="ascii")
+        click.echo(f"wrote {output} ({len(compiled.circuit):,} nodes), "
+                   f"fingerprint {compiled.fingerprint}")
+
+
+@main.command()
+@PROGRAM
+@PARAM
+@OPT
+@JSON
+@_user_errors
+def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool) -> None:
+    """Print the cost and disclosure report of PROGRAM."""
+    from veil.cost import report
+
+    compiled = _compile(program, params, opt_level)
+    data = report.build(compiled.circuit, compiled.passes, compiled.warnings,
+                        compiled.unoptimized)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(report.render(data, compiled.sources))
+
+
+BACKEND_NAMES = ("plain",)
+
+
+@main.command()
+@PROGRAM
+@PARAM
+@OPT
+@JSON
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="plain", show_default=True,
+              help="Where to compute: plain = in the clear (reference semantics).")
+@click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Directory of <party>.json input files [default: inputs/ beside the program].")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Also write one <party>.json of outputs per receiving party into DIR.")
+@_user_errors
+def run(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, backend: str,
+        inputs_dir: Path | None, out_dir: Path | None) -> None:  # fmt: skip
+    """Run PROGRAM on its parties' input files and print each party's outputs."""
+    from veil.backend.plain import PlainBackend
+    from veil.io.inputs import load_inputs
+    from veil.io.outputs import by_party, render_text, write_dir
+
+    compiled = _compile(program, params, opt_level)
+    assert compiled.path is not None
+    inputs_dir = inputs_dir or compiled.path.parent / "inputs"
+    inputs = load_inputs(compiled.circuit, inputs_dir)
+    result = {"plain": PlainBackend}[backend]().run(compiled.circuit, inputs)
+    outputs = by_party(compiled.circuit, result.outputs)
+    if out_dir is not None:
+        write_dir(outputs, out_dir)
+    if as_json:
+        click.echo(json.dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
+                               "backend": backend, "stats": result.stats}, indent=2))
+    else:
+        click.echo(f"fingerprint {compiled.fingerprint} (backend {backend})")
+        click.echo(render_text(outputs))
+
+
+if __name__ == "__main__":
+    main()

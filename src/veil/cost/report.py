@@ -1,0 +1,196 @@
+"""The cost and disclosure report: what runs, what it costs, and what is revealed to whom.
+
+Each party reviews this before approving a program. Counts are in elements (a secret
+multiplication of two [1000]-vectors counts 1000). `docs/cost-report.md` explains every
+field of the JSON form.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from veil.diagnostics import SourceMap
+from veil.ir.nodes import Circuit, Node
+from veil.ir.serialize import fingerprint
+from veil.opt.pipeline import PassRecord
+from veil.types import fmt_shape
+
+SCHEMA_VERSION = 1
+
+CATEGORIES = (
+    "secret_multiplications",
+    "dot_products",
+    "comparisons",
+    "truncations",
+    "selects",
+    "conversions",
+    "boolean_gates",
+    "local_ops",
+    "public_ops",
+)
+
+
+def category(node: Node, arg_secret: list[bool]) -> str | None:
+    """Which cost category a node falls in (None for inputs and constants)."""
+    if node.op in ("input", "const"):
+        return None
+    if not node.type.is_secret and not any(arg_secret):
+        return "public_ops"
+    if node.op == "mul" and all(arg_secret):
+        return "secret_multiplications"
+    if node.op == "matmul" and all(arg_secret):
+        return "dot_products"
+    if node.op in ("lt", "eq") and any(arg_secret):
+        return "comparisons"
+    if node.op == "trunc" and any(arg_secret):
+        return "truncations"
+    if node.op == "select" and arg_secret[0]:
+        return "selects"
+    if node.op == "b2a" and any(arg_secret):
+        return "conversions"
+    if node.op in ("and", "or") and all(arg_secret):
+        return "boolean_gates"
+    return "local_ops"
+
+
+INTERACTIVE = {"secret_multiplications", "dot_products", "comparisons", "truncations",
+               "selects", "conversions", "boolean_gates"}  # fmt: skip
+
+
+def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int]],
+                                         dict[str, dict[str, int]], int]:  # fmt: skip
+    """Totals by category, by source line, by function, and the multiplicative depth."""
+    totals = dict.fromkeys(CATEGORIES, 0)
+    by_line: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+    by_fn: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+    depth: dict[int, int] = {}
+    for node in circuit.nodes:
+        args = [circuit.node(a) for a in node.args]
+        cat = category(node, [a.type.is_secret for a in args])
+        level = max((depth[a.id] for a in args), default=0)
+        if cat in INTERACTIVE:
+            level += 1
+        depth[node.id] = level
+        if cat is None:
+            continue
+        n = node.type.size
+        totals[cat] += n
+        line = f"{node.span.file}:{node.span.line}" if node.span else "?"
+        by_line[line][cat] += n
+        by_fn[node.fn or "<main>"][cat] += n
+    max_depth = max((depth[o.node] for o in circuit.outputs), default=0)
+
+    def compact(d: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        return {k: {c: v for c, v in counts.items() if v}
+                for k, counts in sorted(d.items(), key=lambda kv: _line_key(kv[0]))}
+
+    return totals, compact(by_line), compact(by_fn), max_depth
+
+
+def _line_key(key: str) -> tuple:
+    file, _, line = key.rpartition(":")
+    return (file, int(line)) if line.isdigit() else (key, 0)
+
+
+def _type_dict(t) -> dict[str, Any]:
+    return {"label": t.label, "base": t.base, "shape": list(t.shape)}
+
+
+def build(circuit: Circuit, passes: list[PassRecord] | None = None,
+          warnings: list | None = None, unoptimized: Circuit | None = None
+          ) -> dict[str, Any]:  # fmt: skip
+    """The report as one JSON-ready dict."""
+    totals, by_line, by_fn, depth = op_counts(circuit)
+    report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "fingerprint": fingerprint(circuit),
+        "parties": list(circuit.parties),
+        "params": {k: v for k, v in circuit.params},
+        "frac_bits": circuit.frac_bits,
+        "inputs": [{"name": i.name, "owner": i.owner, **_type_dict(i.type)}
+                   for i in circuit.inputs],
+        "disclosures": [{"name": o.name, "receivers": list(o.receivers), **_type_dict(o.type)}
+                        for o in circuit.outputs],
+        "ops": totals,
+        "interactive_elements": sum(totals[c] for c in INTERACTIVE),
+        "depth": depth,
+        "nodes": len(circuit),
+        "by_line": by_line,
+        "by_function": by_fn,
+        "passes": [vars(p) for p in (passes or [])],
+        "warnings": [d.render() for d in (warnings or [])],
+    }
+    if unoptimized is not None:
+        before, _, _, before_depth = op_counts(unoptimized)
+        report["unoptimized"] = {"ops": before, "depth": before_depth,
+                                 "nodes": len(unoptimized)}
+    return report
+
+
+def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
+    """A readable table of the report."""
+    out: list[str] = []
+    out.append(f"fingerprint  {report['fingerprint']}")
+    out.append(f"parties      {', '.join(report['parties'])}")
+    if report["params"]:
+        out.append("params       " + ", ".join(f"{k} = {v}" for k, v in report["params"].items()))
+    out.append("")
+    out.append("inputs (secret-shared by their owner)")
+    for i in report["inputs"]:
+        out.append(f"  {i['name']:<20} {i['label']} {i['base']}{_dims(i['shape']):<14} "
+                   f"from {i['owner']}")
+    out.append("")
+    out.append("disclosures (the only values anyone learns)")
+    for d in report["disclosures"]:
+        out.append(f"  {d['name']:<20} {d['base']}{_dims(d['shape']):<14} "
+                   f"to {', '.join(d['receivers'])}")
+    out.append("")
+    out.append("operations (elements)")
+    for cat in CATEGORIES:
+        mark = "" if cat in INTERACTIVE else "  (free: no communication)"
+        if cat == "public_ops":
+            mark = "  (compile time)"
+        out.append(f"  {cat.replace('_', ' '):<24} {report['ops'][cat]:>12,}{mark}")
+    out.append(f"  {'multiplicative depth':<24} {report['depth']:>12,}")
+    if "unoptimized" in report:
+        before = report["unoptimized"]
+        inter_before = sum(before["ops"][c] for c in INTERACTIVE)
+        out.append(f"  unoptimized: {inter_before:,} interactive elements, depth "
+                   f"{before['depth']}, {before['nodes']:,} nodes → now "
+                   f"{report['interactive_elements']:,}, {report['depth']}, {report['nodes']:,}")
+    if report["passes"]:
+        out.append("")
+        out.append("passes                    nodes before → after   interactive before → after")
+        for p in report["passes"]:
+            out.append(f"  {p['name']:<22} {p['nodes_before']:>8,} → {p['nodes_after']:<8,}"
+                       f"   {p['interactive_before']:>10,} → {p['interactive_after']:,}")
+    if report["by_line"]:
+        out.append("")
+        out.append("cost by source line (interactive elements)")
+        for line, counts in report["by_line"].items():
+            inter = sum(v for c, v in counts.items() if c in INTERACTIVE)
+            if not inter:
+                continue
+            file, _, num = line.rpartition(":")
+            text = sources.line(file, int(num)) if sources and num.isdigit() else None
+            detail = ", ".join(f"{c.replace('_', ' ')} {v:,}" for c, v in counts.items()
+                               if c in INTERACTIVE)
+            out.append(f"  {line:<18} {inter:>10,}  {detail}")
+            if text:
+                out.append(f"  {'':<18} {'':>10}  | {text.strip()}")
+    if report["by_function"]:
+        out.append("")
+        out.append("cost by function (interactive elements)")
+        for fn, counts in report["by_function"].items():
+            inter = sum(v for c, v in counts.items() if c in INTERACTIVE)
+            if inter:
+                out.append(f"  {fn:<30} {inter:>10,}")
+    for w in report["warnings"]:
+        out.append("")
+        out.append(w)
+    return "\n".join(out)
+
+
+def _dims(shape: list[int]) -> str:
+    return "" if not shape else fmt_shape(tuple(shape))

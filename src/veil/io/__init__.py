@@ -1,0 +1,1 @@
+"""Reading the parties input files and writing their outputs."""

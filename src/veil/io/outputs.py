@@ -1,0 +1,57 @@
+"""Decode outputs and deliver them per receiving party (printed, JSON, or files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from veil.ir.nodes import Circuit
+from veil.ir.semantics import decode
+
+
+def to_json_value(raw: np.ndarray, base: str) -> Any:
+    """Ring/bool array → nested lists of int, float (fixed) or bool."""
+    return decode(raw, base).tolist()
+
+
+def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """{party: {output name: value}} — each party sees only what it receives."""
+    result: dict[str, dict[str, Any]] = {}
+    for spec in circuit.outputs:
+        value = to_json_value(raw_outputs[spec.name], spec.type.base)
+        for party in spec.receivers:
+            result.setdefault(party, {})[spec.name] = value
+    return result
+
+
+def _short(value: Any, limit: int = 12) -> str:
+    if isinstance(value, list):
+        flat = np.array(value, dtype=object).reshape(-1).tolist()
+        shown = ", ".join(_short(v) for v in flat[:limit])
+        more = f", … ({len(flat)} values)" if len(flat) > limit else ""
+        return f"[{shown}{more}]"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return json.dumps(value)
+
+
+def render_text(outputs: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for party in sorted(outputs):
+        lines.append(f"{party}:")
+        for name, value in outputs[party].items():
+            lines.append(f"  {name} = {_short(value)}")
+    return "\n".join(lines)
+
+
+def write_dir(outputs: dict[str, dict[str, Any]], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for party, values in sorted(outputs.items()):
+        path = out_dir / f"{party}.json"
+        path.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
