@@ -114,8 +114,8 @@ def _convert(value: Any, spec: InputSpec, where: str, problems: _Problems) -> np
         problems.add("V0703", f"{where}: rows of different lengths",
                      f"expected shape {fmt_shape(want)}")
         return None
-    if shape != want and not (len(want) == 1 and shape == (1, want[0]) or
-                              len(want) == 1 and shape == (want[0], 1)):
+    if shape != want and not ((len(want) == 1 and shape == (1, want[0])) or
+                              (len(want) == 1 and shape == (want[0], 1))):
         got = "a single value" if shape == () else f"shape {fmt_shape(shape)}"
         problems.add("V0703", f"{where}: expected shape {fmt_shape(want)} "
                      f"({spec.type.base}), got {got}",

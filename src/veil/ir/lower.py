@@ -609,4 +609,4 @@ def lower(program: CheckedProgram) -> Circuit:
         raise VeilError(exc.diagnostics, program.sources) from None
 
 
-__all__ = ["Builder", "lower", "unused_input_warnings", "broadcast"]
+__all__ = ["Builder", "broadcast", "lower", "unused_input_warnings"]

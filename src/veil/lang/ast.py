@@ -21,7 +21,7 @@ class TypeExpr(Node):
 
     label: str | None
     base: str
-    shape: tuple[Expr, ...] | None | str
+    shape: tuple[Expr, ...] | str | None
 
 
 ANY_SHAPE = ".."
