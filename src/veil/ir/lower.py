@@ -25,7 +25,7 @@ from veil.lang.checker import CheckedProgram, Scope, Symbol
 from veil.types import BOOL, FIXED, FRAC_BITS, INT, VType, broadcast
 
 MAX_NODES = 2_000_000
-MAX_WHILE_ITERATIONS = 100_000
+MAX_WHILE_ITERATIONS = 10_000
 
 
 class Builder:
