@@ -196,7 +196,8 @@ output s = ml.sigmoid(z) to p
     out = run_text(src, {"z": z})["s"]
     err = np.max(np.abs(out - 1 / (1 + np.exp(-z))))
     assert err <= 0.0035, err  # the bound stated in stdlib/ml.mpc
-    assert np.all(np.diff(out) >= -ULP)  # monotone up to rounding
+    # monotone up to rounding: each of the 16 segment terms truncates once
+    assert np.all(np.diff(out) >= -16 * ULP)
 
 
 def test_stats_module() -> None:
