@@ -14,6 +14,8 @@ Rules, in brief (docs/language.md has them in full):
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -131,9 +133,29 @@ class Checker:
     # ------------------------------------------------------------ reporting
 
     def err(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        # One diagnostic per code and place: a generic function checked at several shapes
+        # would otherwise report the same mistake once per instantiation.
+        if span is not None and any(d.code == code and d.span == span for d in self.diags):
+            return
         diag = Diagnostic(code, message, span, help)
         if diag not in self.diags:
             self.diags.append(diag)
+
+    def _name_span(self, span: Span, name: str) -> Span:
+        """The span of `name` in a declaration `KEYWORD name ...` that starts at `span`.
+
+        The AST keeps only whole-statement spans; a caret under the whole `let` line does
+        not show which name is the problem, so find the name after the keyword.
+        """
+        text = self.loader.sources.line(span.file, span.line)
+        if text is None:
+            return span
+        keyword = re.match(r"\w+", text[span.col - 1:])
+        start = span.col - 1 + (keyword.end() if keyword else 0)
+        found = re.compile(rf"\b{re.escape(name)}\b").search(text, start)
+        if found is None:
+            return span
+        return Span(span.file, span.line, found.start() + 1, span.line, found.end() + 1)
 
     # ------------------------------------------------------------ program
 
@@ -150,11 +172,19 @@ class Checker:
             self.err("V0708", f"--param {name}: the program has no param `{name}`", None,
                      f"params of this program: {', '.join(self.params) or 'none'}")
         if not self.parties:
-            self.err("V0206", "the program declares no party", Span(module.file, 1, 1, 1, 2),
+            first = module.items[0].span if module.items else Span(module.file, 1, 1, 1, 2)
+            self.err("V0206", "the program declares no party", first,
                      "start with `party NAME` for each data owner and receiver")
         errors = [d for d in self.diags if d.severity == "error"]
         if errors:
-            raise VeilError(self.diags, self.loader.sources)
+            # Hoisting checks functions and modules first; report in source order instead.
+            def where(d: Diagnostic) -> tuple:
+                if d.span is None:
+                    return (0, "", 0, 0)
+                return (1 if d.span.file == module.file else 2, d.span.file, d.span.line,
+                        d.span.col)
+
+            raise VeilError(sorted(self.diags, key=where), self.loader.sources)
         return CheckedProgram(module, self.parties, self.inputs, self.params, self.outputs, top,
                               self.loader, [d for d in self.diags if d.severity != "error"])
 
@@ -176,7 +206,8 @@ class Checker:
             elif isinstance(item, ast.FnDecl):
                 if item.name in BUILTINS:
                     self.err("V0202", f"`{item.name}` is a builtin function and cannot be "
-                             "redefined", item.span, "choose another name")
+                             "redefined", self._name_span(item.span, item.name),
+                             "choose another name")
                     continue
                 self._define(scope, item.name, Symbol("fn", None, item.span, decl=item,
                                                       scope=scope), item.span)
@@ -202,6 +233,7 @@ class Checker:
                                                 scope=self.modules[item.module]), item.span)
 
     def _define(self, scope: Scope, name: str, sym: Symbol, span: Span) -> None:
+        span = self._name_span(span, name)
         if name in BUILTINS:
             self.err("V0202", f"`{name}` is a builtin function and cannot be redefined", span,
                      "choose another name")
@@ -303,9 +335,12 @@ class Checker:
         try:
             v = self.const_value(e, scope)
         except NotConstant:
-            self.expr(e, scope)
-            self.err("V0306", f"{what} must be known at compile time", e.span,
-                     "use literals, `const` names, params or `len(x)` here")
+            # A None type means the error is already reported (or the name's declaration
+            # failed): do not add a second error about the same mistake.
+            if self.expr(e, scope) is not None:
+                self.err("V0306", f"{what} must be known at compile time", e.span,
+                         "use a literal, a `const`, a `param` or `len(x)`; for data whose "
+                         "size varies, declare a public maximum and pad")
             return None
         except (ZeroDivisionError, OverflowError):
             self.err("V0306", f"{what} cannot be computed", e.span)
@@ -330,28 +365,52 @@ class Checker:
         try:
             v = self.const_value(s.value, scope)
         except NotConstant:
-            self.expr(s.value, scope)
-            self.err("V0306", f"const `{s.name}` must be known at compile time", s.value.span,
-                     "a const is built from literals, other consts and params; "
-                     "for a computed value use `let`")
+            if self.expr(s.value, scope) is not None:
+                self.err("V0306", f"const `{s.name}` must be known at compile time",
+                         s.value.span, "a const is built from literals, other consts and "
+                         f"params; for a computed value write `let {s.name} = ...`")
+            self._poison(scope, s)
             return
         except (ZeroDivisionError, OverflowError):
             self.err("V0306", f"const `{s.name}` cannot be computed", s.value.span)
+            self._poison(scope, s)
             return
         t = _type_of_value(v)
         if t is None:
-            self.err("V0312", f"const `{s.name}` has an unsupported value", s.value.span)
+            self.err("V0312", f"const `{s.name}` has an unsupported value", s.value.span,
+                     "a const is a number, true/false, or a list of them of one type")
+            self._poison(scope, s)
             return
         self._define(scope, s.name, Symbol("const", t, s.span, value=v), s.span)
+
+    def _type_text(self, t: ast.TypeExpr, label: str) -> str:
+        """The type as the user wrote it, with `label` in front: for a help's rewrite."""
+        text = self.loader.sources.line(t.span.file, t.span.line)
+        if text is not None and t.span.end_line == t.span.line:
+            written = text[t.span.col - 1:t.span.end_col - 1]
+        else:
+            written = t.base + ("[..]" if t.shape == ast.ANY_SHAPE else "")
+        written = re.sub(r"^\s*(secret|public)\s+", "", written)
+        return f"{label} {written}"
+
+    def _poison(self, scope: Scope, s: ast.ConstDecl | ast.ParamDecl | ast.InputDecl) -> None:
+        """Define a name whose declaration failed, with no type: its uses then stay quiet
+        instead of each reporting `unknown name` for the one mistake already reported."""
+        kind = {ast.ConstDecl: "const", ast.ParamDecl: "param"}.get(type(s), "input")
+        if scope.names.get(s.name) is None:
+            self._define(scope, s.name, Symbol(kind, None, s.span), s.span)
 
     def _stmt_ParamDecl(self, s: ast.ParamDecl, scope: Scope, ctx: Ctx) -> None:
         if s.type.label != PUBLIC:
             self.err("V0408", f"param `{s.name}` must be `public`", s.type.span,
-                     "a param is a public, compile-time value; a secret value is an `input`")
-            return
+                     f"write `param {s.name}: {self._type_text(s.type, PUBLIC)} = ...`; "
+                     "a secret value is an `input`")
+            # Go on as if it were public, to check the rest of the declaration.
         t = self.resolve_type(s.type, scope)
         if t is None:
+            self._poison(scope, s)
             return
+        t = t.with_(label=PUBLIC)
         if s.name in self.param_overrides:
             text = self.param_overrides.pop(s.name)
             v = _parse_param_value(text, t)
@@ -359,17 +418,24 @@ class Checker:
                 self.err("V0708", f"--param {s.name}={text}: not a {t.base} value of shape "
                          f"{fmt_shape(t.shape)}", s.span,
                          "give a number (or true/false), or a JSON list for an array")
+                self._poison(scope, s)
                 return
         else:
             try:
                 v = self.const_value(s.default, scope)
-            except NotConstant:
+            except (NotConstant, ZeroDivisionError, OverflowError):
                 self.err("V0306", f"the default of param `{s.name}` must be a literal",
                          s.default.span, "write a number, true/false or a list of numbers")
+                self._poison(scope, s)
                 return
             if not _value_fits(v, t):
+                got = _type_of_value(v)
+                what = f"{got.base}{_dims(got.shape)}" if got is not None else "another type"
                 self.err("V0313", f"param `{s.name}` is declared {t} but its default is "
-                         f"not", s.default.span)
+                         f"{what}", s.default.span,
+                         f"write a {t.base}{_dims(t.shape)} default, or declare the param "
+                         f"`public {what}`")
+                self._poison(scope, s)
                 return
         v = _coerce_value(v, t)
         self.params[s.name] = (t, v)
@@ -378,38 +444,44 @@ class Checker:
     def _stmt_InputDecl(self, s: ast.InputDecl, scope: Scope, ctx: Ctx) -> None:
         if s.type.label != SECRET:
             self.err("V0407", f"input `{s.name}` must be declared `secret`", s.type.span,
-                     "every input stays secret; write `input NAME: secret TYPE from PARTY`, "
-                     "or use a `param` for a public value")
-            return
+                     f"every input stays secret: write `input {s.name}: "
+                     f"{self._type_text(s.type, SECRET)} from {s.owner.name}`; a public value "
+                     "is a `param`")
+            # Go on as if it were secret, to check the rest of the declaration.
         if s.owner.name not in self.parties:
             self._unknown_party(s.owner)
+            self._poison(scope, s)
             return
         t = self.resolve_type(s.type, scope)
         if t is None:
+            self._poison(scope, s)
             return
+        t = t.with_(label=SECRET)
         self.inputs.append(InputInfo(s.name, s.owner.name, t, s.span))
         self._define(scope, s.name, Symbol("input", t, s.span, owner=s.owner.name), s.span)
 
     def _unknown_party(self, ref: ast.NameRef) -> None:
         known = ", ".join(self.parties) or "none declared"
+        close = difflib.get_close_matches(ref.name, self.parties, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
         self.err("V0203", f"unknown party `{ref.name}`", ref.span,
-                 f"declare it with `party {ref.name}` (parties: {known})")
+                 f"{hint}declare a new one with `party {ref.name}` (parties: {known})")
 
     def _stmt_Let(self, s: ast.Let, scope: Scope, ctx: Ctx) -> None:
         t = self.expr(s.value, scope)
         if s.type is not None:
             declared = self.resolve_type(s.type, scope, label=t.label if t else PUBLIC)
             if declared is not None and t is not None:
-                self._check_assignable(t, declared, s.value.span, s.name)
+                self._check_assignable(t, declared, s.value.span, s.name,
+                                       "var" if s.mutable else "let")
             t = declared
-        if t is not None and ctx.secret_if and s.mutable is False:
-            pass
         self._define(scope, s.name, Symbol("var" if s.mutable else "let", t, s.span), s.span)
 
-    def _check_assignable(self, value: VType, target: VType, span: Span, name: str) -> bool:
+    def _check_assignable(self, value: VType, target: VType, span: Span, name: str,
+                          keyword: str = "var") -> bool:  # fmt: skip
         if value.is_secret and not target.is_secret:
             self.err("V0405", f"cannot store a secret value in public `{name}`", span,
-                     f"declare it secret: `var {name}: secret {target.base}"
+                     f"declare it secret: `{keyword} {name}: secret {target.base}"
                      f"{_dims(target.shape)} = ...`; a secret becomes public only through "
                      "`output`")
             return False
@@ -419,26 +491,42 @@ class Checker:
             return False
         if broadcast(value.shape, target.shape) != target.shape:
             self.err("V0302", f"`{name}` has shape {fmt_shape(target.shape)} but the value has "
-                     f"shape {fmt_shape(value.shape)}", span)
+                     f"shape {fmt_shape(value.shape)}", span,
+                     "the value must have that shape, or broadcast to it (a scalar fills "
+                     "every element)")
             return False
         return True
 
-    def _mutable(self, name: str, span: Span, scope: Scope) -> Symbol | None:
+    def _mutable(self, name: str, span: Span, scope: Scope,
+                 value: VType | None) -> Symbol | None:  # fmt: skip
+        """The `var` that an assignment starting at `span` changes, or None (reported)."""
+        span = Span(span.file, span.line, span.col, span.line, span.col + len(name))
         sym = scope.lookup(name)
         if sym is None:
             self.err("V0201", f"unknown name `{name}`", span,
                      f"declare it first: `var {name} = ...`")
             return None
         if sym.kind != "var":
+            if sym.kind == "let":
+                # Suggest the type the variable needs: the declared value's type joined
+                # with the assigned one, so that following the help does not lead
+                # straight to a secret-into-public error.
+                typed = ""
+                if sym.type is not None:
+                    label = join_label(sym.type.label, value.label if value else PUBLIC)
+                    typed = f": {label} {sym.type.base}{_dims(sym.type.shape)}"
+                help_text = (f"declare it at line {sym.span.line} with "
+                             f"`var {name}{typed} = ...` to make it mutable")
+            else:
+                help_text = "assign to a `var` instead"
             self.err("V0207", f"cannot assign to `{name}`: it is a {_kind_name(sym.kind)}",
-                     span, f"declare it with `var {name} = ...` to make it mutable"
-                     if sym.kind == "let" else "assign to a `var` instead")
+                     span, help_text)
             return None
         return sym
 
     def _stmt_Assign(self, s: ast.Assign, scope: Scope, ctx: Ctx) -> None:
         t = self.expr(s.value, scope)
-        sym = self._mutable(s.name, s.span, scope)
+        sym = self._mutable(s.name, s.span, scope, t)
         if sym is None or sym.type is None or t is None:
             return
         if ctx.secret_if and not sym.type.is_secret:
@@ -1193,8 +1281,6 @@ def _fmt_param(p: ast.FnParam) -> str:
 
 
 def _suggest(name: str, scope: Scope, functions: bool = False) -> str:
-    import difflib
-
     names: set[str] = set()
     s: Scope | None = scope
     while s is not None:

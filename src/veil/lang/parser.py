@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from importlib import resources
 
 import lark
@@ -99,7 +101,7 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def type(self, meta, children):
         label = None
-        shape: tuple[ast.Expr, ...] | None | str = None
+        shape: tuple[ast.Expr, ...] | str | None = None
         base = ""
         for child in children:
             if isinstance(child, Token) and child.type == "LABEL":
@@ -231,7 +233,7 @@ class _ToAst(Transformer):
 
 def _describe_terminal(name: str) -> str:
     """A readable form of a lark terminal name for 'expected ...' messages."""
-    readable = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number",
+    readable = {"NAME": "a name", "INT": "a number", "FLOAT": "a number",
                 "LABEL": "`secret` or `public`", "BASE": "`int`, `fixed` or `bool`",
                 "$END": "end of file"}  # fmt: skip
     if name in readable:
@@ -246,38 +248,130 @@ def _describe_terminal(name: str) -> str:
 
 
 def _expected_list(expected: set[str]) -> str:
+    """`a`, `b` or `c` — at most eight, then `...`."""
     names = sorted({_describe_terminal(e) for e in expected})
     if len(names) > 8:
-        names = [*names[:8], "..."]
-    return ", ".join(names)
+        return ", ".join([*names[:8], "..."])
+    if len(names) > 1:
+        return f"{', '.join(names[:-1])} or {names[-1]}"
+    return names[0] if names else "something else"
+
+
+def _expected(exc: UnexpectedToken | UnexpectedEOF) -> set[str]:
+    """What the parser could have taken here.
+
+    `accepts` is tried on the real parser state; `expected` comes from the LALR table,
+    whose merged states also list tokens of unrelated contexts (`)`, `{` after a type in
+    an `input` declaration), so it is only the fallback.
+    """
+    accepts = getattr(exc, "accepts", None)
+    return set(accepts or exc.expected)
+
+
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(text: str, upto: int) -> tuple[str, int, int] | None:
+    """The innermost bracket opened before offset `upto` and not closed: (char, line, col).
+
+    Veil has no strings, so skipping `#` comments is all the lexing this needs.
+    """
+    stack: list[tuple[str, int, int]] = []
+    line, col, i = 1, 1, 0
+    while i < min(upto, len(text)):
+        ch = text[i]
+        if ch == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+                col += 1
+            continue
+        if ch in _CLOSERS:
+            stack.append((ch, line, col))
+        elif ch in _CLOSERS.values() and stack and _CLOSERS[stack[-1][0]] == ch:
+            stack.pop()
+        if ch == "\n":
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    return stack[-1] if stack else None
+
+
+def _unclosed_note(text: str, upto: int, expected: set[str]) -> tuple[str, str] | None:
+    """(`the ( at line 2, column 9 is never closed`, `)`) when that explains the error."""
+    opener = _unclosed(text, upto)
+    if opener is None:
+        return None
+    char, line, col = opener
+    closer = _CLOSERS[char]
+    if {")": "RPAR", "]": "RSQB", "}": "RBRACE"}[closer] not in expected:
+        return None
+    return f"the `{char}` at line {line}, column {col} is never closed", closer
+
+
+# A character that is not Veil, and what to write instead.
+_CHAR_HELP = {
+    ";": "Veil needs no `;`: put each statement on its own line",
+    "%": "Veil has no remainder operator `%`; the arithmetic operators are + - * / and @",
+    "&": "write `and` for a logical and",
+    "|": "write `or` for a logical or",
+    "!": "write `not x` for a logical not (`!=` is not-equal)",
+    "^": "Veil has no power operator; multiply (`x * x`)",
+    '"': "Veil has no strings; parties, inputs and outputs are named with plain names",
+    "'": "Veil has no strings; parties, inputs and outputs are named with plain names",
+}
 
 
 def _syntax_error(exc: Exception, file: str, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         if tok.type == "$END":
-            return _eof_error(file, text, exc.expected)
+            return _eof_error(file, text, _expected(exc))
+        expected = _expected(exc)
         span = Span(file, tok.line, tok.column, tok.end_line or tok.line,
                     tok.end_column or tok.column + 1)  # fmt: skip
-        help_text = f"expected {_expected_list(exc.expected)}"
-        if str(tok) in {"secret", "public"} and "BASE" in exc.expected:
-            help_text = "a type is written `secret fixed[N]`: one label, then the base type"
-        return Diagnostic("V0101", f"unexpected `{tok}`", span, help_text)
+        return Diagnostic("V0101", f"unexpected `{tok}`", span,
+                          _token_help(str(tok), expected, text, tok.start_pos or 0))
     if isinstance(exc, UnexpectedCharacters):
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
-        return Diagnostic("V0102", f"unexpected character `{char}`", span,
-                          "Veil source uses names, numbers, operators and `#` comments")
+        help_text = _CHAR_HELP.get(char, "remove it: Veil source is names, numbers, operators "
+                                         "and `#` comments")  # fmt: skip
+        return Diagnostic("V0102", f"unexpected character `{char}`", span, help_text)
     assert isinstance(exc, UnexpectedEOF)
-    return _eof_error(file, text, exc.expected)
+    return _eof_error(file, text, _expected(exc))
 
 
-def _eof_error(file: str, text: str, expected) -> Diagnostic:
+def _token_help(tok: str, expected: set[str], text: str, pos: int) -> str:
+    """What to write instead of the unexpected token `tok`."""
+    if tok in {"secret", "public"}:
+        if "BASE" in expected:
+            return "a type has one label, then the base type: `secret fixed[N]`"
+        if re.search(r"\b(int|fixed|bool)\s*(\[[^\]]*\])?\s*$", text[:pos]):
+            return "the label comes first in a type: `secret fixed[N]`"
+    help_text = f"expected {_expected_list(expected)}"
+    keywords = [_describe_terminal(e).strip("`") for e in expected]
+    close = difflib.get_close_matches(tok, [k for k in keywords if k.isalpha()], n=1)
+    if close:
+        help_text += f"; did you mean `{close[0]}`?"
+    note = _unclosed_note(text, pos, expected)
+    if note is not None:
+        help_text += f" ({note[0]})"
+    return help_text
+
+
+def _eof_error(file: str, text: str, expected: set[str]) -> Diagnostic:
     lines = text.splitlines() or [""]
     line = len(lines)
     col = len(lines[-1]) + 1
+    note = _unclosed_note(text, len(text), expected)
+    if note is not None:
+        help_text = f"{note[0]}: add `{note[1]}`"
+    else:
+        help_text = ("the file ends in the middle of a statement; "
+                     f"expected {_expected_list(expected)}")
     return Diagnostic("V0103", "unexpected end of file", Span(file, line, col, line, col + 1),
-                      f"expected {_expected_list(set(expected))}; is a `}}` or `)` missing?")
+                      help_text)
 
 
 def parse(text: str, file: str = "<input>", sources: SourceMap | None = None) -> ast.Module:
