@@ -66,8 +66,9 @@ def test_docs_have_examples() -> None:
     assert len(PROGRAMS) >= 10 and len(FAILING) >= 10
 
 
-@pytest.mark.parametrize("block", [b for b in BLOCKS if b.kind.startswith("veil")],
-                         ids=lambda b: b.id)
+@pytest.mark.parametrize(
+    "block", [b for b in BLOCKS if b.kind.startswith("veil")], ids=lambda b: b.id
+)
 def test_no_misspelled_info_string(block: Block) -> None:
     assert block.kind in KINDS, f"{block.id}: unknown block kind `{block.kind}`"
 

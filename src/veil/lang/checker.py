@@ -15,15 +15,17 @@ Rules, in brief (docs/language.md has them in full):
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
 
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
-from veil.lang.modules import ModuleLoader
+from veil.lang.modules import ModuleLoader, stdlib_modules
 from veil.types import (
     BOOL,
     FIXED,
@@ -124,7 +126,7 @@ class Checker:
         self.params: dict[str, tuple[VType, Value]] = {}
         self.outputs: dict[str, tuple[VType, tuple[str, ...]]] = {}
         self.instances: dict[tuple, VType | None] = {}
-        self.call_stack: list[str] = []
+        self.call_stack: list[ast.FnDecl] = []
         self.modules: dict[str, Scope] = {}
         self.builtins: dict[str, Callable[[ast.Call, list[VType | None], Scope], VType | None]] = {
             name: getattr(self, f"_builtin_{name}") for name in BUILTINS
@@ -198,7 +200,8 @@ class Checker:
                     continue
                 for ref in item.parties:
                     if ref.name in self.parties:
-                        self.err("V0202", f"party `{ref.name}` is declared twice", ref.span)
+                        self.err("V0202", f"party `{ref.name}` is declared twice", ref.span,
+                                 "declare each party once")
                     else:
                         self.parties.append(ref.name)
             elif isinstance(item, ast.UseDecl):
@@ -224,13 +227,28 @@ class Checker:
             try:
                 module = self.loader.load(item.module, item.span)
             except VeilError as exc:
-                self.diags.extend(exc.diagnostics)
+                for d in exc.diagnostics:
+                    self.diags.append(self._module_suggestion(d, item.module))
+                # A module symbol without members: uses of `name.x` stay quiet instead of
+                # each reporting `unknown name` for the one failed `use`.
+                self._define(scope, item.module, Symbol("module", None, item.span), item.span)
                 return
             members = Scope()
             self.modules[item.module] = members
             self._declare_module_items(module, members, is_main=False)
         self._define(scope, item.module, Symbol("module", None, item.span,
                                                 scope=self.modules[item.module]), item.span)
+
+    @staticmethod
+    def _module_suggestion(d: Diagnostic, name: str) -> Diagnostic:
+        """`did you mean `use ml`?` for a misspelt library module instead of the list."""
+        if d.code != "V0204":
+            return d
+        close = difflib.get_close_matches(name, stdlib_modules(), n=1)
+        if not close:
+            return d
+        return Diagnostic(d.code, d.message, d.span, f"did you mean `use {close[0]}`? "
+                          f"(or put `{name}.mpc` beside the program)")
 
     def _define(self, scope: Scope, name: str, sym: Symbol, span: Span) -> None:
         span = self._name_span(span, name)
@@ -277,7 +295,8 @@ class Checker:
                 if n is None:
                     return None
                 if n <= 0:
-                    self.err("V0306", f"array dimension must be positive, got {n}", d.span)
+                    self.err("V0306", f"array dimension must be positive, got {n}", d.span,
+                             "every dimension is at least 1; a scalar has no `[...]`")
                     return None
                 dims.append(n)
             shape = tuple(dims)
@@ -343,10 +362,12 @@ class Checker:
                          "size varies, declare a public maximum and pad")
             return None
         except (ZeroDivisionError, OverflowError):
-            self.err("V0306", f"{what} cannot be computed", e.span)
+            self.err("V0306", f"{what} cannot be computed", e.span,
+                     "it divides by zero or overflows at compile time")
             return None
         if isinstance(v, bool) or not isinstance(v, int | np.integer):
-            self.err("V0301", f"{what} must be an integer", e.span)
+            self.err("V0301", f"{what} must be an integer", e.span,
+                     "write an int (no decimal point), or a `const` or `param` of type int")
             return None
         return int(v)
 
@@ -372,7 +393,8 @@ class Checker:
             self._poison(scope, s)
             return
         except (ZeroDivisionError, OverflowError):
-            self.err("V0306", f"const `{s.name}` cannot be computed", s.value.span)
+            self.err("V0306", f"const `{s.name}` cannot be computed", s.value.span,
+                     "it divides by zero or overflows at compile time")
             self._poison(scope, s)
             return
         t = _type_of_value(v)
@@ -423,9 +445,17 @@ class Checker:
         else:
             try:
                 v = self.const_value(s.default, scope)
-            except (NotConstant, ZeroDivisionError, OverflowError):
-                self.err("V0306", f"the default of param `{s.name}` must be a literal",
-                         s.default.span, "write a number, true/false or a list of numbers")
+            except (ZeroDivisionError, OverflowError):
+                self.err("V0306", f"the default of param `{s.name}` cannot be computed",
+                         s.default.span, "it divides by zero or overflows at compile time")
+                self._poison(scope, s)
+                return
+            except NotConstant:
+                if self.expr(s.default, scope) is not None:
+                    self.err("V0306", f"the default of param `{s.name}` must be known at "
+                             "compile time", s.default.span,
+                             "write a number, true/false or a list, or an expression of "
+                             "those, consts and other params")
                 self._poison(scope, s)
                 return
             if not _value_fits(v, t):
@@ -433,8 +463,8 @@ class Checker:
                 what = f"{got.base}{_dims(got.shape)}" if got is not None else "another type"
                 self.err("V0313", f"param `{s.name}` is declared {t} but its default is "
                          f"{what}", s.default.span,
-                         f"write a {t.base}{_dims(t.shape)} default, or declare the param "
-                         f"`public {what}`")
+                         f"give a default of type {t.base}{_dims(t.shape)}, or declare the "
+                         f"param `public {what}`")
                 self._poison(scope, s)
                 return
         v = _coerce_value(v, t)
@@ -463,9 +493,11 @@ class Checker:
     def _unknown_party(self, ref: ast.NameRef) -> None:
         known = ", ".join(self.parties) or "none declared"
         close = difflib.get_close_matches(ref.name, self.parties, n=1)
-        hint = f"did you mean `{close[0]}`? " if close else ""
-        self.err("V0203", f"unknown party `{ref.name}`", ref.span,
-                 f"{hint}declare a new one with `party {ref.name}` (parties: {known})")
+        if close:
+            help_text = f"did you mean `{close[0]}`? (parties: {known})"
+        else:
+            help_text = f"declare it with `party {ref.name}` (parties: {known})"
+        self.err("V0203", f"unknown party `{ref.name}`", ref.span, help_text)
 
     def _stmt_Let(self, s: ast.Let, scope: Scope, ctx: Ctx) -> None:
         t = self.expr(s.value, scope)
@@ -541,12 +573,12 @@ class Checker:
 
     def _stmt_IndexAssign(self, s: ast.IndexAssign, scope: Scope, ctx: Ctx) -> None:
         t = self.expr(s.value, scope)
-        sym = self._mutable(s.name, s.span, scope)
+        sym = self._mutable(s.name, s.span, scope, t)
         if sym is None or sym.type is None:
             for ix in s.indices:
                 self._index_part(ix, scope)
             return
-        target = self.subscript_type(sym.type, s.indices, scope, s.span)
+        target = self.subscript_type(sym.type, s.indices, scope, s.span, write=True)
         if target is None or t is None:
             return
         if ctx.secret_if and not sym.type.is_secret:
@@ -562,25 +594,30 @@ class Checker:
             if t.is_secret:
                 self.err("V0401", "a loop bound must be public", bound.span,
                          "the number of iterations would reveal the secret; loop to a public "
-                         "maximum and use `select` to ignore the extra iterations")
+                         "maximum and skip the extra steps with an `if` that only assigns: "
+                         "`for i in 0..MAX { if i < n { ... } }`")
             elif t.base != INT or t.shape:
-                self.err("V0301", f"a loop bound must be an int scalar, not {t}", bound.span)
+                self.err("V0301", f"a loop bound must be an int scalar, not {t}", bound.span,
+                         "loop bounds are ints, e.g. `for i in 0..N`")
         inner = Scope(scope)
         inner.names[s.var] = Symbol("loop", VType(PUBLIC, INT), s.span)
         self.block(s.body, inner, Ctx(ctx.in_fn, ctx.secret_if, True))
 
     def _stmt_While(self, s: ast.While, scope: Scope, ctx: Ctx) -> None:
         t = self.expr(s.cond, scope)
-        if t is not None:
-            if t.is_secret:
-                self.err("V0402", "a `while` condition must be public", s.cond.span,
-                         "the number of iterations would reveal the secret; use "
-                         "`for i in 0..MAX` with a public MAX and `select` the result")
-            elif t.base != BOOL or t.shape:
-                self.err("V0311", f"a condition must be a bool scalar, not {t}", s.cond.span)
-        if ctx.secret_if:
+        if t is not None and t.is_secret:
+            self.err("V0402", "a `while` condition must be public", s.cond.span,
+                     "when the loop stops would reveal the secret; loop a public number of "
+                     "times and guard the body with an `if` that only assigns: "
+                     "`for i in 0..MAX { if cond { ... } }`")
+        elif ctx.secret_if:
+            # One error per loop: a secret condition above already explains this one.
             self.err("V0402", "a `while` loop cannot run under a secret condition", s.span,
-                     "move the loop out of the `if`, or use `for` with public bounds")
+                     "how often it runs would reveal the condition; move the loop out of "
+                     "the `if`, or use `for` with public bounds")
+        elif t is not None and (t.base != BOOL or t.shape):
+            self.err("V0311", f"a condition must be a bool scalar, not {t}", s.cond.span,
+                     "compare values (`a > b`) to get a bool")
         self.block(s.body, scope, Ctx(ctx.in_fn, ctx.secret_if, True))
 
     def _stmt_If(self, s: ast.If, scope: Scope, ctx: Ctx) -> None:
@@ -617,7 +654,7 @@ class Checker:
                          f"to output an expression write `output {s.name} = EXPR to PARTY`")
             elif sym.type is None and sym.kind in ("fn", "module"):
                 self.err("V0301", f"`{s.name}` is a {_kind_name(sym.kind)}, not a value",
-                         s.span)
+                         s.span, "output a value: `output NAME = ... to PARTY`")
             else:
                 t = sym.type
         for ref in s.receivers:
@@ -633,7 +670,8 @@ class Checker:
                      s.span, "compute the value in the loop or function and output it after")
             return
         if s.name in self.outputs:
-            self.err("V0202", f"output `{s.name}` is declared twice", s.span,
+            self.err("V0202", f"output `{s.name}` is declared twice",
+                     self._name_span(s.span, s.name),
                      "give each output its own name")
             return
         if t is not None:
@@ -655,13 +693,16 @@ class Checker:
 
     def _expr_IntLit(self, e: ast.IntLit, scope: Scope) -> VType | None:
         if not INT_MIN <= e.value <= INT_MAX:
-            self.err("V0312", f"integer literal {e.value} does not fit in 64 bits", e.span)
+            self.err("V0312", f"integer literal {e.value} does not fit in 64 bits", e.span,
+                     "an int lies between -2^63 and 2^63-1")
             return None
         return VType(PUBLIC, INT)
 
     def _expr_FloatLit(self, e: ast.FloatLit, scope: Scope) -> VType | None:
         if not abs(e.value) < FIXED_LIMIT:
-            self.err("V0312", f"fixed literal {e.text} is outside ±2^31", e.span)
+            self.err("V0312", f"fixed literal {e.text} is outside ±2^31", e.span,
+                     "a fixed has 16 fractional bits and must stay below 2^31 in magnitude; "
+                     "scale the values down")
             return None
         return VType(PUBLIC, FIXED)
 
@@ -672,7 +713,8 @@ class Checker:
         sym = scope.lookup(e.id)
         if sym is None:
             if e.id in self.parties:
-                self.err("V0301", f"`{e.id}` is a party, not a value", e.span)
+                self.err("V0301", f"`{e.id}` is a party, not a value", e.span,
+                         "a party's values are its `input`s; use one of those")
             elif e.id in BUILTINS:
                 self.err("V0301", f"`{e.id}` is a builtin function; call it: `{e.id}(...)`",
                          e.span)
@@ -680,7 +722,9 @@ class Checker:
                 self.err("V0201", f"unknown name `{e.id}`", e.span, _suggest(e.id, scope))
             return None
         if sym.kind in ("fn", "module"):
-            self.err("V0301", f"`{e.id}` is a {_kind_name(sym.kind)}, not a value", e.span)
+            self.err("V0301", f"`{e.id}` is a {_kind_name(sym.kind)}, not a value", e.span,
+                     f"call it: `{e.id}(...)`" if sym.kind == "fn"
+                     else f"use one of its members: `{e.id}.NAME`")
             return None
         return sym.type
 
@@ -698,6 +742,8 @@ class Checker:
             self.err("V0301", "only module members can be accessed with `.`", e.span)
             return None
         sym = scope.lookup(e.value.id)
+        if sym is not None and sym.kind == "module" and sym.scope is None:
+            return None  # the module failed to load; that error is reported
         if sym is None or sym.kind != "module" or sym.scope is None:
             if sym is None and e.value.id not in self.parties:
                 self.err("V0201", f"unknown name `{e.value.id}`", e.value.span,
@@ -707,9 +753,15 @@ class Checker:
             return None
         member = sym.scope.names.get(e.attr)
         if member is None:
-            names = ", ".join(sorted(sym.scope.names)) or "nothing"
-            self.err("V0205", f"module `{e.value.id}` has no `{e.attr}`", e.span,
-                     f"it defines: {names}")
+            close = difflib.get_close_matches(e.attr, sorted(sym.scope.names), n=1)
+            if close:
+                help_text = f"did you mean `{e.value.id}.{close[0]}`?"
+            else:
+                # Functions first: they are what a program usually wants from a module.
+                members = sorted(sym.scope.names.items(), key=lambda kv: (kv[1].kind != "fn",
+                                                                           kv[0]))
+                help_text = "it defines: " + (", ".join(n for n, _ in members) or "nothing")
+            self.err("V0205", f"module `{e.value.id}` has no `{e.attr}`", e.span, help_text)
             return None
         return member
 
@@ -726,12 +778,15 @@ class Checker:
         for x, t in zip(e.elements[1:], types[1:], strict=True):
             if t.shape != first.shape:
                 self.err("V0302", f"array elements must have one shape: "
-                         f"{fmt_shape(first.shape)} and {fmt_shape(t.shape)}", x.span)
+                         f"{fmt_shape(first.shape)} and {fmt_shape(t.shape)}", x.span,
+                         "every row of an array literal has the same length")
                 return None
             if t.base != base:
                 joined = numeric_join(base, t.base)
                 if joined is None:
-                    self.err("V0301", f"array mixes {base} and {t.base}", x.span)
+                    self.err("V0301", f"array mixes {base} and {t.base}", x.span,
+                             "an array holds one type; convert with `to_int(b)` or "
+                             "`to_fixed(b)`")
                     return None
                 base = joined
         return VType(join_label(*(t.label for t in types)), base,
@@ -754,11 +809,20 @@ class Checker:
                     self.expr(b, scope)
 
     def subscript_type(self, t: VType, indices: tuple[ast.Index, ...], scope: Scope,
-                       span: Span) -> VType | None:  # fmt: skip
+                       span: Span, write: bool = False) -> VType | None:  # fmt: skip
+        """The type of `value[indices]` for a value of type t (`write`: assigned to)."""
         if len(indices) > len(t.shape):
+            n = len(t.shape)
+            if n == 0:
+                help_text = "a scalar has no elements to index"
+            else:
+                example = ", ".join("ijkl"[:n]) if n <= 4 else "..."
+                help_text = (f"a value of shape {fmt_shape(t.shape)} takes at most {n} "
+                             f"{'index' if n == 1 else 'indices'}: `x[{example}]`")
             self.err("V0308", f"{len(indices)} indices for a value of shape "
-                     f"{fmt_shape(t.shape)}", span,
-                     "index each dimension at most once: `m[i, j]`")
+                     f"{fmt_shape(t.shape)}", span, help_text)
+            for ix in indices:
+                self._index_part(ix, scope)
             return None
         out: list[int] = []
         ok = True
@@ -769,12 +833,21 @@ class Checker:
                     ok = False
                     continue
                 if it.is_secret:
-                    self.err("V0403", "an array index must be public", ix.span,
-                             "which element is read would reveal the index; compare every "
-                             "position: `sum(select(positions == i, x, 0))`")
+                    if write:
+                        help_text = ("which element is written would reveal the index; write "
+                                     "each element under an `if` that only assigns: "
+                                     "`for j in 0..N { if i == j { x[j] = v } }`")
+                    else:
+                        help_text = ("which element is read would reveal the index; visit "
+                                     "every element and keep the one you want with an `if` "
+                                     "that only assigns: "
+                                     "`for j in 0..N { if i == j { v = x[j] } }`")
+                    self.err("V0403", "an array index must be public", ix.span, help_text)
                     ok = False
                 elif it.base != INT or it.shape:
-                    self.err("V0301", f"an index must be an int scalar, not {it}", ix.span)
+                    self.err("V0301", f"an index must be an int scalar, not {it}", ix.span,
+                             "convert a fixed index with `to_int(i)`" if it.base == FIXED and
+                             not it.shape else "index with one int per dimension: `x[i, j]`")
                     ok = False
                 else:
                     try:
@@ -784,7 +857,8 @@ class Checker:
                     if not -dim <= int(v) < dim:
                         self.err("V0307", f"index {v} is out of range for a dimension of "
                                  f"size {dim}", ix.span,
-                                 f"valid indices are 0..{dim - 1} (negative count from the end)")
+                                 f"valid indices are 0 to {dim - 1}, or -{dim} to -1 counting "
+                                 "from the end")
                         ok = False
             else:
                 lo = 0 if ix.lo is None else self.const_int(ix.lo, scope, "a slice bound")
@@ -838,7 +912,11 @@ class Checker:
         else:
             base = numeric_join(a.base, b.base)
             if base is None:
-                self.err("V0301", f"`{e.op}` needs numbers, got {a.base} and {b.base}", e.span,
+                # Point at the bool operand when only one is: that is the one to change.
+                span = e.span
+                if (a.base == BOOL) != (b.base == BOOL):
+                    span = e.left.span if a.base == BOOL else e.right.span
+                self.err("V0301", f"`{e.op}` needs numbers, got {a.base} and {b.base}", span,
                          "a bool counts as 0/1 only inside `sum`; convert it with `to_int(b)` "
                          "or pick values with `select(b, x, y)`")
                 return None
@@ -856,8 +934,8 @@ class Checker:
         if e.op == "/":
             if b.is_secret:
                 self.err("V0310", "division by a secret value is not supported", e.right.span,
-                         "divide by a public value, or multiply by a reciprocal computed "
-                         "elsewhere")
+                         "divide by a public value (a literal, `const` or `param`); if the "
+                         "divisor's owner can compute 1/x, make that the input and multiply")
                 return None
             base = FIXED
         shape = broadcast(a.shape, b.shape)
@@ -874,7 +952,7 @@ class Checker:
     def _expr_Call(self, e: ast.Call, scope: Scope) -> VType | None:
         if isinstance(e.func, ast.Name) and e.func.id in BUILTINS and \
                 scope.lookup(e.func.id) is None:
-            if e.func.id in ("len", "size", "reshape"):  # take the expression's shape, not its value
+            if e.func.id in ("len", "size", "reshape"):  # the argument's shape, not its value
                 args = [self.expr(a, scope) for a in e.args[:1]]
                 return self.builtins[e.func.id](e, args, scope)
             args = [self.expr(a, scope) for a in e.args]
@@ -883,8 +961,11 @@ class Checker:
         if isinstance(e.func, ast.Name):
             sym = scope.lookup(e.func.id)
             if sym is None:
-                self.err("V0201", f"unknown function `{e.func.id}`", e.func.span,
-                         _suggest(e.func.id, scope, functions=True))
+                home = _library_home(e.func.id)
+                help_text = (f"`{e.func.id}` is in the library module `{home}`: write "
+                             f"`use {home}` and call `{home}.{e.func.id}(...)`" if home
+                             else _suggest(e.func.id, scope, functions=True))
+                self.err("V0201", f"unknown function `{e.func.id}`", e.func.span, help_text)
                 return None
         elif isinstance(e.func, ast.Attribute):
             sym = self._module_member(e.func, scope)
@@ -928,8 +1009,8 @@ class Checker:
         shape = a.shape if p.type.shape == ast.ANY_SHAPE else declared.shape
         if p.type.label == PUBLIC and a.is_secret:
             self.err("V0405", f"parameter `{p.name}` is public but the argument is secret",
-                     span, "a secret never flows into a public place; declare the parameter "
-                     "`secret`")
+                     span, "a secret never flows into a public place: pass a public value, "
+                     "or declare the parameter `secret` if the function can work on one")
             return None
         if a.base != declared.base and not (a.base == INT and declared.base == FIXED):
             self.err("V0305", f"parameter `{p.name}` is {declared.base}, the argument is "
@@ -947,14 +1028,21 @@ class Checker:
         decl = sym.decl
         assert decl is not None and sym.scope is not None
         key = (id(decl), tuple(params))
-        if key in self.instances:
-            return self.instances[key]
-        if decl.name in self.call_stack:
-            self.err("V0503", f"`{decl.name}` calls itself", span,
+        # Look for recursion before the cache: a call in progress is cached as None, so a
+        # recursive call with the same argument types would otherwise pass unnoticed.
+        ids = [id(d) for d in self.call_stack]
+        if id(decl) in ids:
+            cycle = self.call_stack[ids.index(id(decl)):]
+            via = " → ".join(f"`{d.name}`" for d in [*cycle, decl])
+            what = f"`{decl.name}` calls itself" if len(cycle) == 1 else \
+                f"`{decl.name}` calls itself through {via}"
+            self.err("V0503", what, span,
                      "circuits are unrolled at compile time, so recursion is not supported; "
                      "write a `for` loop")
             return None
-        self.call_stack.append(decl.name)
+        if key in self.instances:
+            return self.instances[key]
+        self.call_stack.append(decl)
         self.instances[key] = None
         body_scope = Scope(sym.scope)
         for p, t in zip(decl.params, params, strict=True):
@@ -963,7 +1051,8 @@ class Checker:
         inner = Ctx(in_fn=True)
         stmts = decl.body
         if not stmts or not isinstance(stmts[-1], ast.Return):
-            self.err("V0501", f"function `{decl.name}` must end with `return`", decl.span,
+            self.err("V0501", f"function `{decl.name}` must end with `return`",
+                     self._name_span(decl.span, decl.name),
                      "add `return EXPR` as the last statement")
         for s in stmts:
             if s is stmts[-1] and isinstance(s, ast.Return):
@@ -972,6 +1061,12 @@ class Checker:
                 self.stmt(s, body_scope, inner)
         if result is not None and decl.ret is not None:
             result = self._check_return(decl, result, sym.scope)
+        ret = decl.ret
+        if result is None and ret is not None and ret.label is not None and \
+                ret.shape != ast.ANY_SHAPE:
+            # The body has an error (reported): callers go on with the promised type, so
+            # that independent mistakes at the call sites are still found.
+            result = self.resolve_type(ret, sym.scope)
         self.call_stack.pop()
         self.instances[key] = result
         return result
@@ -982,10 +1077,13 @@ class Checker:
         declared = self.resolve_type(ret, scope, label=result.label)
         if declared is None:
             return None
-        span = decl.body[-1].span
+        last = decl.body[-1]
+        span = last.value.span if isinstance(last, ast.Return) else last.span
         if result.is_secret and ret.label == PUBLIC:
             self.err("V0405", f"`{decl.name}` is declared to return a public value but returns "
-                     "a secret one", span, "declare the result `secret`")
+                     "a secret one", span, f"declare the result secret: `-> secret "
+                     f"{declared.base}{_dims(declared.shape)}`; a secret becomes public only "
+                     "through `output`")
             return None
         if result.base != declared.base and not (result.base == INT and declared.base == FIXED):
             self.err("V0309", f"`{decl.name}` is declared to return {declared.base} but returns "
@@ -994,7 +1092,8 @@ class Checker:
         shape = result.shape if ret.shape == ast.ANY_SHAPE else declared.shape
         if broadcast(result.shape, shape) != shape:
             self.err("V0309", f"`{decl.name}` is declared to return shape {fmt_shape(shape)} "
-                     f"but returns {fmt_shape(result.shape)}", span)
+                     f"but returns {fmt_shape(result.shape)}", span,
+                     "return a value of the declared shape, or declare the shape it has")
             return None
         return VType(declared.label, declared.base, shape)
 
@@ -1029,7 +1128,8 @@ class Checker:
             return None
         if not 0 <= axis < len(t.shape):
             self.err("V0307", f"axis {axis} is out of range for shape {fmt_shape(t.shape)}",
-                     e.args[1].span)
+                     e.args[1].span, f"the axes of this value are 0 to {len(t.shape) - 1}"
+                     if t.shape else "a scalar has no axes: write `sum(x)`")
             return None
         return VType(t.label, base, t.shape[:axis] + t.shape[axis + 1:])
 
@@ -1053,7 +1153,8 @@ class Checker:
         shape = broadcast(a.shape, b.shape)
         if shape is None:
             self.err("V0302", f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not "
-                     "broadcast", e.span)
+                     "broadcast", e.span,
+                     "trailing dimensions must be equal or 1 (as in NumPy)")
             return None
         return VType(join_label(a.label, b.label), numeric_join(a.base, b.base), shape)
 
@@ -1089,14 +1190,15 @@ class Checker:
             return None
         if (a.base == BOOL) != (b.base == BOOL):
             self.err("V0301", f"`select` branches must have one type, got {a.base} and {b.base}",
-                     e.span)
+                     e.span, "convert the bool branch with `to_int(b)` or `to_fixed(b)`")
             return None
         base = BOOL if a.base == BOOL else numeric_join(a.base, b.base)
         shape = broadcast(c.shape, a.shape)
         shape = broadcast(shape, b.shape) if shape is not None else None
         if shape is None:
             self.err("V0302", f"`select` shapes {fmt_shape(c.shape)}, {fmt_shape(a.shape)}, "
-                     f"{fmt_shape(b.shape)} do not broadcast", e.span)
+                     f"{fmt_shape(b.shape)} do not broadcast", e.span,
+                     "trailing dimensions must be equal or 1 (as in NumPy)")
             return None
         return VType(join_label(c.label, a.label, b.label), base, shape)
 
@@ -1148,7 +1250,8 @@ class Checker:
             return None
         if len(args[0].shape) != 2:
             self.err("V0302", f"`transpose` takes a matrix, got shape "
-                     f"{fmt_shape(args[0].shape)}", e.span)
+                     f"{fmt_shape(args[0].shape)}", e.span,
+                     "make it a matrix first, e.g. `reshape(v, 1, len(v))`")
             return None
         return args[0].with_(shape=args[0].shape[::-1])
 
@@ -1288,10 +1391,37 @@ def _suggest(name: str, scope: Scope, functions: bool = False) -> str:
         s = s.parent
     if functions:
         names.update(BUILTINS)
-    close = difflib.get_close_matches(name, sorted(names), n=1)
+    # 0.5 rather than difflib's 0.6: for the short names of programs (`xs`, `xz`) one
+    # wrong letter is already half the name.
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.5)
     if close:
         return f"did you mean `{close[0]}`?"
+    if functions:
+        return f"define it with `fn {name}(...)`, or `use` the module that has it"
     return "declare it before use (`let`, `var`, `input`, `const` or `param`)"
+
+
+@functools.cache
+def _library_functions() -> dict[str, str]:
+    """Each function of the shipped library modules, with the module that defines it."""
+    from veil.lang.parser import parse
+
+    found: dict[str, str] = {}
+    for name in stdlib_modules():
+        text = resources.files("veil.stdlib").joinpath(f"{name}.mpc").read_text("utf-8")
+        try:
+            module = parse(text, f"stdlib/{name}.mpc")
+        except VeilError:
+            continue
+        for item in module.items:
+            if isinstance(item, ast.FnDecl):
+                found.setdefault(item.name, name)
+    return found
+
+
+def _library_home(name: str) -> str | None:
+    """The library module that defines function `name`, to suggest the `use` it needs."""
+    return _library_functions().get(name)
 
 
 def check(module: ast.Module, loader: ModuleLoader,
