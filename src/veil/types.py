@@ -12,6 +12,8 @@ SECRET = "secret"
 INT = "int"
 FIXED = "fixed"
 BOOL = "bool"
+WORD = "word"
+"""Protocol level only: a 64-bit word of boolean-shared bits (one per ring element)."""
 
 Shape = tuple[int, ...]
 

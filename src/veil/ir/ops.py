@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from veil.types import BOOL, FIXED, INT, VType, broadcast, join_label, matmul_shape
+from veil.types import BOOL, FIXED, INT, WORD, VType, broadcast, join_label, matmul_shape
 
 ELEMENTWISE_ARITH = {"add", "sub", "mul"}
 COMPARISONS = {"lt", "eq"}
@@ -17,8 +17,11 @@ BOOLEAN = {"and", "or", "xor"}
 LEAVES = {"input", "const"}
 DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "broadcast"}
 
+PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
+"""Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
+
 ALL_OPS = (
-    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT
+    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL
     | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a"}
 )
 
@@ -101,18 +104,35 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         shape = () if axis is None else t.shape[:axis] + t.shape[axis + 1:]
         return VType(label, t.base, shape)
     if op in COMPARISONS:
-        if op == "lt" and BOOL in {t.base for t in args}:
+        if {t.base for t in args} & {BOOL, WORD} and op == "lt":
             raise IRError("lt on bool")
         same_base()
         return VType(label, BOOL, bshape(*args))
     if op in BOOLEAN:
-        if same_base() != BOOL:
+        base = same_base()
+        if base not in (BOOL, WORD):
             raise IRError(f"{op} on non-bool")
-        return VType(label, BOOL, bshape(*args))
+        return VType(label, base, bshape(*args))
     if op == "not":
-        if args[0].base != BOOL:
+        if args[0].base not in (BOOL, WORD):
             raise IRError("not on non-bool")
         return args[0]
+    if op in ("shl", "shr"):
+        if args[0].base != WORD or not 0 < a["bits"] < 64:
+            raise IRError(f"{op} on {args[0]}")
+        return args[0]
+    if op == "bit":
+        if args[0].base != WORD or not 0 <= a["index"] < 64:
+            raise IRError(f"bit of {args[0]}")
+        return args[0].with_(base=BOOL)
+    if op == "a2b_comp":
+        if args[0].base not in (INT, FIXED) or a["component"] not in (0, 1, 2):
+            raise IRError(f"a2b_comp of {args[0]}")
+        return args[0].with_(base=WORD)
+    if op == "b2a_comp":
+        if args[0].base != BOOL or a["component"] not in (0, 1, 2):
+            raise IRError(f"b2a_comp of {args[0]}")
+        return args[0].with_(base=INT)
     if op == "select":
         c, x, y = args
         if c.base != BOOL or x.base != y.base:
@@ -176,6 +196,8 @@ def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
         return any(secret)
     if op in ("and", "or"):
         return all(secret)
+    if op in PROTOCOL:
+        return False
     if op == "select":
         return secret[0]  # a public condition just picks one operand
     return False

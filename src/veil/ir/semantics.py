@@ -101,6 +101,18 @@ def apply(node: Node, args: Sequence[np.ndarray]) -> np.ndarray:
             return np.asarray(np.where(args[0], args[1], args[2]))
         if op == "b2a":
             return np.asarray(args[0], dtype=U64)
+        # Protocol-level ops. In the clear a value is its own share 0 and shares 1 and 2
+        # are zero, so the conversions built from components compute the identity.
+        if op in ("a2b_comp", "b2a_comp"):
+            value = np.asarray(args[0], dtype=U64)
+            return value if node.attr("component") == 0 else np.zeros_like(value)
+        if op == "shl":
+            return np.asarray(args[0] << U64(node.attr("bits")), dtype=U64)
+        if op == "shr":
+            return np.asarray(args[0] >> U64(node.attr("bits")), dtype=U64)
+        if op == "bit":
+            return ((np.asarray(args[0], dtype=U64) >> U64(node.attr("index"))) & U64(1)
+                    ).astype(np.bool_)
         if op == "reshape":
             return np.reshape(args[0], tuple(node.attr("shape")))
         if op == "broadcast":

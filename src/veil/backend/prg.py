@@ -1,0 +1,58 @@
+"""Correlated randomness for rep3: pairwise keys agreed with X25519, expanded with AES-CTR.
+
+Server i holds two 128-bit keys: k_i, shared with server i-1, and k_{i+1}, shared with
+server i+1. Each use of a key expands it with AES-128 in counter mode from a distinct
+starting block (node id, purpose), so both holders draw the same stream for the same
+node and no stream is reused. The keys are derived with HKDF-SHA256 from an X25519
+exchange at session start, bound to the session id, so they never cross the network.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# purposes: keep the streams of different uses of one key apart
+ZERO_SHARE = 1
+TRUNC_MASK = 2
+OUTPUT_MASK = 3
+
+
+class KeyAgreement:
+    """One ephemeral X25519 key pair; derives the pairwise key with a peer."""
+
+    def __init__(self) -> None:
+        self._private = X25519PrivateKey.generate()
+
+    def public_bytes(self) -> bytes:
+        return self._private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                       serialization.PublicFormat.Raw)
+
+    def derive(self, peer_public: bytes, session: bytes, pair: tuple[int, int]) -> bytes:
+        shared = self._private.exchange(X25519PublicKey.from_public_bytes(bytes(peer_public)))
+        low, high = sorted(pair)
+        info = b"veil rep3 pairwise key " + bytes([low, high]) + session
+        return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=info).derive(shared)
+
+
+def stream(key: bytes, node: int, purpose: int, nbytes: int) -> bytes:
+    """nbytes of AES-128-CTR keystream starting at block (node, purpose, 0)."""
+    start = struct.pack(">QII", node, purpose, 0)
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
+    return encryptor.update(bytes(nbytes))
+
+
+def ring(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
+    n = int(np.prod(shape, dtype=np.int64))
+    return np.frombuffer(stream(key, node, purpose, 8 * n), dtype=np.uint64).reshape(shape)
+
+
+def bits(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
+    n = int(np.prod(shape, dtype=np.int64))
+    raw = np.frombuffer(stream(key, node, purpose, n), dtype=np.uint8)
+    return (raw & 1).astype(np.bool_).reshape(shape)

@@ -1,0 +1,253 @@
+"""Backend `rep3`: one server's side of three-server replicated secret sharing over Z_2^64.
+
+x = x0 + x1 + x2 (mod 2^64) for ring values, x = x0 ⊕ x1 ⊕ x2 for bits and words;
+server i holds the pair (x_i, x_{i+1}) (Araki, Furukawa, Lindell, Nof, Ohara, CCS 2016).
+Semi-honest security with an honest majority: any single server sees only uniformly
+random shares and masked messages.
+
+- Linear operations and data movement act on each share (a public operand enters as
+  the trivial sharing (p, 0, 0)); products with a public value scale each share.
+- mul / matmul / and: z_i = x_i·y_i + x_i·y_{i+1} + x_{i+1}·y_i + α_i, where α is a
+  fresh zero-sharing from the pairwise PRG keys; server i sends z_i to server i-1: one
+  ring element (or bit) per output element per server, one round. A dot product of any
+  length costs what one multiplication costs.
+- trunc (fixed point, ABY3 Π_trunc1, Mohassel & Rindal CCS 2018 §5.1.1): the sharing is
+  viewed as two additive shares A = x0 + x1 (server 0) and B = x2 (servers 1, 2), each
+  truncated locally (SecureML, Mohassel & Zhang S&P 2017, Thm. 1); server 0 masks its
+  part with r from the key it shares with server 1 and sends it to server 2. The result
+  is ⌊x/2^d⌋ or ⌊x/2^d⌋ + 1; it fails (a wrong, large value) with probability |x|/2^64,
+  where x is the value before truncation (docs/security.md has the bound).
+- a2b_comp / b2a_comp: the trivial sharing of one component, known to the two servers
+  that hold it, as a word or ring sharing; the lowering builds conversions from them.
+
+The schedule (veil.schedule) decides what happens in each round; this module only
+computes and exchanges what the schedule says, one message per peer per round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veil.backend import prg
+from veil.ir.nodes import Circuit, Node
+from veil.ir.semantics import apply, const_array
+from veil.net.transport import ROUND, Channel, exchange
+from veil.schedule import TRUNC_SENDER, Schedule
+from veil.types import BOOL
+
+U64 = np.uint64
+Share = tuple[np.ndarray, np.ndarray]
+Value = np.ndarray | Share
+
+SCALED = {"mul", "matmul", "and"}
+
+
+def pack(parts: Sequence[np.ndarray]) -> bytes:
+    """Ring/word arrays as 8 bytes an element, then every bool array packed 8 to a byte."""
+    ring = [np.ascontiguousarray(p, dtype=U64).reshape(-1) for p in parts if p.dtype != np.bool_]
+    bits = [p.reshape(-1) for p in parts if p.dtype == np.bool_]
+    out = np.concatenate(ring).tobytes() if ring else b""
+    if bits:
+        out += np.packbits(np.concatenate(bits)).tobytes()
+    return out
+
+
+def unpack(payload: bytes | bytearray, shapes: Sequence[tuple[tuple[int, ...], bool]]
+           ) -> list[np.ndarray]:  # fmt: skip
+    """Inverse of pack for (shape, is_bool) in the same order."""
+    ring_total = sum(int(np.prod(s)) for s, is_bool in shapes if not is_bool)
+    bits_total = sum(int(np.prod(s)) for s, is_bool in shapes if is_bool)
+    expected = 8 * ring_total + (bits_total + 7) // 8
+    if len(payload) != expected:
+        raise ValueError(f"payload of {len(payload)} bytes, expected {expected}")
+    ring = np.frombuffer(payload, dtype=U64, count=ring_total)
+    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8, offset=8 * ring_total),
+                         count=bits_total).astype(np.bool_)
+    out = []
+    r = b = 0
+    for shape, is_bool in shapes:
+        n = int(np.prod(shape))
+        if is_bool:
+            out.append(bits[b:b + n].reshape(shape))
+            b += n
+        else:
+            out.append(ring[r:r + n].reshape(shape).copy())
+            r += n
+    return out
+
+
+def trivial(value: np.ndarray, me: int) -> Share:
+    """Server `me`'s pair of the sharing (value, 0, 0)."""
+    zero = np.zeros_like(value)
+    return (value if me == 0 else zero, value if me == 2 else zero)
+
+
+@dataclass
+class Rep3Server:
+    """Evaluates a scheduled protocol circuit as server `me` (0, 1 or 2)."""
+
+    me: int
+    circuit: Circuit
+    sched: Schedule
+    key_prev: bytes  # k_me, shared with server me-1
+    key_next: bytes  # k_{me+1}, shared with server me+1
+    to_prev: Channel
+    from_next: Channel
+    values: dict[int, Value] = field(default_factory=dict)
+    rounds_sent: list[int] = field(default_factory=list)
+    trunc_masks: dict[int, np.ndarray] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ randomness
+
+    def zero_share(self, node: Node) -> np.ndarray:
+        shape = node.type.shape
+        if node.type.base == BOOL:
+            return prg.bits(self.key_prev, node.id, prg.ZERO_SHARE, shape) ^ \
+                prg.bits(self.key_next, node.id, prg.ZERO_SHARE, shape)
+        with np.errstate(over="ignore"):
+            return prg.ring(self.key_prev, node.id, prg.ZERO_SHARE, shape) - \
+                prg.ring(self.key_next, node.id, prg.ZERO_SHARE, shape)
+
+    def output_mask(self, node_id: int, shape: tuple[int, ...], is_bool: bool) -> np.ndarray:
+        if is_bool:
+            return prg.bits(self.key_prev, node_id, prg.OUTPUT_MASK, shape) ^ \
+                prg.bits(self.key_next, node_id, prg.OUTPUT_MASK, shape)
+        with np.errstate(over="ignore"):
+            return prg.ring(self.key_prev, node_id, prg.OUTPUT_MASK, shape) - \
+                prg.ring(self.key_next, node_id, prg.OUTPUT_MASK, shape)
+
+    # ------------------------------------------------------------ local evaluation
+
+    def is_secret(self, node_id: int) -> bool:
+        return isinstance(self.values[node_id], tuple)
+
+    def local(self, node: Node) -> Value:
+        if node.op == "const":
+            return const_array(node)
+        args = [self.values[a] for a in node.args]
+        secret = [isinstance(a, tuple) for a in args]
+        if not any(secret):
+            return apply(node, args)
+        op = node.op
+        if op in ("a2b_comp", "b2a_comp"):
+            return self.component(node, args[0])
+        if op in SCALED:  # one operand is public: scale each share by it
+            return tuple(apply(node, [a[j] if isinstance(a, tuple) else a for a in args])
+                         for j in range(2))  # type: ignore[return-value]
+        lifted = [a if isinstance(a, tuple) else trivial(a, self.me) for a in args]
+        if op == "select" and not secret[0]:  # public condition: pick shares
+            cond = args[0]
+            return tuple(np.asarray(np.where(cond, lifted[1][j], lifted[2][j]))
+                         for j in range(2))  # type: ignore[return-value]
+        with np.errstate(over="ignore"):
+            return tuple(apply(node, [a[j] for a in lifted]) for j in range(2))  # type: ignore
+
+    def component(self, node: Node, x: Share) -> Share:
+        """Trivial sharing of component j of x: held by the two servers that know x_j."""
+        j = node.attr("component")
+        first, second = (np.asarray(s, dtype=U64) for s in x)
+        return (first if self.me == j else np.zeros_like(first),
+                second if (self.me + 1) % 3 == j else np.zeros_like(second))
+
+    # ------------------------------------------------------------ rounds
+
+    def message_part(self, node: Node) -> np.ndarray | None:
+        """What this server sends its predecessor for an interactive node (or None)."""
+        a = self.values[node.args[0]]
+        if node.op == "trunc":
+            return self.trunc_send(node, a) if self.me == TRUNC_SENDER else None
+        b = self.values[node.args[1]]
+        assert isinstance(a, tuple) and isinstance(b, tuple)
+        if node.op == "and":
+            return (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ self.zero_share(node)
+        product = np.matmul if node.op == "matmul" else np.multiply
+        with np.errstate(over="ignore"):
+            z = product(a[0], b[0]) + product(a[0], b[1]) + product(a[1], b[0])
+            return np.asarray(z + self.zero_share(node), dtype=U64)
+
+    def trunc_send(self, node: Node, a: Value) -> np.ndarray:
+        assert isinstance(a, tuple)
+        bits = U64(node.attr("bits"))
+        mask = prg.ring(self.key_next, node.id, prg.TRUNC_MASK, node.type.shape)
+        self.trunc_masks[node.id] = mask
+        with np.errstate(over="ignore"):
+            high = (a[0] + a[1]) >> bits  # A = x0 + x1, truncated as unsigned
+            return np.asarray(high - mask, dtype=U64)
+
+    def trunc_other(self, node: Node, b_share: np.ndarray) -> np.ndarray:
+        """B = x2 truncated as minus the truncation of -B (SecureML)."""
+        bits = U64(node.attr("bits"))
+        with np.errstate(over="ignore"):
+            return np.asarray(U64(0) - ((U64(0) - b_share) >> bits), dtype=U64)
+
+    def finish(self, node: Node, mine: np.ndarray | None, received: np.ndarray | None) -> Share:
+        if node.op != "trunc":
+            assert mine is not None and received is not None
+            return (mine, received)
+        a = self.values[node.args[0]]
+        assert isinstance(a, tuple)
+        if self.me == 0:
+            assert mine is not None
+            return (mine, self.trunc_masks.pop(node.id))
+        if self.me == 1:
+            r = prg.ring(self.key_prev, node.id, prg.TRUNC_MASK, node.type.shape)
+            return (r, self.trunc_other(node, a[1]))
+        assert received is not None
+        return (self.trunc_other(node, a[0]), received)
+
+    def run_round(self, number: int) -> None:
+        rnd = self.sched.rounds[number - 1]
+        nodes = [self.circuit.node(n) for n in rnd.nodes]
+        mine = {node.id: self.message_part(node) for node in nodes}
+        parts = [p for p in mine.values() if p is not None]
+        sender = (self.me + 1) % 3
+        incoming = [n for n in nodes if n.op != "trunc" or sender == TRUNC_SENDER]
+
+        def send() -> None:
+            self.to_prev.send(ROUND, number, pack(parts))
+            self.rounds_sent.append(number)
+
+        def receive() -> bytearray:
+            return self.from_next.recv(ROUND, number)
+
+        payload = None
+        if parts and incoming:
+            payload = exchange(send, receive)
+        elif parts:
+            send()
+        elif incoming:
+            payload = receive()
+        received: dict[int, np.ndarray] = {}
+        if payload is not None:
+            layout = [(n.type.shape, n.type.base == BOOL) for n in incoming]
+            arrays = unpack(payload, layout)
+            received = {n.id: arr for n, arr in zip(incoming, arrays, strict=True)}
+        for node in nodes:
+            self.values[node.id] = self.finish(node, mine[node.id], received.get(node.id))
+
+    def run_local(self, level: int) -> None:
+        for node_id in self.sched.local_by_level[level]:
+            node = self.circuit.node(node_id)
+            if node.op == "input":
+                continue  # set by the input phase
+            self.values[node_id] = self.local(node)
+
+    def compute(self) -> None:
+        self.run_local(0)
+        for number in range(1, self.sched.compute_rounds + 1):
+            self.run_round(number)
+            self.run_local(number)
+
+    def output_share(self, node_id: int, base: str) -> np.ndarray:
+        """This server's component x_me of an output, re-randomized by a zero-sharing."""
+        value = self.values[node_id]
+        share = value[0] if isinstance(value, tuple) else trivial(value, self.me)[0]
+        is_bool = base == BOOL
+        mask = self.output_mask(node_id, share.shape, is_bool)
+        if is_bool:
+            return np.asarray(share, dtype=np.bool_) ^ mask
+        with np.errstate(over="ignore"):
+            return np.asarray(share.astype(U64) + mask, dtype=U64)

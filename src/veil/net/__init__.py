@@ -1,0 +1,1 @@
+"""Transport between parties: framed messages over TCP."""

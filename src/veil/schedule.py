@@ -1,0 +1,154 @@
+"""Scheduling a protocol-level circuit into rounds, and the traffic each round carries.
+
+An interactive primitive is ready one round after its last operand; local work costs
+no round (longest-path levels of the DAG, computed with networkx). All interactive work
+of one level is one round: each server sends at most ONE message per peer in it, with
+every payload of the round batched. The executor (veil.backend.rep3) runs exactly this
+schedule and the cost report predicts traffic from it, so measured rounds and bytes
+equal the prediction (tests/test_rep3_traffic.py checks that for every program).
+
+Wire format of a message: a fixed header (HEADER_BYTES) and a payload made of the ring
+and word elements (8 bytes each, in node order) followed by all single-bit payloads of
+the message packed 8 to a byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from veil.ir.nodes import Circuit, Node
+from veil.types import BOOL
+
+HEADER_BYTES = 36
+SERVERS = 3
+TRUNC_SENDER = 0  # the server that sends in a truncation (to its predecessor, server 2)
+
+
+def is_interactive(node: Node, circuit: Circuit) -> bool:
+    """Does this protocol-level node need a round of communication?"""
+    secret = [circuit.node(a).type.is_secret for a in node.args]
+    if node.op in ("mul", "matmul", "and"):
+        return all(secret)
+    if node.op == "trunc":
+        return any(secret)
+    if node.op in ("lt", "eq", "b2a", "or") and any(secret) or \
+            node.op == "select" and secret[0]:
+        raise ValueError(f"high-level op {node.op} left in a protocol circuit")
+    return False
+
+
+def payload_bytes(ring_elements: int, bits: int) -> int:
+    return 8 * ring_elements + (bits + 7) // 8
+
+
+@dataclass
+class Round:
+    """One round: its interactive nodes, and what each server sends to its predecessor."""
+
+    nodes: list[int] = field(default_factory=list)
+    ring_sent: list[int] = field(default_factory=lambda: [0] * SERVERS)
+    bits_sent: list[int] = field(default_factory=lambda: [0] * SERVERS)
+
+    def bytes_sent(self, server: int) -> int:
+        if not self.ring_sent[server] and not self.bits_sent[server]:
+            return 0
+        return HEADER_BYTES + payload_bytes(self.ring_sent[server], self.bits_sent[server])
+
+
+@dataclass
+class Schedule:
+    level: dict[int, int]
+    rounds: list[Round]
+    local_by_level: list[list[int]]
+
+    @property
+    def compute_rounds(self) -> int:
+        return len(self.rounds)
+
+
+def schedule(circuit: Circuit) -> Schedule:
+    """Levels by longest path (interactive nodes weigh 1), grouped into rounds."""
+    graph = circuit.digraph()
+    interactive = {n.id for n in circuit.nodes if is_interactive(n, circuit)}
+    level: dict[int, int] = {}
+    for node_id in nx.topological_sort(graph):
+        preds = graph.predecessors(node_id)
+        base = max((level[p] for p in preds), default=0)
+        level[node_id] = base + (1 if node_id in interactive else 0)
+    depth = max(level.values(), default=0)
+    rounds = [Round() for _ in range(depth)]
+    local_by_level: list[list[int]] = [[] for _ in range(depth + 1)]
+    for node in circuit.nodes:  # stored order is topological: keep it within a level
+        lv = level[node.id]
+        if node.id not in interactive:
+            local_by_level[lv].append(node.id)
+            continue
+        rnd = rounds[lv - 1]
+        rnd.nodes.append(node.id)
+        size = node.type.size
+        senders = [TRUNC_SENDER] if node.op == "trunc" else range(SERVERS)
+        for s in senders:
+            if node.type.base == BOOL:
+                rnd.bits_sent[s] += size
+            else:
+                rnd.ring_sent[s] += size
+    return Schedule(level, rounds, local_by_level)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Predicted traffic of one run: rounds, messages and bytes sent by each server."""
+
+    rounds: int
+    input_rounds: int
+    compute_rounds: int
+    output_rounds: int
+    bytes_per_server: tuple[int, ...]
+    messages_per_server: tuple[int, ...]
+    input_bytes_per_owner: dict[str, int]
+    output_bytes_per_receiver: dict[str, int]
+
+
+def _elements(types) -> tuple[int, int]:
+    ring = sum(t.size for t in types if t.base != BOOL)
+    bits = sum(t.size for t in types if t.base == BOOL)
+    return ring, bits
+
+
+def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
+    """What the rep3 executor will send, derived from the schedule alone."""
+    sent = [0] * SERVERS
+    messages = [0] * SERVERS
+    for rnd in sched.rounds:
+        for s in range(SERVERS):
+            b = rnd.bytes_sent(s)
+            if b:
+                sent[s] += b
+                messages[s] += 1
+    owners: dict[str, list] = {}
+    for spec in circuit.inputs:
+        owners.setdefault(spec.owner, []).append(spec.type)
+    input_bytes = {}
+    for owner, types in owners.items():
+        ring, bits = _elements(types)
+        # to each server: its two components of every input
+        input_bytes[owner] = SERVERS * (HEADER_BYTES + payload_bytes(2 * ring, 2 * bits))
+    receivers: dict[str, list] = {}
+    for out in circuit.outputs:
+        for r in out.receivers:
+            receivers.setdefault(r, []).append(out.type)
+    output_bytes = {}
+    for receiver, types in receivers.items():
+        ring, bits = _elements(types)
+        per_server = HEADER_BYTES + payload_bytes(ring, bits)
+        output_bytes[receiver] = SERVERS * per_server
+        for s in range(SERVERS):
+            sent[s] += per_server
+            messages[s] += 1
+    input_rounds = 1 if owners else 0
+    output_rounds = 1 if receivers else 0
+    return Traffic(input_rounds + sched.compute_rounds + output_rounds, input_rounds,
+                   sched.compute_rounds, output_rounds, tuple(sent), tuple(messages),
+                   input_bytes, output_bytes)
