@@ -1,0 +1,82 @@
+"""Every shipped program runs on its sample inputs and matches a numpy float64 reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from veil.backend.plain import PlainBackend
+from veil.compiler import compile_path
+from veil.io.inputs import load_inputs
+from veil.io.outputs import by_party
+
+PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
+ALL = sorted(p.name for p in PROGRAMS.iterdir() if (p / "main.mpc").is_file())
+
+
+def run(name: str) -> dict:
+    compiled = compile_path(PROGRAMS / name)
+    inputs = load_inputs(compiled.circuit, PROGRAMS / name / "inputs")
+    raw = PlainBackend().run(compiled.circuit, inputs).outputs
+    return by_party(compiled.circuit, raw)
+
+
+def test_there_are_at_least_four_programs() -> None:
+    assert len(ALL) >= 4 and "credit_scoring" in ALL
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_program_compiles_without_warnings_and_runs(name: str) -> None:
+    compiled = compile_path(PROGRAMS / name)
+    assert compiled.warnings == []
+    assert run(name)
+
+
+def test_credit_scoring_matches_float64_model() -> None:
+    base = PROGRAMS / "credit_scoring"
+    expected = json.loads((base / "expected.json").read_text())
+    eu = json.loads((base / "inputs" / "eu_bank.json").read_text())
+    x = np.loadtxt(base / "inputs" / "applicants.csv", delimiter=",")
+    z = x @ np.array(eu["weights"]) + eu["bias"]
+    outputs = run("credit_scoring")
+    approved = np.array(outputs["cn_bank"]["approved"])
+    assert np.array_equal(approved, 1 / (1 + np.exp(-z)) > 0.5)
+    assert outputs["regulator"]["approvals"] == expected["approved_count"] == approved.sum()
+    assert outputs["eu_bank"] == {"approvals": expected["approved_count"]}
+    assert "approved" not in outputs["regulator"]
+
+
+def _inputs(name: str) -> dict:
+    data: dict = {}
+    for f in (PROGRAMS / name / "inputs").glob("*.json"):
+        data.update(json.loads(f.read_text()))
+    return data
+
+
+def test_joint_average() -> None:
+    d = _inputs("joint_average")
+    loans = np.array([d["loans_a"], d["loans_b"], d["loans_c"]])
+    out = run("joint_average")["bank_b"]
+    assert abs(out["average"] - loans.mean()) < 1e-3
+    assert out["above_limit"] == int((loans > 250).sum())
+
+
+def test_sealed_bid_auction() -> None:
+    d = _inputs("sealed_bid_auction")
+    bids = np.array([d["bid_alice"], d["bid_bob"], d["bid_carol"], d["bid_dave"]])
+    out = run("sealed_bid_auction")["auctioneer"]
+    assert out["winner"] == int(np.argmax(bids))
+    assert out["price"] == max(np.sort(bids)[-2], 100.0)
+    assert out["sold"] is True
+
+
+def test_matrix_product() -> None:
+    d = _inputs("matrix_product")
+    product = np.array(d["purchases"]) @ np.array(d["margins"])
+    out = run("matrix_product")
+    assert np.allclose(out["retailer"]["by_segment"], product)
+    assert abs(out["supplier"]["total"] - product.sum()) < 1e-9
+    assert out["supplier"]["best_region"] == int(np.argmax(product.sum(0)))
