@@ -48,12 +48,17 @@ PARAM = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
 OPT = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=1, show_default=True,
                    help="Optimization level: 0 = the naive circuit, 1 = fold, CSE, dead code.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+BACKEND = click.option("--backend", type=click.Choice(("rep3", "plain")), default="rep3",
+                       show_default=True,
+                       help="rep3 = three servers over secret shares; plain = in the clear "
+                            "(reference semantics, for testing).")
 
 
-def _compile(program: Path, params: tuple[str, ...], opt_level: int = 1):
+def _compile(program: Path, params: tuple[str, ...], opt_level: int = 1,
+             backend: str = "rep3"):  # fmt: skip
     from veil.compiler import compile_path
 
-    compiled = compile_path(program, _params(params), opt_level)
+    compiled = compile_path(program, _params(params), opt_level, backend)
     for w in compiled.warnings:
         click.echo(w.render(compiled.sources), err=True)
     return compiled
@@ -68,25 +73,27 @@ def main() -> None:
 @main.command()
 @PROGRAM
 @PARAM
+@BACKEND
 @click.option("--template", type=click.Path(path_type=Path), metavar="DIR",
               help="Write an input template (zeros) per input owner into DIR.")
 @_user_errors
-def check(program: Path, params: tuple[str, ...], template: Path | None) -> None:
+def check(program: Path, params: tuple[str, ...], backend: str, template: Path | None) -> None:
     """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
     from veil.io.inputs import template as input_template
 
-    compiled = _compile(program, params)
+    compiled = _compile(program, params, backend=backend)
     circuit = compiled.circuit
     if template is not None:
-        template.mkdir(parents=True, exist_ok=True)
         owners: dict[str, dict[str, Any]] = {}
         for spec in circuit.inputs:
             owners.setdefault(spec.owner, {})[spec.name] = input_template(spec)
+        existing = [template / f"{p}.json" for p in owners if (template / f"{p}.json").exists()]
+        if existing:  # refuse before writing anything
+            raise VeilError([Diagnostic("V0001", f"{existing[0]} exists; not overwriting it",
+                                        help="write the templates into an empty directory")])
+        template.mkdir(parents=True, exist_ok=True)
         for party, fields in owners.items():
             path = template / f"{party}.json"
-            if path.exists():
-                raise VeilError([Diagnostic("V0001", f"{path} exists; not overwriting it",
-                                            help="write the templates into an empty directory")])
             path.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
             click.echo(f"wrote {path}")
     click.echo(f"ok: {len(circuit.inputs)} inputs, {len(circuit.outputs)} outputs, "
@@ -97,21 +104,25 @@ def check(program: Path, params: tuple[str, ...], template: Path | None) -> None
 @PROGRAM
 @PARAM
 @OPT
+@BACKEND
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
               help="Write the circuit (canonical JSON) to FILE instead of stdout.")
 @_user_errors
-def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int,
+def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, backend: str,
                 output: Path | None) -> None:  # fmt: skip
-    """Compile PROGRAM to a circuit in canonical JSON; print its fingerprint."""
+    """Compile PROGRAM to the circuit the backend runs, in canonical JSON.
+
+    With -o the circuit goes to FILE and its fingerprint is printed; without, the JSON
+    is printed (its SHA-256 is the fingerprint)."""
     from veil.ir.serialize import dumps
 
-    compiled = _compile(program, params, opt_level)
-    text = dumps(compiled.circuit)
+    compiled = _compile(program, params, opt_level, backend)
+    text = dumps(compiled.executable)
     if output is None:
         click.echo(text)
     else:
         output.write_text(text + "\n", encoding="ascii")
-        click.echo(f"wrote {output} ({len(compiled.circuit):,} nodes), "
+        click.echo(f"wrote {output} ({len(compiled.executable):,} nodes), "
                    f"fingerprint {compiled.fingerprint}")
 
 
@@ -120,21 +131,27 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int,
 @PARAM
 @OPT
 @JSON
+@BACKEND
+@click.option("--profile", "profiles", multiple=True, metavar="NAME=RTT_MS,MBIT",
+              help="Network profile for the time estimate (replaces lan/wan), e.g. wan=150,100.")
 @_user_errors
-def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool) -> None:
+def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, backend: str,
+         profiles: tuple[str, ...]) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
     from veil.cost import report
+    from veil.cost.network import DEFAULT_PROFILES, parse_profile
 
-    compiled = _compile(program, params, opt_level)
-    data = report.build(compiled.circuit, compiled.passes, compiled.warnings,
-                        compiled.unoptimized)
+    try:
+        chosen = tuple(parse_profile(p) for p in profiles) or DEFAULT_PROFILES
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--profile") from None
+    compiled = _compile(program, params, opt_level, backend)
+    data = report.build(compiled.executable, compiled.passes, compiled.warnings,
+                        compiled.unoptimized, backend, chosen)
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(report.render(data, compiled.sources))
-
-
-BACKEND_NAMES = ("plain",)
 
 
 @main.command()
@@ -142,26 +159,33 @@ BACKEND_NAMES = ("plain",)
 @PARAM
 @OPT
 @JSON
-@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="plain", show_default=True,
-              help="Where to compute: plain = in the clear (reference semantics).")
+@BACKEND
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds a silent peer is tolerated before the run is aborted (rep3).")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Directory of <party>.json input files [default: inputs/ beside the program].")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Also write one <party>.json of outputs per receiving party into DIR.")
 @_user_errors
 def run(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, backend: str,
-        inputs_dir: Path | None, out_dir: Path | None) -> None:  # fmt: skip
-    """Run PROGRAM on its parties' input files and print each party's outputs."""
+        timeout: float, inputs_dir: Path | None, out_dir: Path | None) -> None:  # fmt: skip
+    """Run PROGRAM on its parties' input files and print each party's outputs.
+
+    With rep3 (the default) three server processes compute over secret shares on this
+    machine, talking over TCP on localhost; each party sees only its own outputs."""
     from veil.backend.plain import PlainBackend
+    from veil.backend.rep3_session import Rep3Backend
     from veil.io.inputs import load_inputs
     from veil.io.outputs import by_party, render_text, write_dir
 
-    compiled = _compile(program, params, opt_level)
+    compiled = _compile(program, params, opt_level, backend)
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
-    inputs = load_inputs(compiled.circuit, inputs_dir)
-    result = {"plain": PlainBackend}[backend]().run(compiled.circuit, inputs)
-    outputs = by_party(compiled.circuit, result.outputs)
+    circuit = compiled.executable
+    inputs = load_inputs(circuit, inputs_dir)
+    runner = Rep3Backend(timeout=timeout) if backend == "rep3" else PlainBackend()
+    result = runner.run(circuit, inputs)
+    outputs = by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)
     if as_json:

@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
+from veil.ir import lower_rep3
 from veil.ir.lower import lower, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import fingerprint
 from veil.lang.checker import CheckedProgram, check
 from veil.lang.modules import ModuleLoader, resolve_program_path
-from veil.opt.pipeline import PassRecord, optimize
+from veil.opt.pipeline import LEVELS, PassRecord, optimize, record
+
+BACKENDS = ("rep3", "plain")
 
 
 @dataclass
@@ -24,20 +27,32 @@ class Compiled:
     circuit: Circuit
     passes: list[PassRecord]
     warnings: list[Diagnostic] = field(default_factory=list)
+    backend: str = "rep3"
+    protocol: Circuit | None = None  # the rep3 protocol-level circuit
 
     @property
     def sources(self) -> SourceMap:
         return self.program.sources
 
     @property
+    def executable(self) -> Circuit:
+        """The circuit the chosen backend runs: what the parties approve."""
+        return self.protocol if self.protocol is not None else self.circuit
+
+    @property
     def fingerprint(self) -> str:
-        return fingerprint(self.circuit)
+        return fingerprint(self.executable)
 
 
 def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None = None,
                    params: dict[str, str] | None = None, optimize_level: int = 1,
-                   path: Path | None = None) -> Compiled:  # fmt: skip
-    """Compile source text; raise VeilError with every diagnostic on failure."""
+                   path: Path | None = None, backend: str = "plain") -> Compiled:  # fmt: skip
+    """Compile source text for a backend; raise VeilError with every diagnostic on failure.
+
+    For `rep3` the optimized circuit is lowered to protocol primitives and optimized
+    again, so common subexpressions of the protocol (the same conversion of one value
+    used by two comparisons) are computed once.
+    """
     loader = ModuleLoader(program_dir)
     from veil.lang.parser import parse
 
@@ -46,15 +61,22 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     circuit = lower(checked)
     warnings = [*checked.warnings, *unused_input_warnings(circuit)]
     optimized, records = optimize(circuit, level=optimize_level)
-    return Compiled(path, checked, circuit, optimized, records, warnings)
+    protocol = None
+    if backend == "rep3":
+        protocol = lower_rep3.run(optimized)
+        records.append(record(lower_rep3.NAME, optimized, protocol))
+        protocol, more = optimize(protocol, passes=LEVELS[optimize_level])
+        records += more
+    return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol)
 
 
 def compile_path(path: Path, params: dict[str, str] | None = None,
-                 optimize_level: int = 1) -> Compiled:  # fmt: skip
+                 optimize_level: int = 1, backend: str = "plain") -> Compiled:  # fmt: skip
     """Compile a `.mpc` file or a program directory."""
     source = resolve_program_path(path)
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
-    return compile_source(text, source.name, source.parent, params, optimize_level, source)
+    return compile_source(text, source.name, source.parent, params, optimize_level, source,
+                          backend)

@@ -109,6 +109,8 @@ class Traffic:
     messages_per_server: tuple[int, ...]
     input_bytes_per_owner: dict[str, int]
     output_bytes_per_receiver: dict[str, int]
+    ring_elements_per_server: tuple[int, ...]  # ring elements and words, 8 bytes each
+    bits_per_server: tuple[int, ...]  # single bits, packed 8 to a byte per message
 
 
 def _elements(types) -> tuple[int, int]:
@@ -121,12 +123,16 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     """What the rep3 executor will send, derived from the schedule alone."""
     sent = [0] * SERVERS
     messages = [0] * SERVERS
+    ring_sent = [0] * SERVERS
+    bits_sent = [0] * SERVERS
     for rnd in sched.rounds:
         for s in range(SERVERS):
             b = rnd.bytes_sent(s)
             if b:
                 sent[s] += b
                 messages[s] += 1
+                ring_sent[s] += rnd.ring_sent[s]
+                bits_sent[s] += rnd.bits_sent[s]
     owners: dict[str, list] = {}
     for spec in circuit.inputs:
         owners.setdefault(spec.owner, []).append(spec.type)
@@ -147,8 +153,10 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
         for s in range(SERVERS):
             sent[s] += per_server
             messages[s] += 1
+            ring_sent[s] += ring
+            bits_sent[s] += bits
     input_rounds = 1 if owners else 0
     output_rounds = 1 if receivers else 0
     return Traffic(input_rounds + sched.compute_rounds + output_rounds, input_rounds,
                    sched.compute_rounds, output_rounds, tuple(sent), tuple(messages),
-                   input_bytes, output_bytes)
+                   input_bytes, output_bytes, tuple(ring_sent), tuple(bits_sent))

@@ -36,7 +36,7 @@ from veil.ir.nodes import Circuit, Node
 from veil.ir.semantics import apply, const_array
 from veil.net.transport import ROUND, Channel, exchange
 from veil.schedule import TRUNC_SENDER, Schedule
-from veil.types import BOOL
+from veil.types import BOOL, WORD
 
 U64 = np.uint64
 Share = tuple[np.ndarray, np.ndarray]
@@ -103,10 +103,14 @@ class Rep3Server:
     # ------------------------------------------------------------ randomness
 
     def zero_share(self, node: Node) -> np.ndarray:
+        """α_me of a fresh sharing of zero: additive for ring values, XOR for bits/words."""
         shape = node.type.shape
         if node.type.base == BOOL:
             return prg.bits(self.key_prev, node.id, prg.ZERO_SHARE, shape) ^ \
                 prg.bits(self.key_next, node.id, prg.ZERO_SHARE, shape)
+        if node.type.base == WORD:
+            return prg.ring(self.key_prev, node.id, prg.ZERO_SHARE, shape) ^ \
+                prg.ring(self.key_next, node.id, prg.ZERO_SHARE, shape)
         with np.errstate(over="ignore"):
             return prg.ring(self.key_prev, node.id, prg.ZERO_SHARE, shape) - \
                 prg.ring(self.key_next, node.id, prg.ZERO_SHARE, shape)

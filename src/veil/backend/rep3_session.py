@@ -83,14 +83,10 @@ class Fault:
 
 def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout: float,
            conn, fault: Fault | None) -> None:  # fmt: skip
+    """Entry point of a server process: connect to the others, then run the session."""
     channels: dict[int, Channel] = {}
     try:
         circuit = loads(circuit_text)
-        fp = fingerprint(circuit)
-        if fp != expected_fp:
-            raise PeerError(f"circuit fingerprint {fp[:12]} differs from the approved "
-                            f"{expected_fp[:12]}")
-        sched = schedule(circuit)
         listener = listen(HOST)
         conn.send(("port", listener.getsockname()[1]))
         ports = conn.recv()
@@ -113,46 +109,7 @@ def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout
             expected.discard(who)
             channels[who] = Channel(sock, me, who, session, party_name(who), timeout)
         listener.close()
-
-        for ch in channels.values():
-            ch.send(HELLO, 0, fp.encode("ascii"))
-        for ch in channels.values():
-            got = bytes(ch.recv(HELLO, 0)).decode("ascii", "replace")
-            if got != fp:
-                raise PeerError(f"{ch.peer_name} holds circuit {got[:12]}, not {fp[:12]}")
-        agreement = KeyAgreement()
-        peers = [(me - 1) % SERVERS, (me + 1) % SERVERS]
-        for j in peers:
-            channels[j].send(KEY, 0, agreement.public_bytes())
-        keys = {j: agreement.derive(channels[j].recv(KEY, 0), session, (me, j)) for j in peers}
-        setup = {p: (ch.counters.messages_sent, ch.counters.bytes_sent)
-                 for p, ch in channels.items()}
-
-        server = Rep3Server(me, circuit, sched, keys[peers[0]], keys[peers[1]],
-                            channels[peers[0]], channels[peers[1]])
-        runner = channels[RUNNER]
-        for specs in owners_of(circuit).values():
-            layout = [(s.type.shape, s.type.base == BOOL) for s in specs for _ in range(2)]
-            arrays = unpack(runner.recv(INPUT, 0), layout)
-            for k, spec in enumerate(specs):
-                server.values[spec.node] = (arrays[2 * k], arrays[2 * k + 1])
-
-        if fault is not None and fault.server == me:
-            _inject(server, fault)
-        server.compute()
-
-        last = sched.compute_rounds + 1
-        for outs in receivers_of(circuit).values():
-            shares = [server.output_share(o.node, o.type.base) for o in outs]
-            runner.send(OUTPUT, last, pack(shares))
-        stats = {
-            "server": me,
-            "rounds_sent": server.rounds_sent,
-            "messages": sum(ch.counters.messages_sent - setup[p][0] for p, ch in channels.items()),
-            "bytes_sent": sum(ch.counters.bytes_sent - setup[p][1] for p, ch in channels.items()),
-            "setup_bytes": sum(b for _, b in setup.values()),
-        }
-        runner.send(DONE, last, json.dumps(stats).encode())
+        stats = server_session(me, circuit, expected_fp, session, channels, fault)
         conn.send(("done", stats))
     except PeerError as exc:
         _abort(channels, f"server {me}: {exc}")
@@ -163,6 +120,59 @@ def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout
     finally:
         for ch in channels.values():
             ch.close()
+
+
+def server_session(me: int, circuit: Circuit, expected_fp: str, session: bytes,
+                   channels: dict[int, Channel], fault: Fault | None = None) -> dict:  # fmt: skip
+    """One server's whole run over connected channels (to both servers and the runner).
+
+    Checks the fingerprint with every peer, agrees on keys, takes its input shares,
+    computes the rounds and sends its output shares; returns what it measured."""
+    fp = fingerprint(circuit)
+    if fp != expected_fp:
+        raise PeerError(f"circuit fingerprint {fp[:12]} differs from the approved "
+                        f"{expected_fp[:12]}")
+    sched = schedule(circuit)
+    for ch in channels.values():
+        ch.send(HELLO, 0, fp.encode("ascii"))
+    for ch in channels.values():
+        got = bytes(ch.recv(HELLO, 0)).decode("ascii", "replace")
+        if got != fp:
+            raise PeerError(f"{ch.peer_name} holds circuit {got[:12]}, not {fp[:12]}")
+    agreement = KeyAgreement()
+    peers = [(me - 1) % SERVERS, (me + 1) % SERVERS]
+    for j in peers:
+        channels[j].send(KEY, 0, agreement.public_bytes())
+    keys = {j: agreement.derive(channels[j].recv(KEY, 0), session, (me, j)) for j in peers}
+    setup = {p: (ch.counters.messages_sent, ch.counters.bytes_sent)
+             for p, ch in channels.items()}
+
+    server = Rep3Server(me, circuit, sched, keys[peers[0]], keys[peers[1]],
+                        channels[peers[0]], channels[peers[1]])
+    runner = channels[RUNNER]
+    for specs in owners_of(circuit).values():
+        layout = [(s.type.shape, s.type.base == BOOL) for s in specs for _ in range(2)]
+        arrays = unpack(runner.recv(INPUT, 0), layout)
+        for k, spec in enumerate(specs):
+            server.values[spec.node] = (arrays[2 * k], arrays[2 * k + 1])
+
+    if fault is not None and fault.server == me:
+        _inject(server, fault)
+    server.compute()
+
+    last = sched.compute_rounds + 1
+    for outs in receivers_of(circuit).values():
+        shares = [server.output_share(o.node, o.type.base) for o in outs]
+        runner.send(OUTPUT, last, pack(shares))
+    stats = {
+        "server": me,
+        "rounds_sent": server.rounds_sent,
+        "messages": sum(ch.counters.messages_sent - setup[p][0] for p, ch in channels.items()),
+        "bytes_sent": sum(ch.counters.bytes_sent - setup[p][1] for p, ch in channels.items()),
+        "setup_bytes": sum(b for _, b in setup.values()),
+    }
+    runner.send(DONE, last, json.dumps(stats).encode())
+    return stats
 
 
 def _abort(channels: dict[int, Channel], reason: str) -> None:
@@ -219,15 +229,7 @@ class Rep3Backend:
                 sock = connect(HOST, ports[me], self.timeout, party_name(me))
                 introduce(sock, RUNNER, session)
                 channels.append(Channel(sock, RUNNER, me, session, party_name(me), self.timeout))
-            for ch in channels:
-                ch.send(HELLO, 0, fp.encode("ascii"))
-            for ch in channels:
-                if bytes(ch.recv(HELLO, 0)).decode("ascii", "replace") != fp:
-                    raise PeerError(f"{ch.peer_name} holds a different circuit")
-            input_bytes = self._share_inputs(circuit, inputs, channels)
-            last = schedule(circuit).compute_rounds + 1
-            raw, output_bytes = self._reconstruct(circuit, channels, last)
-            server_stats = [json.loads(bytes(ch.recv(DONE, last))) for ch in channels]
+            return runner_session(circuit, inputs, channels, self.name)
         except PeerError as exc:
             for ch in channels:
                 ch.abort(f"the runner stopped: {exc}")
@@ -243,19 +245,6 @@ class Rep3Backend:
                 proc.join(timeout=5)
                 if proc.is_alive():
                     proc.kill()
-        compute_rounds = sorted({r for s in server_stats for r in s["rounds_sent"]})
-        stats = {
-            "backend": self.name,
-            "rounds": (1 if input_bytes else 0) + len(compute_rounds) +
-                      (1 if output_bytes else 0),
-            "compute_rounds": len(compute_rounds),
-            "bytes_sent": [s["bytes_sent"] for s in server_stats],
-            "messages": [s["messages"] for s in server_stats],
-            "input_bytes": input_bytes,
-            "output_bytes": output_bytes,
-            "setup_bytes": [s["setup_bytes"] for s in server_stats],
-        }
-        return RunResult(raw, stats)
 
     def _port_of(self, pipe, me: int) -> int:
         if not pipe.poll(self.timeout + 30):  # a cold interpreter start can be slow
@@ -281,44 +270,6 @@ class Rep3Backend:
                     reasons.append(f"server {me} exited with code {proc.exitcode}")
         return "; ".join(reasons)
 
-    def _share_inputs(self, circuit: Circuit, inputs: dict[str, np.ndarray],
-                      channels: list[Channel]) -> dict[str, int]:  # fmt: skip
-        """Each owner splits its inputs into three random shares; server i gets (x_i, x_i+1)."""
-        sent: dict[str, int] = {}
-        for owner, specs in owners_of(circuit).items():
-            components = [split(inputs[s.name], s.type.base == BOOL) for s in specs]
-            before = sum(ch.counters.bytes_sent for ch in channels)
-            for me, ch in enumerate(channels):
-                parts = []
-                for comps in components:
-                    parts += [comps[me], comps[(me + 1) % SERVERS]]
-                ch.send(INPUT, 0, pack(parts))
-            sent[owner] = sum(ch.counters.bytes_sent for ch in channels) - before
-        return sent
-
-    def _reconstruct(self, circuit: Circuit, channels: list[Channel], last: int
-                     ) -> tuple[dict[str, np.ndarray], dict[str, int]]:  # fmt: skip
-        """Each receiver adds up the three shares of each of its outputs."""
-        values: dict[str, np.ndarray] = {}
-        received: dict[str, int] = {}
-        for receiver, outs in receivers_of(circuit).items():
-            layout = [(o.type.shape, o.type.base == BOOL) for o in outs]
-            shares = []
-            before = sum(ch.counters.bytes_received for ch in channels)
-            for ch in channels:
-                shares.append(unpack(ch.recv(OUTPUT, last), layout))
-            received[receiver] = sum(ch.counters.bytes_received for ch in channels) - before
-            for k, out in enumerate(outs):
-                parts = [s[k] for s in shares]
-                if out.type.base == BOOL:
-                    value = parts[0] ^ parts[1] ^ parts[2]
-                else:
-                    with np.errstate(over="ignore"):
-                        value = np.asarray(parts[0] + parts[1] + parts[2], dtype=U64)
-                values[out.name] = value
-        return values, received
-
-
 def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
     """Three fresh random shares of a value (x = x0 + x1 + x2, or x0 ⊕ x1 ⊕ x2)."""
     value = np.asarray(value)
@@ -331,3 +282,78 @@ def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
     r0, r1 = r[:n].reshape(value.shape), r[n:].reshape(value.shape)
     with np.errstate(over="ignore"):
         return [r0, r1, np.asarray(value.astype(U64) - r0 - r1, dtype=U64)]
+
+
+def runner_session(circuit: Circuit, inputs: dict[str, np.ndarray], channels: list[Channel],
+                   backend: str = "rep3") -> RunResult:  # fmt: skip
+    """The data owners' and receivers' side of a run, over channels to the three servers.
+
+    Outputs are reconstructed only after every server reported success, so an aborted
+    run reveals nothing."""
+    fp = fingerprint(circuit)
+    for ch in channels:
+        ch.send(HELLO, 0, fp.encode("ascii"))
+    for ch in channels:
+        if bytes(ch.recv(HELLO, 0)).decode("ascii", "replace") != fp:
+            raise PeerError(f"{ch.peer_name} holds a different circuit")
+    input_bytes = share_inputs(circuit, inputs, channels)
+    last = schedule(circuit).compute_rounds + 1
+    shares, output_bytes = collect_output_shares(circuit, channels, last)
+    server_stats = [json.loads(bytes(ch.recv(DONE, last))) for ch in channels]
+    outputs = reconstruct(circuit, shares)
+    compute_rounds = sorted({r for s in server_stats for r in s["rounds_sent"]})
+    stats = {
+        "backend": backend,
+        "rounds": (1 if input_bytes else 0) + len(compute_rounds) + (1 if output_bytes else 0),
+        "compute_rounds": len(compute_rounds),
+        "bytes_sent": [s["bytes_sent"] for s in server_stats],
+        "messages": [s["messages"] for s in server_stats],
+        "input_bytes": input_bytes,
+        "output_bytes": output_bytes,
+        "setup_bytes": [s["setup_bytes"] for s in server_stats],
+    }
+    return RunResult(outputs, stats)
+
+
+def share_inputs(circuit: Circuit, inputs: dict[str, np.ndarray],
+                 channels: list[Channel]) -> dict[str, int]:  # fmt: skip
+    """Each owner splits its inputs into three random shares; server i gets (x_i, x_i+1)."""
+    sent: dict[str, int] = {}
+    for owner, specs in owners_of(circuit).items():
+        components = [split(inputs[s.name], s.type.base == BOOL) for s in specs]
+        before = sum(ch.counters.bytes_sent for ch in channels)
+        for me, ch in enumerate(channels):
+            parts = []
+            for comps in components:
+                parts += [comps[me], comps[(me + 1) % SERVERS]]
+            ch.send(INPUT, 0, pack(parts))
+        sent[owner] = sum(ch.counters.bytes_sent for ch in channels) - before
+    return sent
+
+
+def collect_output_shares(circuit: Circuit, channels: list[Channel], last: int
+                          ) -> tuple[dict[str, list[list[np.ndarray]]], dict[str, int]]:  # fmt: skip
+    """Every receiver's share messages from the three servers (not yet combined)."""
+    shares: dict[str, list[list[np.ndarray]]] = {}
+    received: dict[str, int] = {}
+    for receiver, outs in receivers_of(circuit).items():
+        layout = [(o.type.shape, o.type.base == BOOL) for o in outs]
+        before = sum(ch.counters.bytes_received for ch in channels)
+        shares[receiver] = [unpack(ch.recv(OUTPUT, last), layout) for ch in channels]
+        received[receiver] = sum(ch.counters.bytes_received for ch in channels) - before
+    return shares, received
+
+
+def reconstruct(circuit: Circuit, shares: dict[str, list[list[np.ndarray]]]
+                ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Each receiver adds up (or XORs) the three shares of each of its outputs."""
+    values: dict[str, np.ndarray] = {}
+    for receiver, outs in receivers_of(circuit).items():
+        for k, out in enumerate(outs):
+            a, b, c = (server_parts[k] for server_parts in shares[receiver])
+            if out.type.base == BOOL:
+                values[out.name] = a ^ b ^ c
+            else:
+                with np.errstate(over="ignore"):
+                    values[out.name] = np.asarray(a + b + c, dtype=U64)
+    return values

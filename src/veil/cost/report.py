@@ -14,7 +14,9 @@ from veil.diagnostics import SourceMap
 from veil.ir.nodes import Circuit, Node
 from veil.ir.serialize import fingerprint
 from veil.opt.pipeline import PassRecord
-from veil.types import fmt_shape
+from veil.cost.network import DEFAULT_PROFILES, Profile
+from veil.schedule import schedule, traffic
+from veil.types import WORD, fmt_shape
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +53,8 @@ def category(node: Node, arg_secret: list[bool]) -> str | None:
         return "conversions"
     if node.op in ("and", "or") and all(arg_secret):
         return "boolean_gates"
+    if node.op in ("a2b_comp", "b2a_comp"):
+        return "local_ops"
     return "local_ops"
 
 
@@ -75,6 +79,8 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
         if cat is None:
             continue
         n = node.type.size
+        if cat == "boolean_gates" and node.type.base == WORD:
+            n *= 64  # one AND gate per bit of each word
         totals[cat] += n
         line = f"{node.span.file}:{node.span.line}" if node.span else "?"
         by_line[line][cat] += n
@@ -98,9 +104,10 @@ def _type_dict(t) -> dict[str, Any]:
 
 
 def build(circuit: Circuit, passes: list[PassRecord] | None = None,
-          warnings: list | None = None, unoptimized: Circuit | None = None
+          warnings: list | None = None, unoptimized: Circuit | None = None,
+          backend: str = "plain", profiles: tuple[Profile, ...] = DEFAULT_PROFILES
           ) -> dict[str, Any]:  # fmt: skip
-    """The report as one JSON-ready dict."""
+    """The report as one JSON-ready dict (with rounds and traffic for `rep3`)."""
     totals, by_line, by_fn, depth = op_counts(circuit)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -121,6 +128,24 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         "passes": [vars(p) for p in (passes or [])],
         "warnings": [d.render() for d in (warnings or [])],
     }
+    report["backend"] = backend
+    if backend == "rep3":
+        t = traffic(circuit, schedule(circuit))
+        busiest = max(t.bytes_per_server)
+        report.update({
+            "rounds": t.rounds,
+            "rounds_by_phase": {"input": t.input_rounds, "compute": t.compute_rounds,
+                                "output": t.output_rounds},
+            "bytes_per_server": list(t.bytes_per_server),
+            "messages_per_server": list(t.messages_per_server),
+            "ring_elements_per_server": list(t.ring_elements_per_server),
+            "bits_per_server": list(t.bits_per_server),
+            "input_bytes": t.input_bytes_per_owner,
+            "output_bytes": t.output_bytes_per_receiver,
+            "estimates": {p.name: {"rtt_ms": p.rtt_ms, "mbit_per_s": p.mbit_per_s,
+                                   "seconds": round(p.seconds(t.rounds, busiest), 6)}
+                          for p in profiles},
+        })
     if unoptimized is not None:
         before, _, _, before_depth = op_counts(unoptimized)
         report["unoptimized"] = {"ops": before, "depth": before_depth,
@@ -153,6 +178,18 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             mark = "  (compile time)"
         out.append(f"  {cat.replace('_', ' '):<24} {report['ops'][cat]:>12,}{mark}")
     out.append(f"  {'multiplicative depth':<24} {report['depth']:>12,}")
+    if "rounds" in report:
+        phases = report["rounds_by_phase"]
+        out.append("")
+        out.append(f"network ({report['backend']}: 3 servers)")
+        out.append(f"  rounds                   {report['rounds']:>12,}  (input {phases['input']}, "
+                   f"compute {phases['compute']}, output {phases['output']})")
+        for i, (b, m) in enumerate(zip(report["bytes_per_server"],
+                                       report["messages_per_server"], strict=True)):
+            out.append(f"  server {i} sends           {b:>12,} bytes in {m:,} messages")
+        for name, est in report["estimates"].items():
+            out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
+                       f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")
     if "unoptimized" in report:
         before = report["unoptimized"]
         inter_before = sum(before["ops"][c] for c in INTERACTIVE)

@@ -29,6 +29,11 @@ class PassRecord:
     interactive_after: int
 
 
+def record(name: str, before: Circuit, after: Circuit) -> PassRecord:
+    return PassRecord(name, len(before), len(after), interactive_elements(before),
+                      interactive_elements(after))
+
+
 def optimize(circuit: Circuit, level: int = 1, passes: tuple[str, ...] | None = None,
              verify: Callable[[Circuit], None] | None = None
              ) -> tuple[Circuit, list[PassRecord]]:  # fmt: skip
@@ -36,10 +41,9 @@ def optimize(circuit: Circuit, level: int = 1, passes: tuple[str, ...] | None = 
     names = passes if passes is not None else LEVELS[level]
     records = []
     for name in names:
-        before_nodes, before_inter = len(circuit), interactive_elements(circuit)
+        before = circuit
         circuit = PASSES[name].run(circuit)
         if verify is not None:
             verify(circuit)
-        records.append(PassRecord(name, before_nodes, len(circuit), before_inter,
-                                  interactive_elements(circuit)))
+        records.append(record(name, before, circuit))
     return circuit, records
