@@ -33,8 +33,8 @@ def is_interactive(node: Node, circuit: Circuit) -> bool:
         return all(secret)
     if node.op == "trunc":
         return any(secret)
-    if node.op in ("lt", "eq", "b2a", "or") and any(secret) or \
-            node.op == "select" and secret[0]:
+    if (node.op in ("lt", "eq", "b2a", "or") and any(secret)) or \
+            (node.op == "select" and secret[0]):
         raise ValueError(f"high-level op {node.op} left in a protocol circuit")
     return False
 

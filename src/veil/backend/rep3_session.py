@@ -331,10 +331,13 @@ def share_inputs(circuit: Circuit, inputs: dict[str, np.ndarray],
     return sent
 
 
+Shares = dict[str, list[list[np.ndarray]]]  # receiver → per server → per output
+
+
 def collect_output_shares(circuit: Circuit, channels: list[Channel], last: int
-                          ) -> tuple[dict[str, list[list[np.ndarray]]], dict[str, int]]:  # fmt: skip
+                          ) -> tuple[Shares, dict[str, int]]:  # fmt: skip
     """Every receiver's share messages from the three servers (not yet combined)."""
-    shares: dict[str, list[list[np.ndarray]]] = {}
+    shares: Shares = {}
     received: dict[str, int] = {}
     for receiver, outs in receivers_of(circuit).items():
         layout = [(o.type.shape, o.type.base == BOOL) for o in outs]
@@ -344,8 +347,7 @@ def collect_output_shares(circuit: Circuit, channels: list[Channel], last: int
     return shares, received
 
 
-def reconstruct(circuit: Circuit, shares: dict[str, list[list[np.ndarray]]]
-                ) -> dict[str, np.ndarray]:  # fmt: skip
+def reconstruct(circuit: Circuit, shares: Shares) -> dict[str, np.ndarray]:
     """Each receiver adds up (or XORs) the three shares of each of its outputs."""
     values: dict[str, np.ndarray] = {}
     for receiver, outs in receivers_of(circuit).items():

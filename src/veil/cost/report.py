@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from veil.cost.network import DEFAULT_PROFILES, Profile
 from veil.diagnostics import SourceMap
 from veil.ir.nodes import Circuit, Node
 from veil.ir.serialize import fingerprint
 from veil.opt.pipeline import PassRecord
-from veil.cost.network import DEFAULT_PROFILES, Profile
 from veil.schedule import schedule, traffic
 from veil.types import WORD, fmt_shape
 

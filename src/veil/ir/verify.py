@@ -19,7 +19,7 @@ def verify(circuit: Circuit) -> None:
         expected = infer(node.op, [circuit.node(a).type for a in node.args], node.attrs)
         if expected != node.type:
             raise IRError(f"node {node.id} ({node.op}) has type {node.type}, op gives {expected}")
-        if any(attrs[0] >= attrs[1] for attrs in zip(node.attrs, node.attrs[1:])):
+        if any(attrs[0] >= attrs[1] for attrs in zip(node.attrs, node.attrs[1:], strict=False)):
             raise IRError(f"node {node.id} attributes are not sorted by key")
         seen.add(node.id)
     for spec in circuit.inputs:

@@ -10,6 +10,7 @@ naming the peer; the caller aborts the run. The same layer serves the local runn
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -127,18 +128,14 @@ class Channel:
     def abort(self, reason: str) -> None:
         """Tell the peer this party is stopping (best effort), then close."""
         data = reason.encode("utf-8")[:4000]
-        try:
+        with contextlib.suppress(OSError):
             self.sock.sendall(HEADER.pack(MAGIC, VERSION, ABORT, self.me, self.peer,
                                           self.session, 0, len(data)) + data)
-        except OSError:
-            pass
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 def listen(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
