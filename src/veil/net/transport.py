@@ -61,7 +61,9 @@ class Channel:
         self.peer_name = peer_name
         self.timeout = timeout
         self.counters = Counters()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.log: list[tuple[int, int, bytes]] | None = None  # tests: every received message
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, kind: int, round_no: int, payload: bytes | memoryview = b"") -> None:
         header = HEADER.pack(MAGIC, VERSION, kind, self.me, self.peer, self.session, round_no,
@@ -121,6 +123,8 @@ class Channel:
         if length > MAX_PAYLOAD:
             raise PeerError(f"{self.peer_name} announced a {length}-byte message")
         payload = self._recv_exact(length, deadline, what)
+        if self.log is not None:
+            self.log.append((got_kind, got_round, bytes(payload)))
         self.counters.messages_received += 1
         self.counters.bytes_received += HEADER.size + length
         return payload
