@@ -147,7 +147,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, 
         raise click.BadParameter(str(exc), param_hint="--profile") from None
     compiled = _compile(program, params, opt_level, backend)
     data = report.build(compiled.executable, compiled.passes, compiled.warnings,
-                        compiled.unoptimized, backend, chosen)
+                        compiled.unoptimized_executable(), backend, chosen)
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:

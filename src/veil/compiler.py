@@ -39,6 +39,12 @@ class Compiled:
         """The circuit the chosen backend runs: what the parties approve."""
         return self.protocol if self.protocol is not None else self.circuit
 
+    def unoptimized_executable(self) -> Circuit:
+        """The naive circuit for the same backend (for before/after comparisons)."""
+        if self.backend == "rep3":
+            return lower_rep3.run(self.unoptimized)
+        return self.unoptimized
+
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.executable)

@@ -241,10 +241,11 @@ class Rep3Backend:
         finally:
             for ch in channels:
                 ch.close()
-            for proc in procs:
-                proc.join(timeout=5)
+            for proc in procs:  # a hung server is killed: the others have already stopped
+                proc.join(timeout=1)
                 if proc.is_alive():
                     proc.kill()
+                    proc.join()
 
     def _port_of(self, pipe, me: int) -> int:
         if not pipe.poll(self.timeout + 30):  # a cold interpreter start can be slow
@@ -256,7 +257,7 @@ class Rep3Backend:
 
     def _collect_errors(self, pipes, procs) -> str:
         reasons = []
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 3
         for me, (pipe, proc) in enumerate(zip(pipes, procs, strict=True)):
             try:
                 if pipe.poll(max(0.0, deadline - time.monotonic())):

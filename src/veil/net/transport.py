@@ -109,8 +109,11 @@ class Channel:
         if magic != MAGIC or version != VERSION:
             raise PeerError(f"{self.peer_name} does not speak this protocol version")
         if got_kind == ABORT:
-            reason = bytes(self._recv_exact(length, deadline, "abort reason")).decode(
-                "utf-8", "replace")
+            try:  # the reason follows at once; do not let a spent deadline hide it
+                reason = bytes(self._recv_exact(min(length, 4000), time.monotonic() + 1.0,
+                                                "abort reason")).decode("utf-8", "replace")
+            except PeerError:
+                reason = "no reason given"
             raise PeerError(f"{self.peer_name} aborted: {reason}")
         if session != self.session:
             raise PeerError(f"{self.peer_name} is in another session")

@@ -1,0 +1,392 @@
+"""Throughput of the rep3 backend: three server processes over TCP on this machine.
+
+Run from the repository root:
+
+    python bench/bench_rep3.py                 # 1M elements, 3 runs of each case
+    python bench/bench_rep3.py --n 100000 --repeat 1
+
+Cases (each a small Veil program compiled for `rep3`, run on random inputs with
+`Rep3Backend`, checked against numpy):
+
+- ``mul_int``   ``a * b`` on ``secret int[N]`` (64-bit ring multiplications);
+- ``mul_fixed`` ``a * b`` on ``secret fixed[N]`` (a multiplication and a truncation);
+- ``lt_int``    ``a < b`` on ``secret int[N]`` (comparisons, A2B + Kogge–Stone);
+- ``logreg``    ``sum(ml.sigmoid(x @ w + b) > 0.5)`` for ``x: secret fixed[N/10, 20]``
+  (logistic-regression scoring with a threshold; only the count is revealed).
+
+Two times are reported for each case, the median over ``--repeat`` runs:
+
+- ``total``: wall time of ``Rep3Backend.run`` as a user sees it: starting three
+  interpreter processes, connecting, key agreement, secret-sharing and sending the
+  inputs, the compute rounds, the output shares and the reconstruction.
+- ``online``: the compute rounds only (local operations and the round messages), from
+  the earliest server entering ``Rep3Server.compute`` to the last one leaving it. The
+  source is not edited for this: this module wraps ``Rep3Server.compute`` when it is
+  imported, and ``multiprocessing``'s spawn start method imports the main module again
+  in every server process, so the servers run the wrapper too. It writes its
+  ``time.perf_counter()`` stamps (CLOCK_MONOTONIC, one clock for all processes) to a
+  file named by the environment variable ``VEIL_BENCH_TIMINGS``; without it the
+  wrapper does nothing.
+
+Rounds and bytes are what the run measured (``RunResult.stats``); the script checks
+them against the cost report's prediction (``veil.cost.report.build``). ``bytes/server``
+is the largest of the three servers' totals, compute rounds plus output shares.
+
+``--profile CASE`` instead runs one case in-process (three server threads over socket
+pairs, ``tests/rep3_harness.run_threaded``) with cProfile in every thread, and prints
+the functions with the most own time summed over the three servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import os
+import platform
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from veil.backend.rep3 import Rep3Server
+from veil.backend.rep3_session import Rep3Backend
+from veil.compiler import compile_source
+from veil.cost.report import build
+from veil.ir.nodes import Circuit
+from veil.ir.semantics import encode
+from veil.types import FRAC_BITS
+
+TIMINGS_ENV = "VEIL_BENCH_TIMINGS"
+FEATURES = 20
+U64 = np.uint64
+
+
+# ---------------------------------------------------------------- online timing
+
+
+def _timed_compute(original: Callable[[Rep3Server], None]) -> Callable[[Rep3Server], None]:
+    @functools.wraps(original)
+    def compute(self: Rep3Server) -> None:
+        start = time.perf_counter()
+        original(self)
+        end = time.perf_counter()
+        path = os.environ.get(TIMINGS_ENV)
+        if path:
+            with open(f"{path}.{self.me}", "w", encoding="ascii") as f:
+                f.write(f"{start!r} {end!r}\n")
+
+    compute.__veil_bench__ = True  # type: ignore[attr-defined]
+    return compute
+
+
+# Runs in this process and, through spawn's re-import of the main module, in each server.
+if not getattr(Rep3Server.compute, "__veil_bench__", False):
+    Rep3Server.compute = _timed_compute(Rep3Server.compute)  # type: ignore[method-assign]
+
+
+def read_online(path: str) -> float | None:
+    """Earliest start to latest end of the three servers' compute, or None if missing."""
+    stamps = []
+    for me in range(3):
+        try:
+            start, end = Path(f"{path}.{me}").read_text(encoding="ascii").split()
+        except (OSError, ValueError):
+            return None
+        stamps.append((float(start), float(end)))
+    return max(e for _, e in stamps) - min(s for s, _ in stamps)
+
+
+# ---------------------------------------------------------------- cases
+
+
+@dataclass
+class Case:
+    """One benchmark: a program, its inputs (cleartext) and a numpy check of the outputs."""
+
+    name: str
+    what: str
+    elements: int
+    source: str
+    values: dict[str, np.ndarray | float]
+    check: Callable[[dict[str, np.ndarray]], tuple[bool, str]]
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def signed(raw: np.ndarray) -> np.ndarray:
+    return np.asarray(raw, dtype=U64).view(np.int64)
+
+
+def case_mul_int(n: int, rng: np.random.Generator) -> Case:
+    a = rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64, endpoint=True)
+    b = rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64, endpoint=True)
+    src = (f"party p\ninput a: secret int[{n}] from p\ninput b: secret int[{n}] from p\n"
+           f"output c = a * b to p\n")
+
+    def check(out: dict[str, np.ndarray]) -> tuple[bool, str]:
+        expected = a.view(U64) * b.view(U64)  # wraps modulo 2^64
+        bad = int(np.count_nonzero(np.asarray(out["c"], dtype=U64) != expected))
+        return bad == 0, f"{bad} wrong"
+
+    return Case("mul_int", "a * b, secret int[N]", n, src, {"a": a, "b": b}, check)
+
+
+def case_mul_fixed(n: int, rng: np.random.Generator) -> Case:
+    a = rng.uniform(-1000.0, 1000.0, n)
+    b = rng.uniform(-1000.0, 1000.0, n)
+    src = (f"party p\ninput a: secret fixed[{n}] from p\ninput b: secret fixed[{n}] from p\n"
+           f"output c = a * b to p\n")
+
+    def check(out: dict[str, np.ndarray]) -> tuple[bool, str]:
+        # Exact reference: round both to fixed point, multiply, shift right by f bits.
+        # The rep3 truncation may add one unit (2^-16): accept 0 or +1.
+        ea, eb = signed(encode(a, "fixed")), signed(encode(b, "fixed"))
+        expected = (ea * eb) >> FRAC_BITS
+        diff = signed(out["c"]) - expected
+        bad = int(np.count_nonzero((diff != 0) & (diff != 1)))
+        off = float(np.max(np.abs(signed(out["c"]) / 2.0**FRAC_BITS - a * b)))
+        return bad == 0, f"{bad} wrong, max |err| vs float {off:.1e}"
+
+    return Case("mul_fixed", "a * b, secret fixed[N]", n, src, {"a": a, "b": b}, check)
+
+
+def case_lt(n: int, rng: np.random.Generator) -> Case:
+    # Comparisons are exact whenever |a - b| < 2^63.
+    a = rng.integers(-(2**61), 2**61, n, dtype=np.int64)
+    b = rng.integers(-(2**61), 2**61, n, dtype=np.int64)
+    b[: n // 10] = a[: n // 10]  # some ties
+    src = (f"party p\ninput a: secret int[{n}] from p\ninput b: secret int[{n}] from p\n"
+           f"output c = a < b to p\n")
+
+    def check(out: dict[str, np.ndarray]) -> tuple[bool, str]:
+        bad = int(np.count_nonzero(np.asarray(out["c"], dtype=np.bool_) != (a < b)))
+        return bad == 0, f"{bad} wrong"
+
+    return Case("lt_int", "a < b, secret int[N]", n, src, {"a": a, "b": b}, check)
+
+
+def case_logreg(rows: int, rng: np.random.Generator) -> Case:
+    x = rng.normal(0.0, 1.0, (rows, FEATURES))
+    w = rng.normal(0.0, 0.5, FEATURES)
+    bias = 0.1
+    src = f"""party bank, model
+input x: secret fixed[{rows}, {FEATURES}] from bank
+input w: secret fixed[{FEATURES}] from model
+input b: secret fixed from model
+use ml
+output approved = sum(ml.sigmoid(x @ w + b) > 0.5) to bank
+"""
+
+    def check(out: dict[str, np.ndarray]) -> tuple[bool, str]:
+        z = x @ w + bias
+        expected = int(np.count_nonzero(1.0 / (1.0 + np.exp(-z)) > 0.5))
+        got = int(signed(out["approved"]))
+        # Fixed-point rounding (2^-16) and the piecewise sigmoid may flip rows whose
+        # score is within 1e-3 of the threshold; no other row may differ.
+        near = int(np.count_nonzero(np.abs(z) < 1e-3))
+        return abs(got - expected) <= near, f"count {got}, numpy {expected} (±{near} near 0)"
+
+    return Case("logreg", f"count(sigmoid(x@w+b) > 0.5), x: [N/10, {FEATURES}]", rows, src,
+                {"x": x, "w": w, "b": bias}, check)
+
+
+CASES: dict[str, Callable[[int, np.random.Generator], Case]] = {
+    "mul_int": case_mul_int,
+    "mul_fixed": case_mul_fixed,
+    "lt_int": case_lt,
+    "logreg": lambda n, rng: case_logreg(max(1, n // 10), rng),
+}
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class Measured:
+    case: Case
+    total: list[float]
+    online: list[float]
+    stats: dict
+    predicted: dict
+    ok: bool
+    detail: str
+    compile_s: float
+
+
+def compile_case(case: Case) -> tuple[Circuit, dict[str, np.ndarray], float]:
+    start = time.perf_counter()
+    circuit = compile_source(case.source, backend="rep3").executable
+    elapsed = time.perf_counter() - start
+    inputs = {s.name: encode(case.values[s.name], s.type.base) for s in circuit.inputs}
+    return circuit, inputs, elapsed
+
+
+def run_case(case: Case, repeat: int, timeout: float) -> Measured:
+    circuit, inputs, compile_s = compile_case(case)
+    predicted = build(circuit, backend="rep3")
+    totals, onlines = [], []
+    ok, detail, stats = True, "", {}
+    with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
+        for k in range(repeat):
+            stamp = os.path.join(tmp, f"run{k}")
+            os.environ[TIMINGS_ENV] = stamp
+            try:
+                start = time.perf_counter()
+                result = Rep3Backend(timeout=timeout).run(circuit, inputs)
+                totals.append(time.perf_counter() - start)
+            finally:
+                os.environ.pop(TIMINGS_ENV, None)
+            online = read_online(stamp)
+            if online is not None:
+                onlines.append(online)
+            good, detail = case.check(result.outputs)
+            ok = ok and good
+            stats = result.stats
+    return Measured(case, totals, onlines, stats, predicted, ok, detail, compile_s)
+
+
+def fmt_rate(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= scale:
+            return f"{x / scale:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+def table(results: list[Measured]) -> str:
+    head = (f"{'case':<10} {'elements':>10} {'total s':>8} {'elem/s':>8} {'online s':>9} "
+            f"{'elem/s':>8} {'rounds':>6} {'bytes/server':>13} {'check':>5}")
+    lines = [head, "-" * len(head)]
+    for m in results:
+        total = statistics.median(m.total)
+        online = statistics.median(m.online) if m.online else float("nan")
+        on_rate = fmt_rate(m.case.elements / online) if m.online else "n/a"
+        lines.append(
+            f"{m.case.name:<10} {m.case.elements:>10,} {total:>8.3f} "
+            f"{fmt_rate(m.case.elements / total):>8} {online:>9.3f} {on_rate:>8} "
+            f"{m.stats['rounds']:>6} {max(m.stats['bytes_sent']):>13,} "
+            f"{'OK' if m.ok else 'FAIL':>5}")
+    return "\n".join(lines)
+
+
+def details(results: list[Measured]) -> str:
+    lines = []
+    for m in results:
+        s, p = m.stats, m.predicted
+        same = s["rounds"] == p["rounds"] and s["bytes_sent"] == p["bytes_per_server"]
+        lines.append(
+            f"{m.case.name:<10} {m.case.what}; compile {m.compile_s:.2f} s; "
+            f"runs total {', '.join(f'{t:.3f}' for t in m.total)} s, online "
+            f"{', '.join(f'{t:.3f}' for t in m.online) or 'n/a'} s")
+        lines.append(
+            f"{'':<10} rounds {s['rounds']} (compute {s['compute_rounds']}), bytes per server "
+            f"{s['bytes_sent']}, messages {s['messages']}, input bytes "
+            f"{sum(s['input_bytes'].values()):,}, output bytes "
+            f"{sum(s['output_bytes'].values()):,}; cost report "
+            f"{'agrees' if same else 'DIFFERS: ' + str((p['rounds'], p['bytes_per_server']))}")
+        lines.append(f"{'':<10} check: {m.detail}")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
+            f"numpy {np.__version__}, {platform.system()} {platform.release()}")
+
+
+# ---------------------------------------------------------------- profiling
+
+
+def profile_case(case: Case, top: int) -> None:
+    """cProfile the three servers of one run (in threads, over socket pairs)."""
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "tests"))
+    import rep3_harness  # the in-process harness of the test suite
+
+    circuit, inputs, _ = compile_case(case)
+    profiles: list[cProfile.Profile] = []
+    original = rep3_harness.server_session
+
+    def profiled(*args, **kwargs):  # type: ignore[no-untyped-def]
+        prof = cProfile.Profile()
+        profiles.append(prof)
+        prof.enable()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            prof.disable()
+
+    rep3_harness.server_session = profiled
+    try:
+        start = time.perf_counter()
+        run = rep3_harness.run_threaded(circuit, inputs, timeout=600.0)
+        elapsed = time.perf_counter() - start
+    finally:
+        rep3_harness.server_session = original
+    good, detail = case.check(run.result.outputs)
+    print(f"{case.name}: {case.elements:,} elements in {elapsed:.3f} s in-process "
+          f"(threads: the GIL serializes Python code), check {'OK' if good else 'FAIL'}: "
+          f"{detail}")
+    stats = pstats.Stats(profiles[0])
+    for prof in profiles[1:]:
+        stats.add(prof)
+    print("own time summed over the 3 server threads:")
+    stats.sort_stats("tottime").print_stats(top)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000,
+                        help="elements per case (logreg scores n/10 rows of 20 features)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case (median)")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated subset of {', '.join(CASES)}")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds a silent peer is tolerated")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", metavar="CASE", choices=list(CASES),
+                        help="cProfile one case in-process instead of benchmarking")
+    parser.add_argument("--top", type=int, default=25, help="rows of the profile")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+
+    if args.profile:
+        profile_case(CASES[args.profile](args.n, rng), args.top)
+        return 0
+
+    names = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}")
+    print(f"machine: {machine()}")
+    print(f"rep3: 3 server processes + the runner, TCP on 127.0.0.1; n = {args.n:,}, "
+          f"median of {args.repeat} run(s)\n")
+    results = []
+    for name in names:
+        case = CASES[name](args.n, rng)
+        results.append(run_case(case, args.repeat, args.timeout))
+        print(f"  {name} done ({statistics.median(results[-1].total):.2f} s a run)",
+              file=sys.stderr)
+    print(table(results))
+    print()
+    print(details(results))
+    return 0 if all(m.ok for m in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
