@@ -88,15 +88,32 @@ def test_cost_json_has_the_documented_keys() -> None:
                 "by_line"):
         assert key in data
     assert {d["name"] for d in data["disclosures"]} == {"winner", "price", "sold"}
-    assert data["ops"]["comparisons"] > 0 and data["depth"] > 0
+    assert data["backend"] == "rep3"  # the default: protocol-level counts and traffic
+    assert data["ops"]["boolean_gates"] > 0 and data["depth"] > 0
+    assert data["rounds"] == sum(data["rounds_by_phase"].values())
+    assert len(data["bytes_per_server"]) == 3 and min(data["bytes_per_server"]) > 0
+    assert set(data["estimates"]) == {"lan", "wan"}
     assert all(line.startswith("main.mpc:") for line in data["by_line"])
+    plain = json.loads(invoke("cost", AUCTION, "--json", "--backend", "plain").output)
+    assert plain["ops"]["comparisons"] > 0 and "rounds" not in plain
+
+
+def test_cost_profiles() -> None:
+    result = invoke("cost", AUCTION, "--json", "--profile", "sat=600,20")
+    data = json.loads(result.output)
+    assert set(data["estimates"]) == {"sat"}
+    est = data["estimates"]["sat"]
+    assert est["seconds"] == round(data["rounds"] * 0.6 + max(data["bytes_per_server"]) * 8
+                                   / 20e6, 6)
+    assert invoke("cost", AUCTION, "--profile", "bad").exit_code == 2
 
 
 def test_cost_text_and_O0() -> None:
     result = invoke("cost", MATRIX, "-O", "0")
     assert result.exit_code == 0
     assert "disclosures" in result.output and "dot products" in result.output
-    assert "passes" not in result.output  # no pass ran at -O0
+    assert "constant-fold" not in result.output  # no optimizer pass ran at -O0
+    assert "rep3-lower" in result.output  # only the lowering to protocol primitives
 
 
 def test_usage_errors_exit_2() -> None:

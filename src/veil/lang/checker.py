@@ -71,8 +71,33 @@ class Scope:
         while scope is not None:
             if name in scope.names:
                 return scope.names[name]
+            if isinstance(scope, FunctionScope):
+                return scope.from_module(name)
             scope = scope.parent
         return None
+
+    def hidden(self, name: str) -> Symbol | None:
+        """A top-level variable that a function body may not see (for error messages)."""
+        scope: Scope | None = self
+        while scope is not None and not isinstance(scope, FunctionScope):
+            scope = scope.parent
+        if scope is None or scope.parent is None:
+            return None
+        return scope.parent.names.get(name)
+
+
+GLOBAL_KINDS = ("const", "param", "fn", "module")
+
+
+@dataclass
+class FunctionScope(Scope):
+    """A function body's parameters. Of the defining module, a body sees only constants,
+    params, functions and modules: functions are pure, and a body that read or assigned
+    a top-level variable could leak it where the call site does not show it."""
+
+    def from_module(self, name: str) -> Symbol | None:
+        sym = self.parent.names.get(name) if self.parent is not None else None
+        return sym if sym is not None and sym.kind in GLOBAL_KINDS else None
 
 
 @dataclass(frozen=True)
@@ -529,14 +554,22 @@ class Checker:
             return False
         return True
 
+    def _hidden(self, name: str, span: Span) -> None:
+        self.err("V0201", f"a function cannot use the top-level variable `{name}`", span,
+                 f"pass it as a parameter: `fn f(..., {name}: secret fixed[..])`; a function "
+                 "sees only its parameters, constants, params and other functions")
+
     def _mutable(self, name: str, span: Span, scope: Scope,
                  value: VType | None) -> Symbol | None:  # fmt: skip
         """The `var` that an assignment starting at `span` changes, or None (reported)."""
         span = Span(span.file, span.line, span.col, span.line, span.col + len(name))
         sym = scope.lookup(name)
         if sym is None:
-            self.err("V0201", f"unknown name `{name}`", span,
-                     f"declare it first: `var {name} = ...`")
+            if scope.hidden(name) is not None:
+                self._hidden(name, span)
+            else:
+                self.err("V0201", f"unknown name `{name}`", span,
+                         f"declare it first: `var {name} = ...`")
             return None
         if sym.kind != "var":
             if sym.kind == "let":
@@ -718,6 +751,8 @@ class Checker:
             elif e.id in BUILTINS:
                 self.err("V0301", f"`{e.id}` is a builtin function; call it: `{e.id}(...)`",
                          e.span)
+            elif scope.hidden(e.id) is not None:
+                self._hidden(e.id, e.span)
             else:
                 self.err("V0201", f"unknown name `{e.id}`", e.span, _suggest(e.id, scope))
             return None
@@ -1044,7 +1079,7 @@ class Checker:
             return self.instances[key]
         self.call_stack.append(decl)
         self.instances[key] = None
-        body_scope = Scope(sym.scope)
+        body_scope = FunctionScope(sym.scope)
         for p, t in zip(decl.params, params, strict=True):
             body_scope.names[p.name] = Symbol("let", t, p.span)
         result: VType | None = None
