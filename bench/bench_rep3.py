@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from veil.backend.base import RunResult
 from veil.backend.rep3 import Rep3Server
 from veil.backend.rep3_session import Rep3Backend
 from veil.compiler import compile_source
@@ -64,6 +65,7 @@ from veil.ir.semantics import encode
 from veil.types import FRAC_BITS
 
 TIMINGS_ENV = "VEIL_BENCH_TIMINGS"
+PROFILE_ENV = "VEIL_BENCH_PROFILE"
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 FEATURES = 20
 U64 = np.uint64
@@ -75,13 +77,19 @@ U64 = np.uint64
 def _timed_compute(original: Callable[[Rep3Server], None]) -> Callable[[Rep3Server], None]:
     @functools.wraps(original)
     def compute(self: Rep3Server) -> None:
-        start = time.perf_counter()
-        original(self)
-        end = time.perf_counter()
         path = os.environ.get(TIMINGS_ENV)
+        prof = cProfile.Profile() if path and os.environ.get(PROFILE_ENV) else None
+        start = time.perf_counter()
+        if prof is not None:
+            prof.runcall(original, self)
+        else:
+            original(self)
+        end = time.perf_counter()
         if path:
             with open(f"{path}.{self.me}", "w", encoding="ascii") as f:
                 f.write(f"{start!r} {end!r}\n")
+            if prof is not None:
+                prof.dump_stats(f"{path}.{self.me}.prof")
 
     compute.__veil_bench__ = True  # type: ignore[attr-defined]
     return compute
@@ -92,8 +100,8 @@ if not getattr(Rep3Server.compute, "__veil_bench__", False):
     Rep3Server.compute = _timed_compute(Rep3Server.compute)  # type: ignore[method-assign]
 
 
-def read_online(path: str) -> float | None:
-    """Earliest start to latest end of the three servers' compute, or None if missing."""
+def read_stamps(path: str) -> list[tuple[float, float]] | None:
+    """Each server's (start, end) of its compute phase, or None if one is missing."""
     stamps = []
     for me in range(3):
         try:
@@ -101,7 +109,12 @@ def read_online(path: str) -> float | None:
         except (OSError, ValueError):
             return None
         stamps.append((float(start), float(end)))
-    return max(e for _, e in stamps) - min(s for s, _ in stamps)
+    return stamps
+
+
+def online_time(stamps: list[tuple[float, float]]) -> float:
+    """From the moment all three servers hold their inputs to the last one finishing."""
+    return max(e for _, e in stamps) - max(s for s, _ in stamps)
 
 
 # ---------------------------------------------------------------- cases
@@ -234,6 +247,7 @@ class Measured:
     case: Case
     total: list[float]
     online: list[float]
+    longest: list[float]  # the longest single server's compute phase, per run
     stats: dict
     predicted: dict
     status: str
@@ -249,29 +263,40 @@ def compile_case(case: Case) -> tuple[Circuit, dict[str, np.ndarray], float]:
     return circuit, inputs, elapsed
 
 
+def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tmp: str,
+             tag: str, profile: bool = False) -> tuple[RunResult, float, list | None]:  # fmt: skip
+    """One Rep3Backend run: its result, its wall time and the servers' compute stamps."""
+    stamp = os.path.join(tmp, tag)
+    os.environ[TIMINGS_ENV] = stamp
+    if profile:
+        os.environ[PROFILE_ENV] = "1"
+    try:
+        start = time.perf_counter()
+        result = Rep3Backend(timeout=timeout).run(circuit, inputs)
+        elapsed = time.perf_counter() - start
+    finally:
+        os.environ.pop(TIMINGS_ENV, None)
+        os.environ.pop(PROFILE_ENV, None)
+    return result, elapsed, read_stamps(stamp)
+
+
 def run_case(case: Case, repeat: int, timeout: float) -> Measured:
     circuit, inputs, compile_s = compile_case(case)
     predicted = build(circuit, backend="rep3")
-    totals, onlines = [], []
+    totals, onlines, spans = [], [], []
     statuses, detail, stats = [], "", {}
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
         for k in range(repeat):
-            stamp = os.path.join(tmp, f"run{k}")
-            os.environ[TIMINGS_ENV] = stamp
-            try:
-                start = time.perf_counter()
-                result = Rep3Backend(timeout=timeout).run(circuit, inputs)
-                totals.append(time.perf_counter() - start)
-            finally:
-                os.environ.pop(TIMINGS_ENV, None)
-            online = read_online(stamp)
-            if online is not None:
-                onlines.append(online)
+            result, elapsed, stamps = run_once(circuit, inputs, timeout, tmp, f"run{k}")
+            totals.append(elapsed)
+            if stamps is not None:
+                onlines.append(online_time(stamps))
+                spans.append(max(e - s for s, e in stamps))
             status, detail = case.check(result.outputs)
             statuses.append(status)
             stats = result.stats
     worst = max(statuses, key=[OK, WARN, FAIL].index)
-    return Measured(case, totals, onlines, stats, predicted, worst, detail, compile_s)
+    return Measured(case, totals, onlines, spans, stats, predicted, worst, detail, compile_s)
 
 
 def fmt_rate(x: float) -> str:
@@ -308,7 +333,8 @@ def details(results: list[Measured]) -> str:
         lines.append(
             f"{m.case.name:<10} {m.case.what}; compile {m.compile_s:.2f} s; "
             f"runs total {', '.join(f'{t:.3f}' for t in m.total)} s, online "
-            f"{', '.join(f'{t:.3f}' for t in m.online) or 'n/a'} s"
+            f"{', '.join(f'{t:.3f}' for t in m.online) or 'n/a'} s, longest server compute "
+            f"{', '.join(f'{t:.3f}' for t in m.longest) or 'n/a'} s"
         )
         lines.append(
             f"{'':<10} rounds {s['rounds']} (compute {s['compute_rounds']}), bytes per server "
@@ -339,8 +365,26 @@ def machine() -> str:
 # ---------------------------------------------------------------- profiling
 
 
-def profile_case(case: Case, top: int) -> None:
-    """cProfile the three servers of one run (in threads, over socket pairs)."""
+def profile_processes(case: Case, top: int, timeout: float) -> None:
+    """cProfile `Rep3Server.compute` inside the three real server processes."""
+    circuit, inputs, _ = compile_case(case)
+    with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
+        result, elapsed, stamps = run_once(circuit, inputs, timeout, tmp, "prof", profile=True)
+        status, detail = case.check(result.outputs)
+        online = f"{online_time(stamps):.3f} s" if stamps else "n/a"
+        print(
+            f"{case.name}: {case.elements:,} elements, total {elapsed:.3f} s, online "
+            f"{online} (under cProfile), check {status}: {detail}"
+        )
+        stats = pstats.Stats(os.path.join(tmp, "prof.0.prof"))
+        for me in (1, 2):
+            stats.add(os.path.join(tmp, f"prof.{me}.prof"))
+    print("Rep3Server.compute, own time summed over the 3 server processes:")
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def profile_threads(case: Case, top: int) -> None:
+    """cProfile the three servers' sessions run in threads (tests/rep3_harness.py)."""
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "tests"))
     import rep3_harness  # the in-process harness of the test suite
@@ -352,11 +396,7 @@ def profile_case(case: Case, top: int) -> None:
     def profiled(*args, **kwargs):  # type: ignore[no-untyped-def]
         prof = cProfile.Profile()
         profiles.append(prof)
-        prof.enable()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            prof.disable()
+        return prof.runcall(original, *args, **kwargs)
 
     rep3_harness.server_session = profiled
     try:
@@ -367,14 +407,14 @@ def profile_case(case: Case, top: int) -> None:
         rep3_harness.server_session = original
     status, detail = case.check(run.result.outputs)
     print(
-        f"{case.name}: {case.elements:,} elements in {elapsed:.3f} s in-process "
-        f"(threads: the GIL serializes Python code), check {status}: "
-        f"{detail}"
+        f"{case.name}: {case.elements:,} elements in {elapsed:.3f} s in one process "
+        f"(threads share the GIL; blocking socket calls count their waiting), "
+        f"check {status}: {detail}"
     )
     stats = pstats.Stats(profiles[0])
     for prof in profiles[1:]:
         stats.add(prof)
-    print("own time summed over the 3 server threads:")
+    print("server_session, own time summed over the 3 server threads:")
     stats.sort_stats("tottime").print_stats(top)
 
 
@@ -401,14 +441,25 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         metavar="CASE",
         choices=list(CASES),
-        help="cProfile one case in-process instead of benchmarking",
+        help="instead of benchmarking, cProfile the compute phase of one run of CASE in "
+        "each server process and print the costliest functions",
+    )
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="with --profile: run the servers as threads of this process "
+        "(tests/rep3_harness.py) and profile their whole sessions",
     )
     parser.add_argument("--top", type=int, default=25, help="rows of the profile")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
 
     if args.profile:
-        profile_case(CASES[args.profile](args.n, rng), args.top)
+        case = CASES[args.profile](args.n, rng)
+        if args.threads:
+            profile_threads(case, args.top)
+        else:
+            profile_processes(case, args.top, args.timeout)
         return 0
 
     names = [c.strip() for c in args.cases.split(",") if c.strip()]

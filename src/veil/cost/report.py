@@ -202,7 +202,8 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         for p in report["passes"]:
             out.append(f"  {p['name']:<22} {p['nodes_before']:>8,} → {p['nodes_after']:<8,}"
                        f"   {p['interactive_before']:>10,} → {p['interactive_after']:,}")
-    if report["by_line"]:
+    if any(sum(v for c, v in counts.items() if c in INTERACTIVE)
+           for counts in report["by_line"].values()):
         out.append("")
         out.append("cost by source line (interactive elements)")
         for line, counts in report["by_line"].items():
@@ -216,7 +217,8 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  {line:<18} {inter:>10,}  {detail}")
             if text:
                 out.append(f"  {'':<18} {'':>10}  | {text.strip()}")
-    if report["by_function"]:
+    if any(sum(v for c, v in counts.items() if c in INTERACTIVE)
+           for counts in report["by_function"].values()):
         out.append("")
         out.append("cost by function (interactive elements)")
         for fn, counts in report["by_function"].items():

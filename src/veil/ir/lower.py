@@ -300,8 +300,11 @@ class Lowerer:
         else:
             found = env.lookup(s.name)
             node = found if found is not None else self.name_value(s.name, env, s.span)
+        # The disclosure shows the checker's label: a value declared secret stays secret
+        # in the report even when the circuit could compute it from public values.
+        label = self.program.outputs[s.name][0].label
         self.outputs.append(OutputSpec(s.name, tuple(r.name for r in s.receivers),
-                                       self.b.type(node), node))
+                                       self.b.type(node).with_(label=label), node))
 
     # ------------------------------------------------------------ expressions
 

@@ -428,6 +428,12 @@ class Checker:
                      "a const is a number, true/false, or a list of them of one type")
             self._poison(scope, s)
             return
+        problem = _out_of_range(v, t)
+        if problem:
+            self.err("V0312", f"const `{s.name}` = {problem}", s.value.span,
+                     "int is a signed 64-bit value; fixed values lie within ±2^31")
+            self._poison(scope, s)
+            return
         self._define(scope, s.name, Symbol("const", t, s.span, value=v), s.span)
 
     def _type_text(self, t: ast.TypeExpr, label: str) -> str:
@@ -458,7 +464,8 @@ class Checker:
             self._poison(scope, s)
             return
         t = t.with_(label=PUBLIC)
-        if s.name in self.param_overrides:
+        overridden = s.name in self.param_overrides
+        if overridden:
             text = self.param_overrides.pop(s.name)
             v = _parse_param_value(text, t)
             if v is None:
@@ -492,6 +499,13 @@ class Checker:
                          f"param `public {what}`")
                 self._poison(scope, s)
                 return
+        problem = _out_of_range(v, t)
+        if problem:
+            self.err("V0708" if overridden else "V0313",
+                     f"param `{s.name}` = {problem}", s.span,
+                     "int is a signed 64-bit value; fixed values lie within ±2^31")
+            self._poison(scope, s)
+            return
         v = _coerce_value(v, t)
         self.params[s.name] = (t, v)
         self._define(scope, s.name, Symbol("param", t, s.span, value=v), s.span)
@@ -1330,6 +1344,17 @@ def _fold_binary(op: str, a: Value, b: Value) -> Value:
             return ops[op](a, b)
         raise NotConstant
     return ops[op](a, b)
+
+
+def _out_of_range(v: Value, t: VType) -> str | None:
+    """Why a compile-time value cannot be represented, or None."""
+    values = np.asarray(v, dtype=object).reshape(-1).tolist()
+    for x in values:
+        if t.base == INT and not isinstance(x, bool) and not INT_MIN <= int(x) <= INT_MAX:
+            return f"{x} does not fit in a signed 64-bit int"
+        if t.base == FIXED and not abs(float(x)) < FIXED_LIMIT:
+            return f"{x} is outside the fixed-point range ±2^31"
+    return None
 
 
 def _type_of_value(v: Value) -> VType | None:
