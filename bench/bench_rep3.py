@@ -42,15 +42,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import json
 import os
 import platform
 import pstats
+import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -74,20 +76,35 @@ U64 = np.uint64
 # ---------------------------------------------------------------- online timing
 
 
+@dataclass
+class ServerTiming:
+    """One server's compute phase: wall-clock stamps and the CPU it used meanwhile."""
+
+    start: float  # time.perf_counter(), one clock for all processes
+    end: float
+    user: float  # CPU seconds in user mode
+    system: float  # CPU seconds in the kernel (page faults, socket copies)
+    page_faults: int  # minor faults: first touches of freshly mapped memory
+
+
 def _timed_compute(original: Callable[[Rep3Server], None]) -> Callable[[Rep3Server], None]:
     @functools.wraps(original)
     def compute(self: Rep3Server) -> None:
         path = os.environ.get(TIMINGS_ENV)
         prof = cProfile.Profile() if path and os.environ.get(PROFILE_ENV) else None
+        before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         if prof is not None:
             prof.runcall(original, self)
         else:
             original(self)
         end = time.perf_counter()
+        after = resource.getrusage(resource.RUSAGE_SELF)
         if path:
-            with open(f"{path}.{self.me}", "w", encoding="ascii") as f:
-                f.write(f"{start!r} {end!r}\n")
+            timing = ServerTiming(start, end, after.ru_utime - before.ru_utime,
+                                  after.ru_stime - before.ru_stime,
+                                  after.ru_minflt - before.ru_minflt)  # fmt: skip
+            Path(f"{path}.{self.me}").write_text(json.dumps(asdict(timing)), encoding="ascii")
             if prof is not None:
                 prof.dump_stats(f"{path}.{self.me}.prof")
 
@@ -100,21 +117,18 @@ if not getattr(Rep3Server.compute, "__veil_bench__", False):
     Rep3Server.compute = _timed_compute(Rep3Server.compute)  # type: ignore[method-assign]
 
 
-def read_stamps(path: str) -> list[tuple[float, float]] | None:
-    """Each server's (start, end) of its compute phase, or None if one is missing."""
-    stamps = []
-    for me in range(3):
-        try:
-            start, end = Path(f"{path}.{me}").read_text(encoding="ascii").split()
-        except (OSError, ValueError):
-            return None
-        stamps.append((float(start), float(end)))
-    return stamps
+def read_timings(path: str) -> list[ServerTiming] | None:
+    """The three servers' compute timings, or None if one is missing."""
+    try:
+        return [ServerTiming(**json.loads(Path(f"{path}.{me}").read_text(encoding="ascii")))
+                for me in range(3)]  # fmt: skip
+    except (OSError, ValueError, TypeError):
+        return None
 
 
-def online_time(stamps: list[tuple[float, float]]) -> float:
+def online_time(timings: list[ServerTiming]) -> float:
     """From the moment all three servers hold their inputs to the last one finishing."""
-    return max(e for _, e in stamps) - max(s for s, _ in stamps)
+    return max(t.end for t in timings) - max(t.start for t in timings)
 
 
 # ---------------------------------------------------------------- cases
@@ -247,7 +261,7 @@ class Measured:
     case: Case
     total: list[float]
     online: list[float]
-    longest: list[float]  # the longest single server's compute phase, per run
+    servers: list[list[ServerTiming]]  # per run, the three servers' compute phases
     stats: dict
     predicted: dict
     status: str
@@ -265,7 +279,7 @@ def compile_case(case: Case) -> tuple[Circuit, dict[str, np.ndarray], float]:
 
 def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tmp: str,
              tag: str, profile: bool = False) -> tuple[RunResult, float, list | None]:  # fmt: skip
-    """One Rep3Backend run: its result, its wall time and the servers' compute stamps."""
+    """One Rep3Backend run: its result, its wall time and the servers' compute timings."""
     stamp = os.path.join(tmp, tag)
     os.environ[TIMINGS_ENV] = stamp
     if profile:
@@ -277,26 +291,28 @@ def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tm
     finally:
         os.environ.pop(TIMINGS_ENV, None)
         os.environ.pop(PROFILE_ENV, None)
-    return result, elapsed, read_stamps(stamp)
+    return result, elapsed, read_timings(stamp)
 
 
 def run_case(case: Case, repeat: int, timeout: float) -> Measured:
     circuit, inputs, compile_s = compile_case(case)
     predicted = build(circuit, backend="rep3")
-    totals, onlines, spans = [], [], []
+    totals: list[float] = []
+    onlines: list[float] = []
+    servers: list[list[ServerTiming]] = []
     statuses, detail, stats = [], "", {}
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
         for k in range(repeat):
-            result, elapsed, stamps = run_once(circuit, inputs, timeout, tmp, f"run{k}")
+            result, elapsed, timings = run_once(circuit, inputs, timeout, tmp, f"run{k}")
             totals.append(elapsed)
-            if stamps is not None:
-                onlines.append(online_time(stamps))
-                spans.append(max(e - s for s, e in stamps))
+            if timings is not None:
+                onlines.append(online_time(timings))
+                servers.append(timings)
             status, detail = case.check(result.outputs)
             statuses.append(status)
             stats = result.stats
     worst = max(statuses, key=[OK, WARN, FAIL].index)
-    return Measured(case, totals, onlines, spans, stats, predicted, worst, detail, compile_s)
+    return Measured(case, totals, onlines, servers, stats, predicted, worst, detail, compile_s)
 
 
 def fmt_rate(x: float) -> str:
@@ -333,8 +349,7 @@ def details(results: list[Measured]) -> str:
         lines.append(
             f"{m.case.name:<10} {m.case.what}; compile {m.compile_s:.2f} s; "
             f"runs total {', '.join(f'{t:.3f}' for t in m.total)} s, online "
-            f"{', '.join(f'{t:.3f}' for t in m.online) or 'n/a'} s, longest server compute "
-            f"{', '.join(f'{t:.3f}' for t in m.longest) or 'n/a'} s"
+            f"{', '.join(f'{t:.3f}' for t in m.online) or 'n/a'} s"
         )
         lines.append(
             f"{'':<10} rounds {s['rounds']} (compute {s['compute_rounds']}), bytes per server "
@@ -343,6 +358,16 @@ def details(results: list[Measured]) -> str:
             f"{sum(s['output_bytes'].values()):,}; cost report "
             f"{'agrees' if same else 'DIFFERS: ' + str((p['rounds'], p['bytes_per_server']))}"
         )
+        if m.servers:
+            each = [t for run in m.servers for t in run]
+            k = len(each)
+            lines.append(
+                f"{'':<10} one server's compute phase, mean over servers and runs: wall "
+                f"{sum(t.end - t.start for t in each) / k:.3f} s, CPU user "
+                f"{sum(t.user for t in each) / k:.3f} s + system "
+                f"{sum(t.system for t in each) / k:.3f} s, "
+                f"{sum(t.page_faults for t in each) // k:,} page faults"
+            )
         lines.append(f"{'':<10} check: {m.detail}")
     return "\n".join(lines)
 
@@ -369,9 +394,9 @@ def profile_processes(case: Case, top: int, timeout: float) -> None:
     """cProfile `Rep3Server.compute` inside the three real server processes."""
     circuit, inputs, _ = compile_case(case)
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
-        result, elapsed, stamps = run_once(circuit, inputs, timeout, tmp, "prof", profile=True)
+        result, elapsed, timings = run_once(circuit, inputs, timeout, tmp, "prof", profile=True)
         status, detail = case.check(result.outputs)
-        online = f"{online_time(stamps):.3f} s" if stamps else "n/a"
+        online = f"{online_time(timings):.3f} s" if timings else "n/a"
         print(
             f"{case.name}: {case.elements:,} elements, total {elapsed:.3f} s, online "
             f"{online} (under cProfile), check {status}: {detail}"

@@ -70,11 +70,18 @@ def test_optimized_equals_unoptimized_exactly(src, a, b, n, s) -> None:
     result = run_circuit(optimized, inputs)
     for name, value in reference.items():
         assert np.array_equal(value, result[name]), (name, src)
-    # every pass alone also preserves the result
+    # every pass alone preserves the result exactly, but dot fusion, which truncates
+    # a fixed-point dot product once instead of once per term
     for name in PASSES:
         alone, _ = optimize(compiled.circuit, passes=(name,), verify=verify)
         for out, value in run_circuit(alone, inputs).items():
-            assert np.array_equal(value, reference[out]), (name, out)
+            if name == "dot-fusion":
+                assert np.allclose(value, reference[out], atol=2**-12), (name, out)
+            else:
+                assert np.array_equal(value, reference[out]), (name, out)
+    full, _ = optimize(compiled.circuit, level=2, verify=verify)
+    for out, value in run_circuit(full, inputs).items():
+        assert np.allclose(value, reference[out], atol=2**-12), ("-O2", out)
 
 
 def test_levels_name_registered_passes() -> None:
@@ -115,11 +122,11 @@ output o = a + b to p
 
 
 def test_pass_records_count_before_and_after() -> None:
-    c = compile_text(HEADER + "output o = a * b + a * b to p")
+    c = compile_text(HEADER + "output o = a * b + a * b to p", level=1)
     names = [r.name for r in c.passes]
     assert names == list(LEVELS[1])
     cse = c.passes[names.index("cse")]
-    assert cse.interactive_after < cse.interactive_before
+    assert cse.after.multiplications < cse.before.multiplications
 
 
 def test_plain_backend_runs_level_0_and_1_on_arrays() -> None:

@@ -45,8 +45,11 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 PROGRAM = click.argument("program", type=click.Path(path_type=Path))
 PARAM = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="Override a `param` (the value becomes part of the fingerprint).")
-OPT = click.option("-O", "opt_level", type=click.IntRange(0, 1), default=1, show_default=True,
-                   help="Optimization level: 0 = the naive circuit, 1 = fold, CSE, dead code.")
+OPT = click.option("-O", "opt_level", type=click.IntRange(0, 2), default=2, show_default=True,
+                   help="Optimization level: 0 = the naive circuit, 1 = fold, CSE, dead code, "
+                        "2 = all passes (see `veil passes`).")
+PASSES = click.option("--passes", "pass_list", metavar="P1,P2,...",
+                      help="Run exactly these passes, in this order, instead of a level.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 BACKEND = click.option("--backend", type=click.Choice(("rep3", "plain")), default="rep3",
                        show_default=True,
@@ -54,11 +57,18 @@ BACKEND = click.option("--backend", type=click.Choice(("rep3", "plain")), defaul
                             "(reference semantics, for testing).")
 
 
-def _compile(program: Path, params: tuple[str, ...], opt_level: int = 1,
-             backend: str = "rep3"):  # fmt: skip
+def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
+             backend: str = "rep3", pass_list: str | None = None):  # fmt: skip
     from veil.compiler import compile_path
+    from veil.opt.pipeline import parse_passes
 
-    compiled = compile_path(program, _params(params), opt_level, backend)
+    passes = None
+    if pass_list is not None:
+        try:
+            passes = parse_passes(pass_list)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--passes") from None
+    compiled = compile_path(program, _params(params), opt_level, backend, passes)
     for w in compiled.warnings:
         click.echo(w.render(compiled.sources), err=True)
     return compiled
@@ -104,19 +114,20 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
 @PROGRAM
 @PARAM
 @OPT
+@PASSES
 @BACKEND
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
               help="Write the circuit (canonical JSON) to FILE instead of stdout.")
 @_user_errors
-def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, backend: str,
-                output: Path | None) -> None:  # fmt: skip
+def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
+                backend: str, output: Path | None) -> None:  # fmt: skip
     """Compile PROGRAM to the circuit the backend runs, in canonical JSON.
 
     With -o the circuit goes to FILE and its fingerprint is printed; without, the JSON
     is printed (its SHA-256 is the fingerprint)."""
     from veil.ir.serialize import dumps
 
-    compiled = _compile(program, params, opt_level, backend)
+    compiled = _compile(program, params, opt_level, backend, pass_list)
     text = dumps(compiled.executable)
     if output is None:
         click.echo(text)
@@ -130,13 +141,14 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, backend:
 @PROGRAM
 @PARAM
 @OPT
+@PASSES
 @JSON
 @BACKEND
 @click.option("--profile", "profiles", multiple=True, metavar="NAME=RTT_MS,MBIT",
               help="Network profile for the time estimate (replaces lan/wan), e.g. wan=150,100.")
 @_user_errors
-def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, backend: str,
-         profiles: tuple[str, ...]) -> None:  # fmt: skip
+def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
+         as_json: bool, backend: str, profiles: tuple[str, ...]) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
     from veil.cost import report
     from veil.cost.network import DEFAULT_PROFILES, parse_profile
@@ -145,7 +157,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, 
         chosen = tuple(parse_profile(p) for p in profiles) or DEFAULT_PROFILES
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--profile") from None
-    compiled = _compile(program, params, opt_level, backend)
+    compiled = _compile(program, params, opt_level, backend, pass_list)
     data = report.build(compiled.executable, compiled.passes, compiled.warnings,
                         compiled.unoptimized_executable(), backend, chosen)
     if as_json:
@@ -158,6 +170,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, 
 @PROGRAM
 @PARAM
 @OPT
+@PASSES
 @JSON
 @BACKEND
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
@@ -167,8 +180,9 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, 
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Also write one <party>.json of outputs per receiving party into DIR.")
 @_user_errors
-def run(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, backend: str,
-        timeout: float, inputs_dir: Path | None, out_dir: Path | None) -> None:  # fmt: skip
+def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
+        as_json: bool, backend: str, timeout: float, inputs_dir: Path | None,
+        out_dir: Path | None) -> None:  # fmt: skip
     """Run PROGRAM on its parties' input files and print each party's outputs.
 
     With rep3 (the default) three server processes compute over secret shares on this
@@ -178,7 +192,7 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, b
     from veil.io.inputs import load_inputs
     from veil.io.outputs import by_party, render_text, write_dir
 
-    compiled = _compile(program, params, opt_level, backend)
+    compiled = _compile(program, params, opt_level, backend, pass_list)
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
     circuit = compiled.executable
@@ -194,6 +208,19 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, as_json: bool, b
     else:
         click.echo(f"fingerprint {compiled.fingerprint} (backend {backend})")
         click.echo(render_text(outputs))
+
+
+@main.command()
+def passes() -> None:
+    """List the optimizer passes and the levels that run them."""
+    from veil.opt.pipeline import LEVELS, PASSES, PROTOCOL_PASSES
+
+    for name, module in PASSES.items():
+        levels = ",".join(f"-O{lv}" for lv, names in LEVELS.items() if name in names)
+        click.echo(f"{name:<15} {levels:<8} {module.SUMMARY}")
+    for level, names in LEVELS.items():
+        click.echo(f"-O{level}: {' '.join(names) or '(none: the naive circuit)'}")
+    click.echo(f"after rep3 lowering (-O1 and up): {' '.join(PROTOCOL_PASSES)}")
 
 
 if __name__ == "__main__":

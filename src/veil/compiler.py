@@ -12,7 +12,7 @@ from veil.ir.nodes import Circuit
 from veil.ir.serialize import fingerprint
 from veil.lang.checker import CheckedProgram, check
 from veil.lang.modules import ModuleLoader, resolve_program_path
-from veil.opt.pipeline import LEVELS, PassRecord, optimize, record
+from veil.opt.pipeline import DEFAULT_LEVEL, PROTOCOL_PASSES, PassRecord, optimize, record
 
 BACKENDS = ("rep3", "plain")
 
@@ -51,8 +51,9 @@ class Compiled:
 
 
 def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None = None,
-                   params: dict[str, str] | None = None, optimize_level: int = 1,
-                   path: Path | None = None, backend: str = "plain") -> Compiled:  # fmt: skip
+                   params: dict[str, str] | None = None, optimize_level: int = DEFAULT_LEVEL,
+                   path: Path | None = None, backend: str = "plain",
+                   passes: tuple[str, ...] | None = None) -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
     For `rep3` the optimized circuit is lowered to protocol primitives and optimized
@@ -66,18 +67,19 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     checked = check(module, loader, params)
     circuit = lower(checked)
     warnings = [*checked.warnings, *unused_input_warnings(circuit)]
-    optimized, records = optimize(circuit, level=optimize_level)
+    optimized, records = optimize(circuit, level=optimize_level, passes=passes)
     protocol = None
     if backend == "rep3":
         protocol = lower_rep3.run(optimized)
         records.append(record(lower_rep3.NAME, optimized, protocol))
-        protocol, more = optimize(protocol, passes=LEVELS[optimize_level])
+        protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else ())
         records += more
     return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol)
 
 
 def compile_path(path: Path, params: dict[str, str] | None = None,
-                 optimize_level: int = 1, backend: str = "plain") -> Compiled:  # fmt: skip
+                 optimize_level: int = DEFAULT_LEVEL, backend: str = "plain",
+                 passes: tuple[str, ...] | None = None) -> Compiled:  # fmt: skip
     """Compile a `.mpc` file or a program directory."""
     source = resolve_program_path(path)
     try:
@@ -85,4 +87,4 @@ def compile_path(path: Path, params: dict[str, str] | None = None,
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
     return compile_source(text, source.name, source.parent, params, optimize_level, source,
-                          backend)
+                          backend, passes)

@@ -125,7 +125,7 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         "nodes": len(circuit),
         "by_line": by_line,
         "by_function": by_fn,
-        "passes": [vars(p) for p in (passes or [])],
+        "passes": [p.as_dict() for p in (passes or [])],
         "warnings": [d.render() for d in (warnings or [])],
     }
     report["backend"] = backend
@@ -198,10 +198,13 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                    f"{report['interactive_elements']:,}, {report['depth']}, {report['nodes']:,}")
     if report["passes"]:
         out.append("")
-        out.append("passes                    nodes before → after   interactive before → after")
+        out.append(f"  {'pass':<16} {'nodes':>17}  {'multiplications':>21}  "
+                   f"{'AND gates':>23}  {'depth':>11}")
         for p in report["passes"]:
-            out.append(f"  {p['name']:<22} {p['nodes_before']:>8,} → {p['nodes_after']:<8,}"
-                       f"   {p['interactive_before']:>10,} → {p['interactive_after']:,}")
+            cells = [f"{p[k + '_before']:>9,} → {p[k + '_after']:<9,}" if k != "depth" else
+                     f"{p[k + '_before']:>4} → {p[k + '_after']:<4}"
+                     for k in ("nodes", "multiplications", "and_gates", "depth")]
+            out.append(f"  {p['name']:<16} " + "  ".join(cells))
     if any(sum(v for c, v in counts.items() if c in INTERACTIVE)
            for counts in report["by_line"].values()):
         out.append("")

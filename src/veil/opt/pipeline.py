@@ -1,4 +1,5 @@
-"""The pass pipeline: which passes run at each level, with counts before and after each."""
+"""The pass pipeline: the registry of passes, the optimization levels, and a record of
+what each pass changed (nodes, multiplications, AND gates, depth before and after)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,49 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from veil.ir.nodes import Circuit
-from veil.opt import constant_fold, cse, dead_code
-from veil.opt.rewrite import interactive_elements
+from veil.opt import constant_fold, cse, dead_code, dot_fusion, free_ops, rebalance
+from veil.opt.metrics import Metrics, measure
 
-PASSES: dict[str, ModuleType] = {m.NAME: m for m in (constant_fold, cse, dead_code)}
+PASSES: dict[str, ModuleType] = {
+    m.NAME: m for m in (constant_fold, free_ops, dot_fusion, rebalance, cse, dead_code)
+}
 
 LEVELS: dict[int, tuple[str, ...]] = {
     0: (),
     1: ("constant-fold", "cse", "dead-code"),
+    2: ("constant-fold", "cse", "free-ops", "dot-fusion", "rebalance", "cse", "dead-code"),
 }
+DEFAULT_LEVEL = 2
+PROTOCOL_PASSES = ("constant-fold", "cse", "dead-code")
+"""Run again after lowering to protocol primitives (there: identical conversions once)."""
 
 
 @dataclass(frozen=True)
 class PassRecord:
-    """What one pass did: node counts and interactive elements before and after."""
+    """What one pass did, measured before and after it."""
 
     name: str
-    nodes_before: int
-    nodes_after: int
-    interactive_before: int
-    interactive_after: int
+    before: Metrics
+    after: Metrics
+
+    def as_dict(self) -> dict:
+        return {"name": self.name,
+                **{f"{k}_before": v for k, v in vars(self.before).items()},
+                **{f"{k}_after": v for k, v in vars(self.after).items()}}
 
 
 def record(name: str, before: Circuit, after: Circuit) -> PassRecord:
-    return PassRecord(name, len(before), len(after), interactive_elements(before),
-                      interactive_elements(after))
+    return PassRecord(name, measure(before), measure(after))
+
+
+def parse_passes(text: str) -> tuple[str, ...]:
+    """A comma-separated pass list; ValueError naming the unknown ones."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in PASSES]
+    if unknown:
+        raise ValueError(f"unknown pass(es): {', '.join(unknown)}; "
+                         f"passes: {', '.join(PASSES)}")
+    return names
 
 
 def optimize(circuit: Circuit, level: int = 1, passes: tuple[str, ...] | None = None,

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from veil.ir.nodes import Circuit, Node
+from veil.ir.ops import infer
+from veil.types import VType
 
 # A rewrite sees each node with its operands already renamed and returns either a
 # node to keep (possibly changed) or the id of an existing node that replaces it.
@@ -37,3 +39,52 @@ def interactive_elements(circuit: Circuit) -> int:
         if is_interactive(n.op, [circuit.node(a).type for a in n.args]):
             total += n.type.size
     return total
+
+
+class Editor:
+    """Builds a new circuit from an old one: keep nodes, replace them, or emit new ones.
+
+    Nodes are visited in the old (topological) order; emitted nodes get fresh ids and
+    the type their op infers, and inherit the span and function of the node they stand
+    for, so costs stay attributed to the same source line."""
+
+    def __init__(self, circuit: Circuit):
+        self.src = circuit
+        self.nodes: list[Node] = []
+        self.rename: dict[int, int] = {}
+        self.types: dict[int, VType] = {}
+        self.next_id = max((n.id for n in circuit.nodes), default=-1) + 1
+        self.users = circuit.users()
+        self.outputs = {o.node for o in circuit.outputs}
+
+    def arg(self, old: int) -> int:
+        return self.rename.get(old, old)
+
+    def renamed(self, node: Node) -> Node:
+        args = tuple(self.arg(a) for a in node.args)
+        return node if args == node.args else replace(node, args=args)
+
+    def keep(self, node: Node) -> int:
+        node = self.renamed(node)
+        self.nodes.append(node)
+        self.types[node.id] = node.type
+        return node.id
+
+    def emit(self, op: str, args: tuple[int, ...] | list[int], attrs: dict, like: Node) -> int:
+        items = tuple(sorted(attrs.items()))
+        t = infer(op, [self.types[a] for a in args], items)
+        node = Node(self.next_id, op, tuple(args), t, items, like.span, like.fn)
+        self.next_id += 1
+        self.nodes.append(node)
+        self.types[node.id] = t
+        return node.id
+
+    def replace(self, old: int, new: int) -> None:
+        self.rename[old] = new
+
+    def single_use(self, old: int) -> bool:
+        """Used by exactly one node and not an output: can be absorbed into its user."""
+        return len(self.users[old]) == 1 and old not in self.outputs
+
+    def finish(self) -> Circuit:
+        return self.src.with_nodes(self.nodes, self.rename)
