@@ -48,6 +48,7 @@ import platform
 import pstats
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,7 +61,7 @@ import numpy as np
 from veil.backend.base import RunResult
 from veil.backend.rep3 import Rep3Server
 from veil.backend.rep3_session import Rep3Backend
-from veil.compiler import compile_source
+from veil.compiler import Compiled, compile_source
 from veil.cost.report import build
 from veil.ir.nodes import Circuit
 from veil.ir.semantics import encode
@@ -70,6 +71,7 @@ TIMINGS_ENV = "VEIL_BENCH_TIMINGS"
 PROFILE_ENV = "VEIL_BENCH_PROFILE"
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 FEATURES = 20
+QUIET_OPS = {"local_ops", "public_ops"}  # not listed in the circuit line
 U64 = np.uint64
 
 
@@ -263,18 +265,21 @@ class Measured:
     online: list[float]
     servers: list[list[ServerTiming]]  # per run, the three servers' compute phases
     stats: dict
-    predicted: dict
+    predicted: dict  # the cost report of the rep3 circuit
+    ops: dict[str, int]  # interactive operations of the program, before lowering
     status: str
     detail: str
     compile_s: float
 
 
-def compile_case(case: Case) -> tuple[Circuit, dict[str, np.ndarray], float]:
+def compile_case(case: Case) -> tuple[Compiled, dict[str, np.ndarray], float]:
+    """The compiled program (its `.executable` is the rep3 circuit), encoded inputs, time."""
     start = time.perf_counter()
-    circuit = compile_source(case.source, backend="rep3").executable
+    compiled = compile_source(case.source, backend="rep3")
     elapsed = time.perf_counter() - start
-    inputs = {s.name: encode(case.values[s.name], s.type.base) for s in circuit.inputs}
-    return circuit, inputs, elapsed
+    inputs = {s.name: encode(case.values[s.name], s.type.base)
+              for s in compiled.executable.inputs}  # fmt: skip
+    return compiled, inputs, elapsed
 
 
 def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tmp: str,
@@ -295,8 +300,10 @@ def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tm
 
 
 def run_case(case: Case, repeat: int, timeout: float) -> Measured:
-    circuit, inputs, compile_s = compile_case(case)
+    compiled, inputs, compile_s = compile_case(case)
+    circuit = compiled.executable
     predicted = build(circuit, backend="rep3")
+    ops = build(compiled.circuit)["ops"]  # operations before lowering to the protocol
     totals: list[float] = []
     onlines: list[float] = []
     servers: list[list[ServerTiming]] = []
@@ -312,7 +319,7 @@ def run_case(case: Case, repeat: int, timeout: float) -> Measured:
             statuses.append(status)
             stats = result.stats
     worst = max(statuses, key=[OK, WARN, FAIL].index)
-    return Measured(case, totals, onlines, servers, stats, predicted, worst, detail, compile_s)
+    return Measured(case, totals, onlines, servers, stats, predicted, ops, worst, detail, compile_s)
 
 
 def fmt_rate(x: float) -> str:
@@ -351,6 +358,12 @@ def details(results: list[Measured]) -> str:
             f"runs total {', '.join(f'{t:.3f}' for t in m.total)} s, online "
             f"{', '.join(f'{t:.3f}' for t in m.online) or 'n/a'} s"
         )
+        ops = {k: v for k, v in m.ops.items() if v and k not in QUIET_OPS}
+        lines.append(
+            f"{'':<10} circuit: {', '.join(f'{k} {v:,}' for k, v in ops.items())}; "
+            f"protocol: {p['ops'].get('boolean_gates', 0):,} AND gates, "
+            f"{p['ops'].get('secret_multiplications', 0):,} multiplications"
+        )
         lines.append(
             f"{'':<10} rounds {s['rounds']} (compute {s['compute_rounds']}), bytes per server "
             f"{s['bytes_sent']}, messages {s['messages']}, input bytes "
@@ -370,6 +383,25 @@ def details(results: list[Measured]) -> str:
             )
         lines.append(f"{'':<10} check: {m.detail}")
     return "\n".join(lines)
+
+
+def source_version() -> str:
+    """The checkout being measured: commit, and whether the work tree had changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "stdlib",
+                                "grammar"], cwd=root, capture_output=True, text=True,
+                               check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "veil (not a git checkout)"
+    return f"veil {head}" + (" with uncommitted changes to the compiler" if dirty else "")
 
 
 def machine() -> str:
@@ -392,7 +424,8 @@ def machine() -> str:
 
 def profile_processes(case: Case, top: int, timeout: float) -> None:
     """cProfile `Rep3Server.compute` inside the three real server processes."""
-    circuit, inputs, _ = compile_case(case)
+    compiled, inputs, _ = compile_case(case)
+    circuit = compiled.executable
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
         result, elapsed, timings = run_once(circuit, inputs, timeout, tmp, "prof", profile=True)
         status, detail = case.check(result.outputs)
@@ -414,7 +447,8 @@ def profile_threads(case: Case, top: int) -> None:
     sys.path.insert(0, str(root / "tests"))
     import rep3_harness  # the in-process harness of the test suite
 
-    circuit, inputs, _ = compile_case(case)
+    compiled, inputs, _ = compile_case(case)
+    circuit = compiled.executable
     profiles: list[cProfile.Profile] = []
     original = rep3_harness.server_session
 
@@ -492,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}")
     print(f"machine: {machine()}")
+    print(f"source: {source_version()}")
     print(
         f"rep3: 3 server processes + the runner, TCP on 127.0.0.1; n = {args.n:,}, "
         f"median of {args.repeat} run(s)\n"

@@ -126,6 +126,8 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         "by_line": by_line,
         "by_function": by_fn,
         "passes": [p.as_dict() for p in (passes or [])],
+        "notes": [f"{n.span}: {n.attr('note')}" if n.span else n.attr("note")
+                  for n in circuit.nodes if n.attr("note")],
         "warnings": [d.render() for d in (warnings or [])],
     }
     report["backend"] = backend
@@ -228,6 +230,11 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             inter = sum(v for c, v in counts.items() if c in INTERACTIVE)
             if inter:
                 out.append(f"  {fn:<30} {inter:>10,}")
+    if report["notes"]:
+        out.append("")
+        out.append("optimizer notes")
+        for note in report["notes"]:
+            out.append(f"  {note}")
     for w in report["warnings"]:
         out.append("")
         out.append(w)

@@ -469,6 +469,11 @@ class Lowerer:
                     shape = tuple(int(self.b.scalar(self.expr(d, inner))) for d in decl.ret.shape)
                     if self.b.type(result).shape != shape:
                         result = self.b.add("broadcast", (result,), {"shape": shape})
+            if any(a.name == "monotone" for a in decl.annotations) and \
+                    self.b.type(result).is_secret:
+                # tell the optimizer result = f(argument) with f non-decreasing
+                result = self.b.add("monotone", (result, inner.vars[decl.params[0].name].node),
+                                    {"fn": name})
             return result
         finally:
             self.fn_stack.pop()

@@ -24,6 +24,8 @@ the plain backend: the lowering is tested differentially that way.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from veil.ir.lower import Builder
 from veil.ir.nodes import Circuit, Node
 from veil.types import BOOL, INT, VType
@@ -117,6 +119,12 @@ class _Rep3Lowerer:
     def lower(self) -> Circuit:
         for n in self.src.nodes:
             self.map[n.id] = self.node(n)
+            note = n.attr("note")
+            if note is not None:  # keep the optimizer's note on what now computes n
+                out = self.b.nodes[self.map[n.id]]
+                if out.attr("note") is None:
+                    attrs = tuple(sorted((*out.attrs, ("note", note))))
+                    self.b.nodes[out.id] = replace(out, attrs=attrs)
         rename = dict(self.map)
         return self.src.with_nodes(self.b.nodes, rename)
 

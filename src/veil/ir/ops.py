@@ -22,7 +22,7 @@ PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
 
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL
-    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a"}
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone"}
 )
 
 
@@ -72,6 +72,8 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
 
     if op == "input":
         return VType("secret", a["base"], tuple(a["shape"]))
+    if op == "monotone":  # marks result = f(argument) for a @monotone f; the value is result
+        return args[0]
     if op == "const":
         return VType("public", a["base"], tuple(a["shape"]))
     if op in ("add", "sub"):

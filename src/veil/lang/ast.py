@@ -223,6 +223,7 @@ class FnDecl(Stmt):
     params: tuple[FnParam, ...]
     ret: TypeExpr | None
     body: tuple[Stmt, ...]
+    annotations: tuple[NameRef, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,7 @@ class Checker:
                              "redefined", self._name_span(item.span, item.name),
                              "choose another name")
                     continue
+                self._check_annotations(item)
                 self._define(scope, item.name, Symbol("fn", None, item.span, decl=item,
                                                       scope=scope), item.span)
             elif not is_main and not isinstance(item, ast.ConstDecl):
@@ -246,6 +247,15 @@ class Checker:
             for item in module.items:
                 if isinstance(item, ast.ConstDecl):
                     self.stmt(item, scope, Ctx())
+
+    def _check_annotations(self, fn: ast.FnDecl) -> None:
+        for ann in fn.annotations:
+            if len(fn.params) != 1 or fn.params[0].type.base != FIXED or \
+                    fn.ret is None or fn.ret.base != FIXED:
+                self.err("V0315", "`monotone` needs a function of one fixed argument that "
+                         "returns fixed", ann.span,
+                         "write `monotone fn f(x: fixed[..]) -> fixed[..]` for a function "
+                         "that never decreases when x grows")
 
     def _use(self, item: ast.UseDecl, scope: Scope) -> None:
         if item.module not in self.modules:

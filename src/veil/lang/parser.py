@@ -87,11 +87,15 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def fn_decl(self, meta, children):
-        name, *rest = children
+        annotations = tuple(c for c in children if isinstance(c, ast.NameRef))
+        name, *rest = [c for c in children if not isinstance(c, ast.NameRef)]
         body = rest[-1]
         ret = rest[-2]
         params = tuple(p for p in rest[:-2] if p is not None)
-        return ast.FnDecl(self._span(meta), str(name), params, ret, body)
+        return ast.FnDecl(self._span(meta), str(name), params, ret, body, annotations)
+
+    def annotation(self, children):
+        return self._ref(children[0])  # the modifier keyword as a NameRef
 
     @v_args(meta=True)
     def fn_param(self, meta, children):

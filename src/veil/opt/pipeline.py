@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from veil.ir.nodes import Circuit
-from veil.opt import constant_fold, cse, dead_code, dot_fusion, free_ops, rebalance
+from veil.opt import constant_fold, cse, dead_code, dot_fusion, free_ops, monotone, rebalance
 from veil.opt.metrics import Metrics, measure
 
 PASSES: dict[str, ModuleType] = {
-    m.NAME: m for m in (constant_fold, free_ops, dot_fusion, rebalance, cse, dead_code)
+    m.NAME: m
+    for m in (constant_fold, monotone, free_ops, dot_fusion, rebalance, cse, dead_code)
 }
 
 LEVELS: dict[int, tuple[str, ...]] = {
     0: (),
     1: ("constant-fold", "cse", "dead-code"),
-    2: ("constant-fold", "cse", "free-ops", "dot-fusion", "rebalance", "cse", "dead-code"),
+    2: ("constant-fold", "cse", "monotone", "free-ops", "dot-fusion", "rebalance", "cse",
+        "dead-code"),
 }
 DEFAULT_LEVEL = 2
 PROTOCOL_PASSES = ("constant-fold", "cse", "dead-code")
