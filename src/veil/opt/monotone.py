@@ -126,10 +126,7 @@ def _verified(f: _Function, x: int, test, z0: int) -> bool:
         np.linspace(-RAW_LIMIT, RAW_LIMIT, 1 << 13).astype(np.int64),
         np.sign(np.linspace(-1, 1, 1 << 13)) * np.logspace(0, 47, 1 << 13, base=2.0),
     ]).astype(np.int64))
-    for z in (window, spread):
-        if not np.array_equal(test(f(z, x)), z > z0):
-            return False
-    return True
+    return all(np.array_equal(test(f(z, x)), z > z0) for z in (window, spread))
 
 
 def run(circuit: Circuit) -> Circuit:
