@@ -12,7 +12,10 @@ Cases (each a small Veil program compiled for `rep3`, run on random inputs with
 - ``mul_fixed`` ``a * b`` on ``secret fixed[N]`` (a multiplication and a truncation);
 - ``lt_int``    ``a < b`` on ``secret int[N]`` (comparisons, A2B + Kogge–Stone);
 - ``logreg``    ``sum(ml.sigmoid(x @ w + b) > 0.5)`` for ``x: secret fixed[N/10, 20]``
-  (logistic-regression scoring with a threshold; only the count is revealed).
+  (logistic-regression scoring with a threshold; only the count is revealed);
+- ``scores``    ``ml.sigmoid(x @ w + b)`` revealed for the same ``x``: the sigmoid itself
+  (16 comparisons and selects a row), which the threshold case no longer evaluates
+  once the optimizer rewrites ``sigmoid(z) > 0.5`` into ``z > 0``.
 
 Two times are reported for each case, the median over ``--repeat`` runs:
 
@@ -20,21 +23,26 @@ Two times are reported for each case, the median over ``--repeat`` runs:
   interpreter processes, connecting, key agreement, secret-sharing and sending the
   inputs, the compute rounds, the output shares and the reconstruction.
 - ``online``: the compute rounds only (local operations and the round messages), from
-  the earliest server entering ``Rep3Server.compute`` to the last one leaving it. The
-  source is not edited for this: this module wraps ``Rep3Server.compute`` when it is
-  imported, and ``multiprocessing``'s spawn start method imports the main module again
-  in every server process, so the servers run the wrapper too. It writes its
-  ``time.perf_counter()`` stamps (CLOCK_MONOTONIC, one clock for all processes) to a
-  file named by the environment variable ``VEIL_BENCH_TIMINGS``; without it the
-  wrapper does nothing.
+  the moment the last server enters ``Rep3Server.compute`` (all three hold their input
+  shares) to the moment the last one leaves it. The source is not edited for this:
+  this module wraps ``Rep3Server.compute`` when it is imported, and multiprocessing's
+  spawn start method imports the main module again in every server process, so the
+  servers run the wrapper too. It writes ``time.perf_counter()`` stamps
+  (CLOCK_MONOTONIC, one clock for all processes) and the process's CPU time and page
+  faults during the phase to files named after the environment variable
+  ``VEIL_BENCH_TIMINGS``; without that variable the wrapper only calls through.
 
 Rounds and bytes are what the run measured (``RunResult.stats``); the script checks
 them against the cost report's prediction (``veil.cost.report.build``). ``bytes/server``
-is the largest of the three servers' totals, compute rounds plus output shares.
+is the largest of the three servers' totals: compute rounds plus output shares (the
+input shares are sent by the runner, and listed separately).
 
-``--profile CASE`` instead runs one case in-process (three server threads over socket
-pairs, ``tests/rep3_harness.run_threaded``) with cProfile in every thread, and prints
-the functions with the most own time summed over the three servers.
+``--profile CASE`` instead runs one case once with cProfile around
+``Rep3Server.compute`` in each of the three server processes and prints the functions
+with the most own time summed over the servers. With ``--threads`` the servers run as
+threads of this process (``tests/rep3_harness.run_threaded``) and their whole sessions
+are profiled. Own time of ``recv_into`` and of lock ``acquire`` (joining the send
+thread) is mostly waiting for a peer.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +146,10 @@ def online_time(timings: list[ServerTiming]) -> float:
 
 @dataclass
 class Case:
-    """One benchmark: a program, its inputs (cleartext) and a numpy check of the outputs."""
+    """One benchmark: a program, its cleartext inputs and a numpy check of its outputs.
+
+    `check` returns OK, WARN (only the documented probabilistic truncation failures, at
+    the rate the protocol predicts) or FAIL, and a line of detail."""
 
     name: str
     what: str
@@ -146,7 +157,6 @@ class Case:
     source: str
     values: dict[str, np.ndarray | float]
     check: Callable[[dict[str, np.ndarray]], tuple[str, str]]
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def signed(raw: np.ndarray) -> np.ndarray:
@@ -247,11 +257,42 @@ output approved = sum(ml.sigmoid(x @ w + b) > 0.5) to bank
     )
 
 
+def case_scores(rows: int, rng: np.random.Generator) -> Case:
+    x = rng.normal(0.0, 1.0, (rows, FEATURES))
+    w = rng.normal(0.0, 0.5, FEATURES)
+    bias = 0.1
+    src = f"""party bank, model
+input x: secret fixed[{rows}, {FEATURES}] from bank
+input w: secret fixed[{FEATURES}] from model
+input b: secret fixed from model
+use ml
+output score = ml.sigmoid(x @ w + b) to bank
+"""
+
+    def check(out: dict[str, np.ndarray]) -> tuple[str, str]:
+        expected = 1.0 / (1.0 + np.exp(-(x @ w + bias)))
+        err = np.abs(signed(out["score"]) / 2.0**FRAC_BITS - expected)
+        # ml.sigmoid is within 0.0035 of the real one; fixed point adds a few 2^-16.
+        bad = int(np.count_nonzero(err > 0.004))
+        detail = f"{bad} of {rows:,} off by more than 0.004, max error {float(err.max()):.4f}"
+        return (OK if bad == 0 else FAIL), detail
+
+    return Case(
+        "scores",
+        f"sigmoid(x@w+b) revealed, x: [N/10, {FEATURES}]",
+        rows,
+        src,
+        {"x": x, "w": w, "b": bias},
+        check,
+    )
+
+
 CASES: dict[str, Callable[[int, np.random.Generator], Case]] = {
     "mul_int": case_mul_int,
     "mul_fixed": case_mul_fixed,
     "lt_int": case_lt,
     "logreg": lambda n, rng: case_logreg(max(1, n // 10), rng),
+    "scores": lambda n, rng: case_scores(max(1, n // 10), rng),
 }
 
 
@@ -272,10 +313,12 @@ class Measured:
     compile_s: float
 
 
-def compile_case(case: Case) -> tuple[Compiled, dict[str, np.ndarray], float]:
+def compile_case(case: Case, opt_level: int | None = None
+                 ) -> tuple[Compiled, dict[str, np.ndarray], float]:  # fmt: skip
     """The compiled program (its `.executable` is the rep3 circuit), encoded inputs, time."""
     start = time.perf_counter()
-    compiled = compile_source(case.source, backend="rep3")
+    levels = {} if opt_level is None else {"optimize_level": opt_level}
+    compiled = compile_source(case.source, backend="rep3", **levels)
     elapsed = time.perf_counter() - start
     inputs = {s.name: encode(case.values[s.name], s.type.base)
               for s in compiled.executable.inputs}  # fmt: skip
@@ -299,8 +342,8 @@ def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tm
     return result, elapsed, read_timings(stamp)
 
 
-def run_case(case: Case, repeat: int, timeout: float) -> Measured:
-    compiled, inputs, compile_s = compile_case(case)
+def run_case(case: Case, repeat: int, timeout: float, opt_level: int | None = None) -> Measured:
+    compiled, inputs, compile_s = compile_case(case, opt_level)
     circuit = compiled.executable
     predicted = build(circuit, backend="rep3")
     ops = build(compiled.circuit)["ops"]  # operations before lowering to the protocol
@@ -422,9 +465,10 @@ def machine() -> str:
 # ---------------------------------------------------------------- profiling
 
 
-def profile_processes(case: Case, top: int, timeout: float) -> None:
+def profile_processes(case: Case, top: int, timeout: float, opt_level: int | None = None
+                      ) -> None:  # fmt: skip
     """cProfile `Rep3Server.compute` inside the three real server processes."""
-    compiled, inputs, _ = compile_case(case)
+    compiled, inputs, _ = compile_case(case, opt_level)
     circuit = compiled.executable
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
         result, elapsed, timings = run_once(circuit, inputs, timeout, tmp, "prof", profile=True)
@@ -441,13 +485,13 @@ def profile_processes(case: Case, top: int, timeout: float) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
-def profile_threads(case: Case, top: int) -> None:
+def profile_threads(case: Case, top: int, opt_level: int | None = None) -> None:
     """cProfile the three servers' sessions run in threads (tests/rep3_harness.py)."""
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "tests"))
     import rep3_harness  # the in-process harness of the test suite
 
-    compiled, inputs, _ = compile_case(case)
+    compiled, inputs, _ = compile_case(case, opt_level)
     circuit = compiled.executable
     profiles: list[cProfile.Profile] = []
     original = rep3_harness.server_session
@@ -497,6 +541,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "-O",
+        dest="opt_level",
+        type=int,
+        choices=(0, 1, 2),
+        help="optimization level (default: the compiler's, as for `veil run`)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="CASE",
         choices=list(CASES),
@@ -516,9 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         case = CASES[args.profile](args.n, rng)
         if args.threads:
-            profile_threads(case, args.top)
+            profile_threads(case, args.top, args.opt_level)
         else:
-            profile_processes(case, args.top, args.timeout)
+            profile_processes(case, args.top, args.timeout, args.opt_level)
         return 0
 
     names = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -529,12 +580,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"source: {source_version()}")
     print(
         f"rep3: 3 server processes + the runner, TCP on 127.0.0.1; n = {args.n:,}, "
+        f"-O {'default' if args.opt_level is None else args.opt_level}, "
         f"median of {args.repeat} run(s)\n"
     )
     results = []
     for name in names:
         case = CASES[name](args.n, rng)
-        results.append(run_case(case, args.repeat, args.timeout))
+        results.append(run_case(case, args.repeat, args.timeout, args.opt_level))
         print(
             f"  {name} done ({statistics.median(results[-1].total):.2f} s a run)", file=sys.stderr
         )

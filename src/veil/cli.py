@@ -117,17 +117,30 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
 @PASSES
 @BACKEND
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
-              help="Write the circuit (canonical JSON) to FILE instead of stdout.")
+              help="Write the circuit to FILE instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(("json", "bristol")), default="json",
+              show_default=True,
+              help="json = the canonical circuit (its SHA-256 is the fingerprint); bristol = "
+                   "Bristol Fashion, for a pure-boolean program (inputs and outputs bool).")
 @_user_errors
 def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-                backend: str, output: Path | None) -> None:  # fmt: skip
+                backend: str, output: Path | None, fmt: str) -> None:  # fmt: skip
     """Compile PROGRAM to the circuit the backend runs, in canonical JSON.
 
     With -o the circuit goes to FILE and its fingerprint is printed; without, the JSON
     is printed (its SHA-256 is the fingerprint)."""
     from veil.ir.serialize import dumps
+    from veil.ir.to_bristol import export
 
     compiled = _compile(program, params, opt_level, backend, pass_list)
+    if fmt == "bristol":
+        text = export(compiled.circuit).rstrip("\n")
+        if output is None:
+            click.echo(text)
+        else:
+            output.write_text(text + "\n", encoding="ascii")
+            click.echo(f"wrote {output} (Bristol Fashion)")
+        return
     text = dumps(compiled.executable)
     if output is None:
         click.echo(text)

@@ -107,7 +107,31 @@ def _base_words(base: str) -> str:
     return {INT: "an integer", FIXED: "a number", BOOL: "true/false"}[base]
 
 
+def _hex_bits(value: Any, width: int, where: str, problems: _Problems) -> Any:
+    """A bool array given as "0x…" (bit i of the number = element i), or a list of them."""
+    if isinstance(value, list):
+        return [_hex_bits(v, width, f"{where}[{k}]", problems) for k, v in enumerate(value)]
+    if not (isinstance(value, str) and value.lower().startswith("0x")):
+        return value
+    try:
+        number = int(value, 16)
+    except ValueError:
+        problems.add("V0704", f"{where}: `{value}` is not a hexadecimal number",
+                     'write "0x" followed by hex digits')
+        return None
+    if number >> width:
+        problems.add("V0705", f"{where}: {value} has more than {width} bits",
+                     f"the field holds {width} bits (bit i of the number is element i)")
+        return None
+    return [bool((number >> i) & 1) for i in range(width)]
+
+
 def _convert(value: Any, spec: InputSpec, where: str, problems: _Problems) -> np.ndarray | None:
+    if spec.type.base == BOOL and spec.type.shape:
+        before = len(problems.items)
+        value = _hex_bits(value, spec.type.shape[-1], where, problems)
+        if len(problems.items) > before:
+            return None
     shape = _shape_of(value)
     want = spec.type.shape
     if shape is None:
@@ -204,7 +228,8 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
                              f"expected {spec.type.base} of shape {fmt_shape(spec.type.shape)}")
                 continue
             value = data[spec.name]
-            if isinstance(value, str) and spec.type.shape:
+            if isinstance(value, str) and spec.type.shape and \
+                    not (spec.type.base == BOOL and value.lower().startswith("0x")):
                 csv_path = path.parent / value
                 where = f"{where} ({csv_path})"
                 try:

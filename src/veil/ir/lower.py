@@ -211,6 +211,16 @@ class Lowerer:
     _stmt_FnDecl = _stmt_PartyDecl
     _stmt_ConstDecl = _stmt_PartyDecl
     _stmt_ParamDecl = _stmt_PartyDecl
+    _stmt_CircuitDecl = _stmt_PartyDecl
+
+    def _stmt_LetTuple(self, s: ast.LetTuple, env: Env) -> None:
+        assert isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name)
+        sym = env.scope.lookup(s.value.func.id)
+        assert sym is not None
+        results = self.circuit_call(sym, s.value.func.id,
+                                    [self.expr(a, env) for a in s.value.args])
+        for ref, node in zip(s.names, results, strict=True):
+            env.vars[ref.name] = Binding(node, None, False)
 
     def _stmt_InputDecl(self, s: ast.InputDecl, env: Env) -> None:
         sym = env.scope.lookup(s.name)
@@ -442,9 +452,64 @@ class Lowerer:
             assert isinstance(e.func, ast.Attribute) and isinstance(e.func.value, ast.Name)
             sym = self._member(e.func, env)
             name = f"{e.func.value.id}.{e.func.attr}"
-        assert sym is not None and sym.decl is not None and sym.scope is not None
+        assert sym is not None
         args = [self.expr(a, env) for a in e.args]
+        if sym.kind == "circuit":
+            return self.circuit_call(sym, name, args)[0]
         return self.call(sym, name, args, env)
+
+    def circuit_call(self, sym: Symbol, name: str, args: list[int]) -> list[int]:
+        """Inline a Bristol circuit: one boolean node per gate, each over the instances.
+
+        Wire i of an argument bool[..., n] is its element [..., i]; outputs are stacked
+        back into bool[..., width]. XOR and INV are local on shares, so the rounds of a
+        call are its AND depth."""
+        circuit = sym.value
+        saved_fn = self.b.fn
+        self.b.fn = "/".join([*self.fn_stack, name])
+        try:
+            wires: dict[int, int] = {}
+            for j, arg in enumerate(args):
+                shape = self.b.type(arg).shape
+                lead = tuple(("r", 0, d) for d in shape[:-1])
+                for k, wire in enumerate(circuit.input_wires(j)):
+                    wires[wire] = self.b.add("slice", (arg,), {"spec": (*lead, ("i", k))})
+            ops = {"XOR": "xor", "AND": "and"}
+            for gate in circuit.gates:
+                if gate.op in ops:
+                    wires[gate.outs[0]] = self.b.add(ops[gate.op],
+                                                     (wires[gate.ins[0]], wires[gate.ins[1]]))
+                elif gate.op == "INV":
+                    wires[gate.outs[0]] = self.b.add("not", (wires[gate.ins[0]],))
+                elif gate.op == "EQW":
+                    wires[gate.outs[0]] = wires[gate.ins[0]]
+                elif gate.op == "EQ":
+                    wires[gate.outs[0]] = self.b.const(bool(gate.ins[0]), BOOL)
+                elif gate.op == "MAND":
+                    half = len(gate.ins) // 2
+                    for k, out in enumerate(gate.outs):
+                        wires[out] = self.b.add("and", (wires[gate.ins[k]],
+                                                        wires[gate.ins[half + k]]))
+                else:  # the importer rejects every other op
+                    raise AssertionError(gate.op)
+            batch: tuple[int, ...] = ()
+            for arg in args:
+                batch = broadcast(batch, self.b.type(arg).shape[:-1]) or batch
+            results = []
+            for k in range(len(circuit.output_widths)):
+                bits = []
+                for wire in circuit.output_wires(k):
+                    node = wires[wire]
+                    if self.b.type(node).shape != batch:
+                        node = self.b.add("broadcast", (node,), {"shape": batch})
+                    bits.append(node)
+                out = self.b.add("stack", bits)  # [width] or [width, instances]
+                if batch:
+                    out = self.b.add("transpose", (out,))
+                results.append(out)
+            return results
+        finally:
+            self.b.fn = saved_fn
 
     def call(self, sym: Symbol, name: str, args: list[int], env: Env) -> int:
         decl = sym.decl
@@ -574,6 +639,16 @@ class Lowerer:
 
     def _builtin_len(self, e: ast.Call, env: Env) -> int:
         return self.b.const(self.b.type(self.expr(e.args[0], env)).shape[0], INT)
+
+    def _builtin_to_bits(self, e: ast.Call, env: Env) -> int:
+        return self.b.add("to_bits", (self.expr(e.args[0], env),))
+
+    def _builtin_from_bits(self, e: ast.Call, env: Env) -> int:
+        """Σ b_i·2^i: the bits as 0/1 ints times public powers of two, one local product."""
+        bits = self.b.add("b2a", (self.expr(e.args[0], env),))
+        powers = self.b.const(np.array([1 << i for i in range(64)], dtype=np.uint64)
+                              .view(np.int64), INT)
+        return self.b.add("matmul", (bits, powers))
 
     def _builtin_size(self, e: ast.Call, env: Env) -> int:
         return self.b.const(self.b.type(self.expr(e.args[0], env)).size, INT)

@@ -111,6 +111,13 @@ class _Rep3Lowerer:
             return self.select(*args)
         if op == "b2a" and any(secret):
             return self.b2a(args[0])
+        if op == "to_bits" and any(secret):
+            word = self.a2b(args[0])
+            bits = [self.add("bit", word, index=i) for i in range(64)]
+            stacked = self.b.add("stack", bits)  # [64, ...]
+            if self.t(stacked).shape[1:]:
+                stacked = self.add("transpose", stacked)
+            return stacked
         if op == "or" and any(secret):  # with a public operand the AND is local
             x, y = args
             return self.add("xor", self.add("xor", x, y), self.add("and", x, y))

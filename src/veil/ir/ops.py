@@ -22,7 +22,7 @@ PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
 
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL
-    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone"}
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits"}
 )
 
 
@@ -140,6 +140,10 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if c.base != BOOL or x.base != y.base:
             raise IRError("select types")
         return VType(label, x.base, bshape(c, x, y))
+    if op == "to_bits":
+        if args[0].base != INT:
+            raise IRError("to_bits of non-int")
+        return VType(label, BOOL, (*args[0].shape, 64))
     if op == "b2a":
         if args[0].base != BOOL:
             raise IRError("b2a on non-bool")
@@ -194,7 +198,7 @@ def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
     secret = [t.is_secret for t in arg_types]
     if op in ("mul", "matmul"):
         return all(secret)
-    if op in ("trunc", "b2a", "lt", "eq"):
+    if op in ("trunc", "b2a", "lt", "eq", "to_bits"):
         return any(secret)
     if op in ("and", "or"):
         return all(secret)

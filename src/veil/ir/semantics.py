@@ -103,6 +103,9 @@ def apply(node: Node, args: Sequence[np.ndarray]) -> np.ndarray:
             return np.asarray(np.where(args[0], args[1], args[2]))
         if op == "b2a":
             return np.asarray(args[0], dtype=U64)
+        if op == "to_bits":
+            x = np.asarray(args[0], dtype=U64)[..., None]
+            return ((x >> np.arange(64, dtype=U64)) & U64(1)).astype(np.bool_)
         # Protocol-level ops. In the clear a value is its own share 0 and shares 1 and 2
         # are zero, so the conversions built from components compute the identity.
         if op in ("a2b_comp", "b2a_comp"):

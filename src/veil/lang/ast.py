@@ -126,6 +126,14 @@ class Let(Stmt):
 
 
 @dataclass(frozen=True)
+class LetTuple(Stmt):
+    """`let (a, b) = f(x)`: bind each result of a call with several results."""
+
+    names: tuple[NameRef, ...]
+    value: Expr
+
+
+@dataclass(frozen=True)
 class Assign(Stmt):
     name: str
     value: Expr
@@ -209,6 +217,16 @@ class ParamDecl(Stmt):
 @dataclass(frozen=True)
 class UseDecl(Stmt):
     module: str
+
+
+@dataclass(frozen=True)
+class CircuitDecl(Stmt):
+    """`circuit NAME = bristol("file")`: a Bristol Fashion circuit callable as a function."""
+
+    name: str
+    format: NameRef
+    path: str
+    path_span: Span
 
 
 @dataclass(frozen=True)

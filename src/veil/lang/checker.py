@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -136,7 +137,7 @@ class CheckedProgram:
 
 
 BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
-            "to_int", "len", "size", "reshape", "transpose")  # fmt: skip
+            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits")  # fmt: skip
 
 
 class Checker:
@@ -780,7 +781,7 @@ class Checker:
             else:
                 self.err("V0201", f"unknown name `{e.id}`", e.span, _suggest(e.id, scope))
             return None
-        if sym.kind in ("fn", "module"):
+        if sym.kind in ("fn", "module", "circuit"):
             self.err("V0301", f"`{e.id}` is a {_kind_name(sym.kind)}, not a value", e.span,
                      f"call it: `{e.id}(...)`" if sym.kind == "fn"
                      else f"use one of its members: `{e.id}.NAME`")
@@ -1033,10 +1034,92 @@ class Checker:
         else:
             self.err("V0301", "this expression cannot be called", e.func.span)
             return None
+        if sym.kind == "circuit":
+            results = self.circuit_call(sym, args, e)
+            if results is None:
+                return None
+            if len(results) != 1:
+                names = ", ".join(f"r{k}" for k in range(len(results)))
+                self.err("V0316", f"`{_callee_name(e.func)}` returns {len(results)} values",
+                         e.span, f"bind them all: `let ({names}) = {_callee_name(e.func)}(...)`")
+                return None
+            return results[0]
         if sym.kind != "fn" or sym.decl is None:
             self.err("V0301", f"`{_callee_name(e.func)}` is not a function", e.func.span)
             return None
         return self.call_user(sym, args, e)
+
+    def circuit_call(self, sym: Symbol, args: list[VType | None], e: ast.Call
+                     ) -> list[VType] | None:  # fmt: skip
+        """Result types of calling a Bristol circuit: each argument is bool[..., width];
+        leading (batch) dimensions broadcast and run that many instances at once."""
+        circuit = sym.value
+        widths = circuit.input_widths  # type: ignore[union-attr]
+        name = _callee_name(e.func)
+        if len(args) != len(widths):
+            self.err("V0304", f"`{name}` takes {len(widths)} argument(s), got {len(args)}",
+                     e.span, f"its inputs are bool[{'], bool['.join(map(str, widths))}]")
+            return None
+        batch: tuple[int, ...] | None = ()
+        for t, w, arg in zip(args, widths, e.args, strict=True):
+            if t is None:
+                return None
+            if t.base != BOOL or not t.shape or t.shape[-1] != w or len(t.shape) > 2:
+                self.err("V0305", f"argument of `{name}` must be bool[{w}] (or bool[B, {w}] "
+                         f"for B instances), got {t}", arg.span,
+                         "convert an int with `to_bits(x)`; a bool array's element i is "
+                         "wire i")
+                return None
+            batch = broadcast(batch, t.shape[:-1]) if batch is not None else None
+        if batch is None:
+            self.err("V0302", f"the instance dimensions of the arguments of `{name}` do not "
+                     "broadcast", e.span, "give every argument the same leading dimensions")
+            return None
+        label = join_label(*(t.label for t in args if t is not None))
+        return [VType(label, BOOL, (*batch, w)) for w in circuit.output_widths]  # type: ignore
+
+    def _stmt_CircuitDecl(self, s: ast.CircuitDecl, scope: Scope, ctx: Ctx) -> None:
+        from veil import bristol
+
+        if s.format.name != "bristol":
+            self.err("V0901", f"unknown circuit format `{s.format.name}`", s.format.span,
+                     'the supported format is Bristol Fashion: `bristol("file.txt")`')
+            return
+        base = self.loader.program_dir if self.loader.program_dir is not None else Path(".")
+        path = base / s.path
+        if not path.is_file():
+            self.err("V0901", f"no circuit file `{s.path}`", s.path_span,
+                     f"the path is relative to the program's directory ({base})")
+            return
+        try:
+            circuit = bristol.load(path)
+        except VeilError as exc:
+            for d in exc.diagnostics:
+                self.err(d.code, d.message, s.path_span, d.help)
+            return
+        self._define(scope, s.name, Symbol("circuit", None, s.span, value=circuit), s.span)
+
+    def _stmt_LetTuple(self, s: ast.LetTuple, scope: Scope, ctx: Ctx) -> None:
+        results: list[VType] | None = None
+        call = s.value
+        sym = scope.lookup(call.func.id) if isinstance(call, ast.Call) and \
+            isinstance(call.func, ast.Name) else None
+        if sym is None or sym.kind != "circuit":
+            self.expr(s.value, scope)
+            self.err("V0316", "only a circuit with several outputs can be destructured",
+                     s.value.span, "functions return one value; use `let x = f(...)`")
+        else:
+            assert isinstance(call, ast.Call)
+            args = [self.expr(a, scope) for a in call.args]
+            results = self.circuit_call(sym, args, call)
+            if results is not None and len(results) != len(s.names):
+                self.err("V0316", f"`{call.func.id}` returns {len(results)} values, "  # type: ignore[union-attr]
+                         f"{len(s.names)} names are bound", s.span,
+                         "bind exactly one name per output")
+                results = None
+        for k, ref in enumerate(s.names):
+            t = results[k] if results is not None else None
+            self._define(scope, ref.name, Symbol("let", t, ref.span), ref.span)
 
     def call_user(self, sym: Symbol, args: list[VType | None], e: ast.Call) -> VType | None:
         decl = sym.decl
@@ -1279,6 +1362,26 @@ class Checker:
             return None
         return VType(PUBLIC, INT)
 
+    def _builtin_to_bits(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        t = args[0]
+        if t.base != INT or len(t.shape) > 1:
+            self.err("V0301", f"`to_bits` takes an int or an int vector, got {t}", e.span,
+                     "convert fixed with `to_int` first")
+            return None
+        return VType(t.label, BOOL, (*t.shape, 64))
+
+    def _builtin_from_bits(self, e, args, scope):
+        if not self._arity(e, args, 1):
+            return None
+        t = args[0]
+        if t.base != BOOL or not t.shape or t.shape[-1] != 64 or len(t.shape) > 2:
+            self.err("V0301", f"`from_bits` takes bool[64] (or bool[N, 64]), got {t}", e.span,
+                     "element i is bit i of the int (two's complement)")
+            return None
+        return VType(t.label, INT, t.shape[:-1])
+
     def _builtin_size(self, e, args, scope):
         if not self._arity(e, args, 1):
             return None
@@ -1328,6 +1431,8 @@ BUILTIN_HELP = {
     "to_int": "to_int(x) converts fixed (rounding down) or bool to int",
     "len": "len(x) is the first dimension of x, a public int",
     "size": "size(x) is the number of elements of x, a public int",
+    "to_bits": "to_bits(x) is bool[64]: element i is bit i of the int x (two's complement)",
+    "from_bits": "from_bits(b) is the int whose bit i is b[i], for b: bool[64]",
     "reshape": "reshape(x, d1, d2, ...) keeps the elements in order",
     "transpose": "transpose(m) swaps the two dimensions of a matrix",
 }
@@ -1424,7 +1529,8 @@ def _dims(shape: tuple[int, ...]) -> str:
 def _kind_name(kind: str) -> str:
     return {"let": "`let` binding (immutable)", "const": "constant", "param": "param",
             "input": "input", "loop": "loop variable", "fn": "function", "module": "module",
-            "output": "output", "var": "variable"}.get(kind, kind)  # fmt: skip
+            "output": "output", "var": "variable",
+            "circuit": "circuit"}.get(kind, kind)  # fmt: skip
 
 
 def _conversion_hint(src: str, dst: str) -> str:

@@ -128,6 +128,17 @@ class _ToAst(Transformer):
         return tuple(children)
 
     @v_args(meta=True)
+    def let_tuple_stmt(self, meta, children):
+        *names, value = children
+        return ast.LetTuple(self._span(meta), tuple(self._ref(n) for n in names), value)
+
+    @v_args(meta=True)
+    def circuit_decl(self, meta, children):
+        name, fmt, path = children
+        return ast.CircuitDecl(self._span(meta), str(name), self._ref(fmt), str(path)[1:-1],
+                               self._tok_span(path))
+
+    @v_args(meta=True)
     def let_stmt(self, meta, children):
         name, typ, value = children
         return ast.Let(self._span(meta), str(name), typ, value, mutable=False)
