@@ -240,10 +240,28 @@ class Rep3Server:
             self.values[node_id] = self.local(node)
 
     def compute(self) -> None:
+        # Free each value after the level of its last user: keeping every intermediate
+        # array alive made most operations write to fresh memory (page faults were the
+        # largest cost in bench/bench_rep3.py).
+        keep = {o.node for o in self.circuit.outputs}
+        last_level: dict[int, int] = {}
+        for node in self.circuit.nodes:
+            for a in node.args:
+                last_level[a] = max(last_level.get(a, 0), self.sched.level[node.id])
+        free_after: dict[int, list[int]] = {}
+        for node_id, level in last_level.items():
+            if node_id not in keep:
+                free_after.setdefault(level, []).append(node_id)
         self.run_local(0)
+        self._free(free_after.get(0, ()))
         for number in range(1, self.sched.compute_rounds + 1):
             self.run_round(number)
             self.run_local(number)
+            self._free(free_after.get(number, ()))
+
+    def _free(self, node_ids) -> None:
+        for node_id in node_ids:
+            self.values.pop(node_id, None)
 
     def output_share(self, node_id: int, base: str) -> np.ndarray:
         """This server's component x_me of an output, re-randomized by a zero-sharing."""

@@ -27,7 +27,19 @@ def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray]) -> dict[str, 
     return result
 
 
+def _hex(bits: list) -> str:
+    """A bit vector as the hex number whose bit i is element i (the input convention)."""
+    number = sum(1 << i for i, b in enumerate(bits) if b)
+    return f"0x{number:0{(len(bits) + 3) // 4}x}"
+
+
 def _short(value: Any, limit: int = 12) -> str:
+    if isinstance(value, list) and len(value) >= 64 and all(isinstance(b, bool) for b in value):
+        return _hex(value)
+    if isinstance(value, list) and value and isinstance(value[0], list) and \
+            len(value[0]) >= 64 and isinstance(value[0][0], bool):
+        return "[" + ", ".join(_hex(row) for row in value[:limit]) + \
+            (f", … ({len(value)} rows)" if len(value) > limit else "") + "]"
     if isinstance(value, list):
         flat = np.array(value, dtype=object).reshape(-1).tolist()
         shown = ", ".join(_short(v) for v in flat[:limit])
