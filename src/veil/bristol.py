@@ -296,8 +296,8 @@ def parse(text: str, source: str) -> BristolCircuit:
         if len(gates) == declared:
             raise src.error(
                 line,
-                f"gate line {declared + 1}, but the header (line {header_line}) declares "
-                f"{declared} gates",
+                f"this is gate line {declared + 1} but the header (line {header_line}) "
+                f"declares only {declared} gates",
                 "the first number of the header is the number of gate lines",
             )
         op = tokens[-1]
@@ -404,7 +404,12 @@ def _bad_output(
             line, f"wire {w} is out of range", f"wire numbers are 0..{wires - 1}", token
         )
     where = assigned_at[w]
-    before = "is an input wire" if where < 0 else f"was already assigned on line {where}"
+    if where < 0:
+        before = "is an input wire"
+    elif where == line:
+        before = "appears twice among this gate's outputs"
+    else:
+        before = f"was already assigned on line {where}"
     raise src.error(
         line,
         f"wire {w} is assigned twice: it {before}",

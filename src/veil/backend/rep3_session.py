@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,7 +103,11 @@ def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout
             except TimeoutError:
                 raise PeerError(f"{', '.join(party_name(p) for p in sorted(expected))} "
                                 f"did not connect within {timeout:g} s") from None
-            who = identify(sock, session, timeout)
+            try:
+                who = identify(sock, session, timeout)
+            except PeerError:  # a stray connection (another program, a port scan): drop it
+                sock.close()
+                continue
             if who not in expected:
                 sock.close()
                 continue
@@ -229,13 +234,15 @@ class Rep3Backend:
                 sock = connect(HOST, ports[me], self.timeout, party_name(me))
                 introduce(sock, RUNNER, session)
                 channels.append(Channel(sock, RUNNER, me, session, party_name(me), self.timeout))
-            return runner_session(circuit, inputs, channels, self.name)
+            return runner_session(circuit, inputs, channels, self.name,
+                                  alive=lambda: self._check_alive(procs))
         except PeerError as exc:
             for ch in channels:
                 ch.abort(f"the runner stopped: {exc}")
             reasons = self._collect_errors(pipes, procs)
+            detail = f"{exc}; {reasons}" if reasons else str(exc)
             raise VeilError([Diagnostic(
-                "V0801", f"the run was aborted; no output was revealed: {reasons or exc}",
+                "V0801", f"the run was aborted; no output was revealed: {detail}",
                 help="check that all three servers can run; --timeout sets how long a "
                      "silent peer is tolerated")]) from None
         finally:
@@ -247,10 +254,19 @@ class Rep3Backend:
                     proc.kill()
                     proc.join()
 
+    @staticmethod
+    def _check_alive(procs) -> None:
+        for me, proc in enumerate(procs):
+            if not proc.is_alive() and proc.exitcode not in (0, None):
+                raise PeerError(f"server {me} exited with code {proc.exitcode}")
+
     def _port_of(self, pipe, me: int) -> int:
         if not pipe.poll(self.timeout + 30):  # a cold interpreter start can be slow
             raise PeerError(f"server {me} did not start")
-        kind, value = pipe.recv()
+        try:
+            kind, value = pipe.recv()
+        except (EOFError, OSError):
+            raise PeerError(f"server {me} stopped while starting") from None
         if kind == "error":
             raise PeerError(value)
         return value
@@ -286,11 +302,14 @@ def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
 
 
 def runner_session(circuit: Circuit, inputs: dict[str, np.ndarray], channels: list[Channel],
-                   backend: str = "rep3") -> RunResult:  # fmt: skip
+                   backend: str = "rep3", alive: Callable[[], None] | None = None
+                   ) -> RunResult:  # fmt: skip
     """The data owners' and receivers' side of a run, over channels to the three servers.
 
     Outputs are reconstructed only after every server reported success, so an aborted
-    run reveals nothing."""
+    run reveals nothing. While the servers compute, the runner hears nothing for as long
+    as the computation takes; `alive` (which raises PeerError) says whether they are
+    still working, so that a long run is not mistaken for a silent peer."""
     fp = fingerprint(circuit)
     for ch in channels:
         ch.send(HELLO, 0, fp.encode("ascii"))
@@ -299,6 +318,9 @@ def runner_session(circuit: Circuit, inputs: dict[str, np.ndarray], channels: li
             raise PeerError(f"{ch.peer_name} holds a different circuit")
     input_bytes = share_inputs(circuit, inputs, channels)
     last = schedule(circuit).compute_rounds + 1
+    if alive is not None:  # wait for the first server to finish (or abort)
+        while not any(ch.wait_readable(1.0 / len(channels)) for ch in channels):
+            alive()
     shares, output_bytes = collect_output_shares(circuit, channels, last)
     server_stats = [json.loads(bytes(ch.recv(DONE, last))) for ch in channels]
     outputs = reconstruct(circuit, shares)

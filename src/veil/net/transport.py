@@ -99,6 +99,13 @@ class Channel:
             got += k
         return buf
 
+    def wait_readable(self, seconds: float) -> bool:
+        """True when data (or a close) is waiting, False after `seconds` of silence."""
+        import select
+
+        readable, _, _ = select.select([self.sock], [], [], seconds)
+        return bool(readable)
+
     def recv(self, kind: int, round_no: int) -> bytearray:
         """The payload of the next message, which must be of this kind and round."""
         what = f"{KIND_NAMES.get(kind, kind)} message of round {round_no}"

@@ -61,10 +61,13 @@ def optimize(circuit: Circuit, level: int = 1, passes: tuple[str, ...] | None = 
     """Run the passes of `level` (or the named `passes`) in order; record each."""
     names = passes if passes is not None else LEVELS[level]
     records = []
+    before = measure(circuit) if names else None
     for name in names:
-        before = circuit
         circuit = PASSES[name].run(circuit)
         if verify is not None:
             verify(circuit)
-        records.append(record(name, before, circuit))
+        after = measure(circuit)
+        assert before is not None
+        records.append(PassRecord(name, before, after))
+        before = after
     return circuit, records
