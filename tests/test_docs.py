@@ -76,7 +76,7 @@ def test_no_misspelled_info_string(block: Block) -> None:
 @pytest.mark.parametrize("block", PROGRAMS, ids=lambda b: b.id)
 def test_example_compiles(block: Block) -> None:
     try:
-        compile_source(block.text, "doc.mpc")
+        compile_source(block.text, "doc.mpc", program_dir=DOCS.parent)  # paths: repo root
     except VeilError as exc:
         pytest.fail(f"{block.id}: example does not compile:\n{exc.render()}")
 
@@ -88,6 +88,6 @@ def test_error_example_fails_with_its_code(block: Block) -> None:
     assert match, f"{block.id}: a veil-error block must start with `# error: CODE`"
     code = match.group(1)
     with pytest.raises(VeilError) as info:
-        compile_source(block.text, "doc.mpc")
+        compile_source(block.text, "doc.mpc", program_dir=DOCS.parent)  # paths: repo root
     codes = [d.code for d in info.value.diagnostics]
     assert code in codes, f"{block.id}: expected {code}, got {codes}:\n{info.value.render()}"
