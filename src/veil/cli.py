@@ -57,6 +57,13 @@ BACKEND = click.option("--backend", type=click.Choice(("rep3", "plain")), defaul
                             "(reference semantics, for testing).")
 
 
+def _compiling(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every compiling command shares: program, params, level, passes, backend."""
+    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND)):
+        func = option(func)
+    return func
+
+
 def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
              backend: str = "rep3", pass_list: str | None = None):  # fmt: skip
     from veil.compiler import compile_path
@@ -111,11 +118,7 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
 
 
 @main.command("compile")
-@PROGRAM
-@PARAM
-@OPT
-@PASSES
-@BACKEND
+@_compiling
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
               help="Write the circuit to FILE instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(("json", "bristol")), default="json",
@@ -151,12 +154,8 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
 
 
 @main.command()
-@PROGRAM
-@PARAM
-@OPT
-@PASSES
+@_compiling
 @JSON
-@BACKEND
 @click.option("--profile", "profiles", multiple=True, metavar="NAME=RTT_MS,MBIT",
               help="Network profile for the time estimate (replaces lan/wan), e.g. wan=150,100.")
 @_user_errors
@@ -180,12 +179,8 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
 
 
 @main.command()
-@PROGRAM
-@PARAM
-@OPT
-@PASSES
+@_compiling
 @JSON
-@BACKEND
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds a silent peer is tolerated before the run is aborted (rep3).")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path), metavar="DIR",

@@ -207,12 +207,11 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                      f"{p[k + '_before']:>4} → {p[k + '_after']:<4}"
                      for k in ("nodes", "multiplications", "and_gates", "depth")]
             out.append(f"  {p['name']:<16} " + "  ".join(cells))
-    if any(sum(v for c, v in counts.items() if c in INTERACTIVE)
-           for counts in report["by_line"].values()):
+    if any(_interactive(counts) for counts in report["by_line"].values()):
         out.append("")
         out.append("cost by source line (interactive elements)")
         for line, counts in report["by_line"].items():
-            inter = sum(v for c, v in counts.items() if c in INTERACTIVE)
+            inter = _interactive(counts)
             if not inter:
                 continue
             file, _, num = line.rpartition(":")
@@ -222,12 +221,11 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  {line:<18} {inter:>10,}  {detail}")
             if text:
                 out.append(f"  {'':<18} {'':>10}  | {text.strip()}")
-    if any(sum(v for c, v in counts.items() if c in INTERACTIVE)
-           for counts in report["by_function"].values()):
+    if any(_interactive(counts) for counts in report["by_function"].values()):
         out.append("")
         out.append("cost by function (interactive elements)")
         for fn, counts in report["by_function"].items():
-            inter = sum(v for c, v in counts.items() if c in INTERACTIVE)
+            inter = _interactive(counts)
             if inter:
                 out.append(f"  {fn:<30} {inter:>10,}")
     if report["notes"]:
@@ -239,6 +237,10 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         out.append("")
         out.append(w)
     return "\n".join(out)
+
+
+def _interactive(counts: dict[str, int]) -> int:
+    return sum(v for c, v in counts.items() if c in INTERACTIVE)
 
 
 def _dims(shape: list[int]) -> str:
