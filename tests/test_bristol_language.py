@@ -104,29 +104,50 @@ def test_joint_encryption_program() -> None:
         assert bristol.bits_to_bytes(out[k]) == aes_reference(key, record)
 
 
-def test_integer_circuits_with_to_bits_and_from_bits() -> None:
-    src = f"""
+INT_CIRCUITS = """
 party p
-circuit add = bristol("{SHARED / 'adder64.txt'}")
-circuit mul = bristol("{SHARED / 'mult64.txt'}")
-circuit neg = bristol("{SHARED / 'neg64.txt'}")
-circuit is_zero = bristol("{SHARED / 'zero_equal.txt'}")
-input a: secret int[6] from p
-input b: secret int[6] from p
+circuit add = bristol("{d}/adder64.txt")
+circuit sub = bristol("{d}/sub64.txt")
+circuit mul = bristol("{d}/mult64.txt")
+circuit neg = bristol("{d}/neg64.txt")
+circuit is_zero = bristol("{d}/zero_equal.txt")
+input a: secret int[{n}] from p
+input b: secret int[{n}] from p
 output s = from_bits(add(to_bits(a), to_bits(b))) to p
+output d = from_bits(sub(to_bits(a), to_bits(b))) to p
 output m = from_bits(mul(to_bits(a), to_bits(b))) to p
 output n = from_bits(neg(to_bits(a))) to p
 output z = is_zero(to_bits(a - b)) to p
 """
-    a = np.array([0, 1, -1, 2**63 - 1, -(2**63), 12345678901])
-    b = np.array([0, -1, -1, 1, -1, 12345678901])
-    for backend in ("plain", "rep3"):
-        out = _run(src, {"a": a, "b": b}, backend)
-        with np.errstate(over="ignore"):
-            assert out["s"].view(np.int64).tolist() == (a + b).tolist()
-            assert out["m"].view(np.int64).tolist() == (a * b).tolist()
-            assert out["n"].view(np.int64).tolist() == (-a).tolist()
-        assert out["z"][:, 0].tolist() == (a == b).tolist()
+
+EDGES = [0, 1, -1, 2, -2, 2**63 - 1, -(2**63), 2**62, -(2**62) - 1, 12345678901]
+
+
+def _check_int_circuits(a: np.ndarray, b: np.ndarray, backend: str) -> None:
+    src = INT_CIRCUITS.format(d=SHARED, n=len(a))
+    out = _run(src, {"a": a, "b": b}, backend)
+    with np.errstate(over="ignore"):
+        assert out["s"].view(np.int64).tolist() == (a + b).tolist()
+        assert out["d"].view(np.int64).tolist() == (a - b).tolist()
+        assert out["m"].view(np.int64).tolist() == (a * b).tolist()
+        assert out["n"].view(np.int64).tolist() == (-a).tolist()
+    assert out["z"][:, 0].tolist() == (a == b).tolist()
+
+
+@pytest.mark.parametrize("backend", ["plain", "rep3"])
+def test_integer_circuits_on_edge_values(backend: str) -> None:
+    pairs = [(x, y) for x in EDGES for y in EDGES]
+    a = np.array([x for x, _ in pairs], dtype=np.int64)
+    b = np.array([y for _, y in pairs], dtype=np.int64)
+    _check_int_circuits(a, b, backend)
+
+
+@pytest.mark.parametrize(("backend", "n"), [("plain", 10_000), ("rep3", 10_000)])
+def test_integer_circuits_on_random_values(backend: str, n: int) -> None:
+    rng = np.random.default_rng(11)
+    a = rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64)
+    b = np.where(rng.random(n) < 0.1, a, rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64))
+    _check_int_circuits(a, b, backend)
 
 
 def test_circuit_errors_point_at_the_declaration(tmp_path: Path) -> None:
