@@ -14,6 +14,8 @@ outputs only after all three servers finished, so nothing is revealed on abort.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import multiprocessing
 import os
@@ -85,8 +87,12 @@ class Fault:
 def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout: float,
            conn, fault: Fault | None) -> None:  # fmt: skip
     """Entry point of a server process: connect to the others, then run the session."""
+    gc.disable()  # a short-lived process: refcounting frees the arrays; no cycles to chase
     channels: dict[int, Channel] = {}
     try:
+        # the fingerprint is the hash of the canonical text (loads/dumps round-trip
+        # exactly, tests/test_fingerprint.py), so hash what arrived instead of re-serializing
+        fp = hashlib.sha256(circuit_text.encode("ascii")).hexdigest()
         circuit = loads(circuit_text)
         listener = listen(HOST)
         conn.send(("port", listener.getsockname()[1]))
@@ -114,7 +120,7 @@ def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout
             expected.discard(who)
             channels[who] = Channel(sock, me, who, session, party_name(who), timeout)
         listener.close()
-        stats = server_session(me, circuit, expected_fp, session, channels, fault)
+        stats = server_session(me, circuit, expected_fp, session, channels, fault, fp)
         conn.send(("done", stats))
     except PeerError as exc:
         _abort(channels, f"server {me}: {exc}")
@@ -128,12 +134,13 @@ def _serve(me: int, session: bytes, circuit_text: str, expected_fp: str, timeout
 
 
 def server_session(me: int, circuit: Circuit, expected_fp: str, session: bytes,
-                   channels: dict[int, Channel], fault: Fault | None = None) -> dict:  # fmt: skip
+                   channels: dict[int, Channel], fault: Fault | None = None,
+                   fp: str | None = None) -> dict:  # fmt: skip
     """One server's whole run over connected channels (to both servers and the runner).
 
     Checks the fingerprint with every peer, agrees on keys, takes its input shares,
     computes the rounds and sends its output shares; returns what it measured."""
-    fp = fingerprint(circuit)
+    fp = fp or fingerprint(circuit)
     if fp != expected_fp:
         raise PeerError(f"circuit fingerprint {fp[:12]} differs from the approved "
                         f"{expected_fp[:12]}")
@@ -212,8 +219,8 @@ class Rep3Backend:
 
     def run(self, circuit: Circuit, inputs: dict[str, np.ndarray]) -> RunResult:
         session = os.urandom(16)
-        fp = fingerprint(circuit)
         text = dumps(circuit)
+        fp = hashlib.sha256(text.encode("ascii")).hexdigest()
         ctx = multiprocessing.get_context("spawn")
         pipes, procs = [], []
         for me in range(SERVERS):
@@ -235,7 +242,7 @@ class Rep3Backend:
                 introduce(sock, RUNNER, session)
                 channels.append(Channel(sock, RUNNER, me, session, party_name(me), self.timeout))
             return runner_session(circuit, inputs, channels, self.name,
-                                  alive=lambda: self._check_alive(procs))
+                                  alive=lambda: self._check_alive(procs), fp=fp)
         except PeerError as exc:
             for ch in channels:
                 ch.abort(f"the runner stopped: {exc}")
@@ -302,15 +309,15 @@ def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
 
 
 def runner_session(circuit: Circuit, inputs: dict[str, np.ndarray], channels: list[Channel],
-                   backend: str = "rep3", alive: Callable[[], None] | None = None
-                   ) -> RunResult:  # fmt: skip
+                   backend: str = "rep3", alive: Callable[[], None] | None = None,
+                   fp: str | None = None) -> RunResult:  # fmt: skip
     """The data owners' and receivers' side of a run, over channels to the three servers.
 
     Outputs are reconstructed only after every server reported success, so an aborted
     run reveals nothing. While the servers compute, the runner hears nothing for as long
     as the computation takes; `alive` (which raises PeerError) says whether they are
     still working, so that a long run is not mistaken for a silent peer."""
-    fp = fingerprint(circuit)
+    fp = fp or fingerprint(circuit)
     for ch in channels:
         ch.send(HELLO, 0, fp.encode("ascii"))
     for ch in channels:
