@@ -514,8 +514,8 @@ class Lowerer:
     def call(self, sym: Symbol, name: str, args: list[int], env: Env) -> int:
         decl = sym.decl
         assert decl is not None and sym.scope is not None
-        if not self.fn_stack:
-            self.b.span = self.b.span  # the call site's span stays on the inlined nodes
+        # while fn_stack is non-empty, statements and expressions leave self.b.span alone:
+        # the inlined nodes keep the call site's span, so costs land on the caller's line
         inner = Env(None, sym.scope)
         self.fn_stack.append(name)
         saved_fn = self.b.fn
