@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # purposes: keep the streams of different uses of one key apart
-ZERO_SHARE = 1
-TRUNC_MASK = 2
-OUTPUT_MASK = 3
+ROUND_ZERO_SHARES = 1  # started at block (round number, 1, 0): all products of a round
+TRUNC_MASK = 2  # at (node id, 2, 0)
+OUTPUT_MASK = 3  # at (node id, 3, 0)
 
 
 class KeyAgreement:
