@@ -172,3 +172,27 @@ output n = sum(a) to p
     assert out["z"].tolist() == (a == b).tolist()
     assert out["w"].tolist() == (a != b).tolist()
     assert int(out["n"]) == 2
+
+
+def test_secret_ifs_that_set_different_elements_select_in_parallel() -> None:
+    """Each iteration selects only its element, read from before the other iterations'
+    updates: the depth is that of one select, not a chain of eight."""
+    from veil.opt.metrics import measure
+
+    src = """
+party p
+input x: secret int[8] from p
+input k: secret int from p
+var y: secret int[8] = x
+for i in 0..8 { if k == i { y[i] = 0 } }
+output y to p
+"""
+    c = compile_text(src)
+    selects = [n for n in c.circuit.nodes if n.op == "select"]
+    assert len(selects) == 8 and all(n.type.shape == () for n in selects)
+    level = measure(c.circuit).depth
+    assert level == 2  # the equality, then one select (high-level depth)
+    x = np.arange(10, 18)
+    for k in (0, 3, 7, 9):
+        want = np.where(np.arange(8) == k, 0, x)
+        assert run_text(src, {"x": x, "k": k})["y"].tolist() == want.tolist()

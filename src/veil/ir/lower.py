@@ -297,8 +297,31 @@ class Lowerer:
             assert current is not None
             then_v = arms[0].writes.get(name, current)
             else_v = arms[1].writes.get(name, current)
-            env.assign(name, self.b.add("select", (cond, then_v, else_v)))
+            env.assign(name, self.merge(cond, then_v, else_v, current))
         self.b.span = span
+
+    def merge(self, cond: int, then_v: int, else_v: int, current: int) -> int:
+        """The value after a secret `if`: select(cond, then, else).
+
+        When one arm only changed part of an array (`x[i] = v`), only that part is
+        selected, so a loop of such `if`s selects independent elements in parallel
+        instead of chaining whole-array selects one after another."""
+        for arm, other, picked_first in ((then_v, else_v, True), (else_v, then_v, False)):
+            node = self.b.nodes[arm]
+            if other == current and node.op == "update" and node.args[0] == current:
+                spec = node.attr("spec")
+                # read the region from before earlier updates of other regions, so that
+                # this select does not wait for theirs
+                source = current
+                while self.b.nodes[source].op == "update" and \
+                        _disjoint(self.b.nodes[source].attr("spec"), spec):
+                    source = self.b.nodes[source].args[0]
+                region = self.b.add("slice", (source,), {"spec": spec})
+                value = node.args[1]
+                choice = (cond, value, region) if picked_first else (cond, region, value)
+                return self.b.add("update", (current, self.b.add("select", choice)),
+                                  {"spec": spec})
+        return self.b.add("select", (cond, then_v, else_v))
 
     def _stmt_Return(self, s: ast.Return, env: Env) -> None:
         raise AssertionError("return is handled by call lowering")
@@ -660,6 +683,16 @@ class Lowerer:
 
     def _builtin_transpose(self, e: ast.Call, env: Env) -> int:
         return self.b.add("transpose", (self.expr(e.args[0], env),))
+
+
+def _disjoint(a: tuple, b: tuple) -> bool:
+    """Do two static subscripts (("i", k) / ("r", lo, hi) per leading dim) never overlap?"""
+    for pa, pb in zip(a, b, strict=False):
+        lo_a, hi_a = (pa[1], pa[1] + 1) if pa[0] == "i" else (pa[1], pa[2])
+        lo_b, hi_b = (pb[1], pb[1] + 1) if pb[0] == "i" else (pb[1], pb[2])
+        if hi_a <= lo_b or hi_b <= lo_a:
+            return True
+    return False
 
 
 def unused_input_warnings(circuit: Circuit) -> list[Diagnostic]:
