@@ -196,3 +196,20 @@ output y to p
     for k in (0, 3, 7, 9):
         want = np.where(np.arange(8) == k, 0, x)
         assert run_text(src, {"x": x, "k": k})["y"].tolist() == want.tolist()
+
+
+def test_sliding_slices_with_a_loop_variable() -> None:
+    src = """
+party p
+input x: secret int[6] from p
+var acc: secret int[2] = 0
+for i in 0..5 { acc = acc + x[i..i + 2] * i }
+output acc to p
+"""
+    x = np.arange(1, 7)
+    want = sum(x[i:i + 2] * i for i in range(5))
+    assert run_text(src, {"x": x})["acc"].tolist() == want.tolist()
+    with pytest.raises(VeilError) as info:
+        compile_text(src.replace("0..5", "0..6"))
+    assert info.value.diagnostics[0].code == "V0307"
+    assert "slice 5..7 is out of range" in info.value.render()

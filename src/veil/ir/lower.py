@@ -402,6 +402,10 @@ class Lowerer:
             else:
                 lo = 0 if ix.lo is None else int(self.b.scalar(self.expr(ix.lo, env)))
                 hi = dim if ix.hi is None else int(self.b.scalar(self.expr(ix.hi, env)))
+                if not 0 <= lo <= hi <= dim:
+                    raise error("V0307", f"slice {lo}..{hi} is out of range for a dimension "
+                                f"of size {dim}", ix.span,
+                                f"bounds must satisfy 0 <= lo <= hi <= {dim}")
                 spec.append(("r", lo, hi))
         return tuple(spec)
 

@@ -860,6 +860,20 @@ class Checker:
             return None
         return self.subscript_type(t, e.indices, scope, e.span)
 
+    def _sliding_width(self, ix: ast.RangeIndex, scope: Scope) -> int | None:
+        """The width of a slice `e + a .. e + b` whose start e is a public int not known
+        at check time (a loop variable): b - a, or None if the bounds are not of that form.
+        The bounds are checked against the dimension when the loop is unrolled."""
+        if ix.lo is None or ix.hi is None:
+            return None
+        lo, hi = _split_offset(ix.lo, self, scope), _split_offset(ix.hi, self, scope)
+        if lo is None or hi is None or lo[0] is None or _shape_key(lo[0]) != _shape_key(hi[0]):
+            return None
+        t = self.expr(lo[0], scope)
+        if t is None or t.is_secret or t.base != INT or t.shape:
+            return None
+        return hi[1] - lo[1]
+
     def _index_part(self, ix: ast.Index, scope: Scope) -> None:
         if isinstance(ix, ast.SingleIndex):
             self.expr(ix.expr, scope)
@@ -921,6 +935,15 @@ class Checker:
                                  "from the end")
                         ok = False
             else:
+                width = self._sliding_width(ix, scope)
+                if width is not None:  # `x[i..i + 2]`: bounds known when unrolled
+                    if not 0 <= width <= dim:
+                        self.err("V0307", f"a slice of width {width} does not fit a dimension "
+                                 f"of size {dim}", ix.span, f"use a width between 0 and {dim}")
+                        ok = False
+                        continue
+                    out.append(width)
+                    continue
                 lo = 0 if ix.lo is None else self.const_int(ix.lo, scope, "a slice bound")
                 hi = dim if ix.hi is None else self.const_int(ix.hi, scope, "a slice bound")
                 if lo is None or hi is None:
@@ -1459,6 +1482,36 @@ def _fold_binary(op: str, a: Value, b: Value) -> Value:
             return ops[op](a, b)
         raise NotConstant
     return ops[op](a, b)
+
+
+def _split_offset(e: ast.Expr, checker: Checker, scope: Scope
+                  ) -> tuple[ast.Expr | None, int] | None:  # fmt: skip
+    """e as (base, constant offset): `i + 2` → (i, 2), `i - 1` → (i, -1), `i` → (i, 0)."""
+    if isinstance(e, ast.Binary) and e.op in ("+", "-"):
+        try:
+            c = checker.const_value(e.right, scope)
+        except (NotConstant, ZeroDivisionError, OverflowError):
+            c = None
+        if isinstance(c, int) and not isinstance(c, bool):
+            inner = _split_offset(e.left, checker, scope)
+            if inner is None:
+                return None
+            return inner[0], inner[1] + (c if e.op == "+" else -c)
+    try:
+        c = checker.const_value(e, scope)
+    except (NotConstant, ZeroDivisionError, OverflowError):
+        return e, 0
+    return (None, c) if isinstance(c, int) and not isinstance(c, bool) else None
+
+
+def _shape_key(e: ast.Expr | None) -> object:
+    """An expression's structure without its source positions (to compare two bounds)."""
+    if isinstance(e, ast.Node):
+        return (type(e).__name__, *(_shape_key(getattr(e, f)) for f in e.__dataclass_fields__
+                                    if f != "span"))
+    if isinstance(e, tuple):
+        return tuple(_shape_key(x) for x in e)
+    return e
 
 
 def _out_of_range(v: Value, t: VType) -> str | None:
