@@ -216,3 +216,15 @@ output wm = stats.weighted_mean(x, w) to p
     assert abs(out["m"] - x.mean()) <= 1e-4
     assert abs(out["v"] - x.var()) <= 1e-3
     assert abs(out["wm"] - (x * w).sum() / w.sum()) <= 1e-3
+
+
+def test_array_divisor_of_mixed_sizes_keeps_precision_per_element() -> None:
+    src = """
+party p
+input x: secret fixed[3] from p
+output q = x / [1.0, 100000.0, 0.5] to p
+"""
+    x = np.array([123456.0, 123456.0, -7.25])
+    out = run_text(src, {"x": x})["q"]
+    exact = x / np.array([1.0, 100000.0, 0.5])
+    assert np.all(np.abs(out - exact) <= np.abs(exact) * 2.0**-15 + ULP)

@@ -115,3 +115,13 @@ input s: secret fixed from q
     for name in want:
         bound = 2.0**-8 * (1 + np.abs(want[name]))
         assert np.all(np.abs(want[name] - got[name]) <= bound), (name, src)
+
+
+def test_division_by_an_array_shifts_each_element_by_its_own_amount() -> None:
+    src = """
+party p
+input x: secret fixed[3] from p
+output q = x / [1.0, 100000.0, 0.5] to p
+"""
+    want, got = _run_both(src, {"x": [123456.0, 123456.0, -7.25]})
+    assert np.all(np.abs(want["q"] - got["q"]) <= ULP)  # rep3 may round up by one unit

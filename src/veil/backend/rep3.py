@@ -33,6 +33,7 @@ import numpy as np
 
 from veil.backend import prg
 from veil.ir.nodes import Circuit, Node
+from veil.ir.ops import trunc_bits
 from veil.ir.semantics import apply, const_array
 from veil.net.transport import ROUND, Channel, exchange
 from veil.schedule import TRUNC_SENDER, Schedule
@@ -192,7 +193,7 @@ class Rep3Server:
 
     def trunc_send(self, node: Node, a: Value) -> np.ndarray:
         assert isinstance(a, tuple)
-        bits = U64(node.attr("bits"))
+        bits = np.asarray(trunc_bits(node.attr("bits"), node.type.shape), dtype=U64)
         mask = prg.ring(self.key_next, node.id, prg.TRUNC_MASK, node.type.shape)
         self.trunc_masks[node.id] = mask
         with np.errstate(over="ignore"):
@@ -201,7 +202,7 @@ class Rep3Server:
 
     def trunc_other(self, node: Node, b_share: np.ndarray) -> np.ndarray:
         """B = x2 truncated as minus the truncation of -B (SecureML)."""
-        bits = U64(node.attr("bits"))
+        bits = np.asarray(trunc_bits(node.attr("bits"), node.type.shape), dtype=U64)
         with np.errstate(over="ignore"):
             return np.asarray(U64(0) - ((U64(0) - b_share) >> bits), dtype=U64)
 

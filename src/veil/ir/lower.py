@@ -450,21 +450,25 @@ class Lowerer:
     def divide(self, a: int, b: int, e: ast.Expr) -> int:
         """a / c for a public c: multiply by round(2^k / c) and shift right by k.
 
-        k = 16 + ⌊log2 min|c|⌋ (clamped to 16..32) keeps about 16 significant bits in
-        the reciprocal, so the relative error of the quotient is at most about 2^-16
-        plus one unit in the last place of the result.
+        k = 16 + ⌊log2 |c|⌋ (clamped to 16..32) keeps about 16 significant bits in the
+        reciprocal, so the relative error of the quotient is at most about 2^-16 plus
+        one unit in the last place of the result. For an array divisor each element
+        gets its own k (the truncation shifts each element by its own amount).
         """
         divisor = decode(self.b.value(b), self.b.type(b).base).astype(np.float64)
         if np.any(divisor == 0):
             raise error("V0310", "division by zero", e.span)
-        smallest = float(np.min(np.abs(divisor)))
-        k = FRAC_BITS + min(16, max(0, int(np.floor(np.log2(smallest)))))
+        shape = broadcast(self.b.type(a).shape, self.b.type(b).shape) or ()
+        divisor = np.broadcast_to(divisor, shape)
+        k = FRAC_BITS + np.clip(np.floor(np.log2(np.abs(divisor))), 0, 16).astype(np.int64)
         numerator_frac = FRAC_BITS if self.b.type(a).base == FIXED else 0
-        scale = float(2 ** (k + FRAC_BITS - numerator_frac))
+        scale = np.exp2((k + FRAC_BITS - numerator_frac).astype(np.float64))
         factor = np.rint(scale / divisor).astype(np.int64)
         c = self.b.const(factor, INT)
         product = self.b.add("mul", (a, c))
-        return self.b.add("trunc", (product,), {"bits": k, "base": FIXED})
+        bits: int | tuple = int(k.flat[0]) if np.all(k == k.flat[0]) else \
+            tuple(int(x) for x in k.reshape(-1))
+        return self.b.add("trunc", (product,), {"bits": bits, "base": FIXED})
 
     # ------------------------------------------------------------ calls
 

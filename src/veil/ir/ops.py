@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from veil.types import BOOL, FIXED, INT, WORD, VType, broadcast, join_label, matmul_shape
 
 ELEMENTWISE_ARITH = {"add", "sub", "mul"}
@@ -186,6 +188,14 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
             raise IRError("stack shapes")
         return VType(label, base, (len(args), *shapes.pop()))
     raise IRError(f"unknown op {op!r}")
+
+
+def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
+    """A trunc node's shift: one int, or (division by an array of public values of very
+    different sizes) one shift per element, stored flat in the attribute."""
+    if isinstance(bits, int):
+        return bits
+    return np.array(bits, dtype=np.uint64).reshape(shape)
 
 
 def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from veil.ir.nodes import Node
-from veil.ir.ops import IRError
+from veil.ir.ops import IRError, trunc_bits
 from veil.types import BOOL, FIXED, FRAC_BITS
 
 U64 = np.uint64
@@ -83,8 +83,9 @@ def apply(node: Node, args: Sequence[np.ndarray]) -> np.ndarray:
         if op == "matmul":
             return np.asarray(np.matmul(args[0], args[1]), dtype=U64)
         if op == "trunc":
-            bits = node.attr("bits")
-            return np.asarray(np.asarray(args[0], dtype=U64).view(np.int64) >> bits).view(U64)
+            bits = trunc_bits(node.attr("bits"), node.type.shape)
+            signed = np.asarray(args[0], dtype=U64).view(np.int64)
+            return np.asarray(signed >> np.asarray(bits, dtype=np.int64)).view(U64)
         if op == "sum":
             return np.asarray(np.sum(args[0], axis=node.attr("axis"), dtype=U64), dtype=U64)
         if op == "lt":
