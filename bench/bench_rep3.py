@@ -225,17 +225,23 @@ def case_lt(n: int, rng: np.random.Generator) -> Case:
     return Case("lt_int", "a < b, secret int[N]", n, src, {"a": a, "b": b}, check)
 
 
-def case_logreg(rows: int, rng: np.random.Generator) -> Case:
+def _model(rows: int, rng: np.random.Generator, output: str
+           ) -> tuple[np.ndarray, np.ndarray, float, str]:  # fmt: skip
+    """Random applicants and weights, and a program scoring them with `output`."""
     x = rng.normal(0.0, 1.0, (rows, FEATURES))
     w = rng.normal(0.0, 0.5, FEATURES)
-    bias = 0.1
     src = f"""party bank, model
 input x: secret fixed[{rows}, {FEATURES}] from bank
 input w: secret fixed[{FEATURES}] from model
 input b: secret fixed from model
 use ml
-output approved = sum(ml.sigmoid(x @ w + b) > 0.5) to bank
+output {output} to bank
 """
+    return x, w, 0.1, src
+
+
+def case_logreg(rows: int, rng: np.random.Generator) -> Case:
+    x, w, bias, src = _model(rows, rng, "approved = sum(ml.sigmoid(x @ w + b) > 0.5)")
 
     def check(out: dict[str, np.ndarray]) -> tuple[str, str]:
         z = x @ w + bias
@@ -258,16 +264,7 @@ output approved = sum(ml.sigmoid(x @ w + b) > 0.5) to bank
 
 
 def case_scores(rows: int, rng: np.random.Generator) -> Case:
-    x = rng.normal(0.0, 1.0, (rows, FEATURES))
-    w = rng.normal(0.0, 0.5, FEATURES)
-    bias = 0.1
-    src = f"""party bank, model
-input x: secret fixed[{rows}, {FEATURES}] from bank
-input w: secret fixed[{FEATURES}] from model
-input b: secret fixed from model
-use ml
-output score = ml.sigmoid(x @ w + b) to bank
-"""
+    x, w, bias, src = _model(rows, rng, "score = ml.sigmoid(x @ w + b)")
 
     def check(out: dict[str, np.ndarray]) -> tuple[str, str]:
         expected = 1.0 / (1.0 + np.exp(-(x @ w + bias)))

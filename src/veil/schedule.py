@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from veil.ir import ops
 from veil.ir.nodes import Circuit, Node
 from veil.types import BOOL
 
@@ -26,17 +27,16 @@ SERVERS = 3
 TRUNC_SENDER = 0  # the server that sends in a truncation (to its predecessor, server 2)
 
 
+HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits"}
+"""Interactive ops that the rep3 lowering replaces; none may reach the schedule."""
+
+
 def is_interactive(node: Node, circuit: Circuit) -> bool:
     """Does this protocol-level node need a round of communication?"""
-    secret = [circuit.node(a).type.is_secret for a in node.args]
-    if node.op in ("mul", "matmul", "and"):
-        return all(secret)
-    if node.op == "trunc":
-        return any(secret)
-    if (node.op in ("lt", "eq", "b2a", "or") and any(secret)) or \
-            (node.op == "select" and secret[0]):
+    interactive = ops.is_interactive(node.op, [circuit.node(a).type for a in node.args])
+    if interactive and node.op in HIGH_LEVEL:
         raise ValueError(f"high-level op {node.op} left in a protocol circuit")
-    return False
+    return interactive
 
 
 def payload_bytes(ring_elements: int, bits: int) -> int:
