@@ -9,7 +9,9 @@ equal the prediction (tests/test_rep3_traffic.py checks that for every program).
 
 Wire format of a message: a fixed header (HEADER_BYTES) and a payload made of the ring
 and word elements (8 bytes each, in node order) followed by all single-bit payloads of
-the message packed 8 to a byte.
+the message packed 8 to a byte. Products send to the predecessor only; a truncation
+sends to both neighbours (see `trunc_roles`), so a server sends at most two messages a
+round, one per peer.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from veil.types import BOOL
 
 HEADER_BYTES = 36
 SERVERS = 3
-TRUNC_SENDER = 0  # the server that sends in a truncation (to its predecessor, server 2)
+PREV, NEXT = 0, 1  # directions of a message: to server me-1, to server me+1
 
 
 HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits"}
@@ -43,18 +45,47 @@ def payload_bytes(ring_elements: int, bits: int) -> int:
     return 8 * ring_elements + (bits + 7) // 8
 
 
+def trunc_roles(size: int, position: int) -> list[slice]:
+    """Which elements of a truncation each server leads, as slices of the flat array.
+
+    In the truncation protocol (veil.backend.rep3) one server of three, the sender,
+    does most of the sending for an element; element e of the node at `position` in the
+    circuit has sender (e + position) mod 3, so that the work is spread evenly."""
+    return [slice((s - position) % SERVERS, size, SERVERS) for s in range(SERVERS)]
+
+
+def trunc_traffic(size: int, position: int) -> list[tuple[int, int]]:
+    """Ring elements each server sends in one truncation: (to predecessor, to successor).
+
+    For an element it leads, a server sends two masked values to each neighbour; for
+    the others it sends one pad, to the neighbour that is not the sender."""
+    n = [len(range(size)[r]) for r in trunc_roles(size, position)]
+    return [(2 * n[i] + n[(i + 1) % SERVERS], 2 * n[i] + n[(i - 1) % SERVERS])
+            for i in range(SERVERS)]
+
+
 @dataclass
 class Round:
-    """One round: its interactive nodes, and what each server sends to its predecessor."""
+    """One round: its interactive nodes, and what each server sends to each neighbour."""
 
     nodes: list[int] = field(default_factory=list)
-    ring_sent: list[int] = field(default_factory=lambda: [0] * SERVERS)
-    bits_sent: list[int] = field(default_factory=lambda: [0] * SERVERS)
+    ring: list[list[int]] = field(default_factory=lambda: [[0, 0] for _ in range(SERVERS)])
+    bits: list[list[int]] = field(default_factory=lambda: [[0, 0] for _ in range(SERVERS)])
+
+    @property
+    def ring_sent(self) -> list[int]:
+        return [sum(r) for r in self.ring]
+
+    @property
+    def bits_sent(self) -> list[int]:
+        return [sum(b) for b in self.bits]
+
+    def messages(self, server: int) -> int:
+        return sum(1 for d in (PREV, NEXT) if self.ring[server][d] or self.bits[server][d])
 
     def bytes_sent(self, server: int) -> int:
-        if not self.ring_sent[server] and not self.bits_sent[server]:
-            return 0
-        return HEADER_BYTES + payload_bytes(self.ring_sent[server], self.bits_sent[server])
+        return sum(HEADER_BYTES + payload_bytes(self.ring[server][d], self.bits[server][d])
+                   for d in (PREV, NEXT) if self.ring[server][d] or self.bits[server][d])
 
 
 @dataclass
@@ -62,6 +93,7 @@ class Schedule:
     level: dict[int, int]
     rounds: list[Round]
     local_by_level: list[list[int]]
+    position: dict[int, int] = field(default_factory=dict)  # node id → index in the circuit
 
     @property
     def compute_rounds(self) -> int:
@@ -80,7 +112,7 @@ def schedule(circuit: Circuit) -> Schedule:
     depth = max(level.values(), default=0)
     rounds = [Round() for _ in range(depth)]
     local_by_level: list[list[int]] = [[] for _ in range(depth + 1)]
-    for node in circuit.nodes:  # stored order is topological: keep it within a level
+    for position, node in enumerate(circuit.nodes):  # topological: keep it within a level
         lv = level[node.id]
         if node.id not in interactive:
             local_by_level[lv].append(node.id)
@@ -88,13 +120,18 @@ def schedule(circuit: Circuit) -> Schedule:
         rnd = rounds[lv - 1]
         rnd.nodes.append(node.id)
         size = node.type.size
-        senders = [TRUNC_SENDER] if node.op == "trunc" else range(SERVERS)
-        for s in senders:
+        if node.op == "trunc":
+            for s, (to_prev, to_next) in enumerate(trunc_traffic(size, position)):
+                rnd.ring[s][PREV] += to_prev
+                rnd.ring[s][NEXT] += to_next
+            continue
+        for s in range(SERVERS):
             if node.type.base == BOOL:
-                rnd.bits_sent[s] += size
+                rnd.bits[s][PREV] += size
             else:
-                rnd.ring_sent[s] += size
-    return Schedule(level, rounds, local_by_level)
+                rnd.ring[s][PREV] += size
+    position = {n.id: i for i, n in enumerate(circuit.nodes)}
+    return Schedule(level, rounds, local_by_level, position)
 
 
 @dataclass(frozen=True)
@@ -127,12 +164,10 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     bits_sent = [0] * SERVERS
     for rnd in sched.rounds:
         for s in range(SERVERS):
-            b = rnd.bytes_sent(s)
-            if b:
-                sent[s] += b
-                messages[s] += 1
-                ring_sent[s] += rnd.ring_sent[s]
-                bits_sent[s] += rnd.bits_sent[s]
+            sent[s] += rnd.bytes_sent(s)
+            messages[s] += rnd.messages(s)
+            ring_sent[s] += rnd.ring_sent[s]
+            bits_sent[s] += rnd.bits_sent[s]
     owners: dict[str, list] = {}
     for spec in circuit.inputs:
         owners.setdefault(spec.owner, []).append(spec.type)

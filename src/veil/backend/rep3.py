@@ -11,12 +11,17 @@ random shares and masked messages.
   fresh zero-sharing from the pairwise PRG keys; server i sends z_i to server i-1: one
   ring element (or bit) per output element per server, one round. A dot product of any
   length costs what one multiplication costs.
-- trunc (fixed point, ABY3 Π_trunc1, Mohassel & Rindal CCS 2018 §5.1.1): the sharing is
-  viewed as two additive shares A = x0 + x1 (server 0) and B = x2 (servers 1, 2), each
-  truncated locally (SecureML, Mohassel & Zhang S&P 2017, Thm. 1); server 0 masks its
-  part with r from the key it shares with server 1 and sends it to server 2. The result
-  is ⌊x/2^d⌋ or ⌊x/2^d⌋ + 1; it fails (a wrong, large value) with probability |x|/2^64,
-  where x is the value before truncation (docs/security.md has the bound).
+- trunc (fixed point): the sharing is viewed as A = x_S + x_{S+1}, known to one server
+  S (the sender), and B = x_{S+2}, known to the other two. With c = A + 2^62 and
+  r = -B, c = x + 2^62 + r (mod 2^64); for |x| < 2^62 the sum x + 2^62 + r wraps around
+  exactly when the top bit of r is 1 and the top bit of c is 0 (the MSB trick of
+  Dalskov, Escudero and Keller, "Secure Evaluation of Quantized Neural Networks",
+  PETS 2020, §4), so ⌊x/2^d⌋ = (c >> d) - (r >> d) + wrap·2^(64-d) - 2^(62-d), up to
+  the carry from the low bits. The wrap bit is u·v with u known to S and v known to
+  the other two: S sends each of them both candidates, masked, and the other one of
+  them sends the pad of the candidate it needs (three-party OT, ABY3 §5.4.1, Mohassel
+  & Rindal CCS 2018). One round; the result is ⌊x/2^d⌋ or ⌊x/2^d⌋ + 1 and it never
+  fails for |x| < 2^62 (docs/security.md). Elements take turns as sender.
 - a2b_comp / b2a_comp: the trivial sharing of one component, known to the two servers
   that hold it, as a word or ring sharing; the lowering builds conversions from them.
 
@@ -26,7 +31,8 @@ computes and exchanges what the schedule says, one message per peer per round.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,8 +41,8 @@ from veil.backend import prg
 from veil.ir.nodes import Circuit, Node
 from veil.ir.ops import trunc_bits
 from veil.ir.semantics import apply, const_array
-from veil.net.transport import ROUND, Channel, exchange
-from veil.schedule import TRUNC_SENDER, Schedule
+from veil.net.transport import ROUND, Channel
+from veil.schedule import NEXT, PREV, SERVERS, Schedule, trunc_roles
 from veil.types import BOOL, WORD
 
 U64 = np.uint64
@@ -44,6 +50,7 @@ Share = tuple[np.ndarray, np.ndarray]
 Value = np.ndarray | Share
 
 SCALED = {"mul", "matmul", "and"}
+TRUNC_OFFSET = U64(1 << 62)  # makes every |x| < 2^62 non-negative and below 2^63
 
 
 def pack(parts: Sequence[np.ndarray]) -> bytes:
@@ -95,11 +102,11 @@ class Rep3Server:
     sched: Schedule
     key_prev: bytes  # k_me, shared with server me-1
     key_next: bytes  # k_{me+1}, shared with server me+1
-    to_prev: Channel
-    from_next: Channel
+    to_prev: Channel  # the two-way channel to server me-1
+    from_next: Channel  # the two-way channel to server me+1
     values: dict[int, Value] = field(default_factory=dict)
     rounds_sent: list[int] = field(default_factory=list)
-    trunc_masks: dict[int, np.ndarray] = field(default_factory=dict)
+    pending: dict[int, tuple] = field(default_factory=dict)  # truncation pads, start → finish
 
     # ------------------------------------------------------------ randomness
 
@@ -177,13 +184,10 @@ class Rep3Server:
 
     # ------------------------------------------------------------ rounds
 
-    def message_part(self, node: Node, zero: np.ndarray | None) -> np.ndarray | None:
-        """What this server sends its predecessor for an interactive node (or None)."""
-        a = self.values[node.args[0]]
-        if node.op == "trunc":
-            return self.trunc_send(node, a) if self.me == TRUNC_SENDER else None
-        b = self.values[node.args[1]]
-        assert isinstance(a, tuple) and isinstance(b, tuple) and zero is not None
+    def product_part(self, node: Node, zero: np.ndarray) -> np.ndarray:
+        """z_me = x_me·y_me + x_me·y_{me+1} + x_{me+1}·y_me + α_me, sent to the predecessor."""
+        a, b = self.values[node.args[0]], self.values[node.args[1]]
+        assert isinstance(a, tuple) and isinstance(b, tuple)
         if node.op == "and":
             return (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ zero
         product = np.matmul if node.op == "matmul" else np.multiply
@@ -191,66 +195,133 @@ class Rep3Server:
             z = product(a[0], b[0]) + product(a[0], b[1]) + product(a[1], b[0])
             return np.asarray(z + zero, dtype=U64)
 
-    def trunc_send(self, node: Node, a: Value) -> np.ndarray:
-        assert isinstance(a, tuple)
-        bits = np.asarray(trunc_bits(node.attr("bits"), node.type.shape), dtype=U64)
-        mask = prg.ring(self.key_next, node.id, prg.TRUNC_MASK, node.type.shape)
-        self.trunc_masks[node.id] = mask
-        with np.errstate(over="ignore"):
-            high = (a[0] + a[1]) >> bits  # A = x0 + x1, truncated as unsigned
-            return np.asarray(high - mask, dtype=U64)
+    # ------------------------------------------------------------ truncation
 
-    def trunc_other(self, node: Node, b_share: np.ndarray) -> np.ndarray:
-        """B = x2 truncated as minus the truncation of -B (SecureML)."""
-        bits = np.asarray(trunc_bits(node.attr("bits"), node.type.shape), dtype=U64)
-        with np.errstate(over="ignore"):
-            return np.asarray(U64(0) - ((U64(0) - b_share) >> bits), dtype=U64)
+    def _trunc_setup(self, node: Node) -> tuple[list[slice], np.ndarray, np.ndarray, np.ndarray]:
+        """Element roles, the shift per element, and the pads from both keys: three rows
+        per key (a share component, then the pads of the two candidates)."""
+        n = node.type.size
+        roles = trunc_roles(n, self.sched.position[node.id])
+        bits = np.broadcast_to(np.asarray(trunc_bits(node.attr("bits"), node.type.shape),
+                                          dtype=U64), node.type.shape).reshape(-1)
+        pads_prev = prg.ring(self.key_prev, node.id, prg.TRUNC_MASK, (3, n))
+        pads_next = prg.ring(self.key_next, node.id, prg.TRUNC_MASK, (3, n))
+        return roles, bits, pads_prev, pads_next
 
-    def finish(self, node: Node, mine: np.ndarray | None, received: np.ndarray | None) -> Share:
-        if node.op != "trunc":
-            assert mine is not None and received is not None
-            return (mine, received)
+    def _mask_bit(self, b_part: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, ...]:
+        """From B = x_{S+2}: r = -B, its top bit v and r >> d."""
+        r = U64(0) - b_part
+        return (r >> U64(63)).astype(np.bool_), r >> bits
+
+    def trunc_start(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
+        """This server's two messages for a truncation: (to predecessor, to successor)."""
         a = self.values[node.args[0]]
         assert isinstance(a, tuple)
-        if self.me == 0:
-            assert mine is not None
-            return (mine, self.trunc_masks.pop(node.id))
-        if self.me == 1:
-            r = prg.ring(self.key_prev, node.id, prg.TRUNC_MASK, node.type.shape)
-            return (r, self.trunc_other(node, a[1]))
-        assert received is not None
-        return (self.trunc_other(node, a[0]), received)
+        first, second = (np.asarray(x, dtype=U64).reshape(-1) for x in a)
+        roles, bits, pads_prev, pads_next = self.pending[node.id] = self._trunc_setup(node)
+        me = self.me
+        lead, after, before = roles[me], roles[(me - 1) % SERVERS], roles[(me + 1) % SERVERS]
+        with np.errstate(over="ignore"):
+            # as the sender S = me: the two candidates of share component S+2, masked
+            d = bits[lead]
+            c = first[lead] + second[lead] + TRUNC_OFFSET
+            u = U64(1) - (c >> U64(63))
+            rho, w0, w1 = pads_next[:, lead]
+            sigma, w0_next, w1_next = pads_prev[:, lead]
+            m0 = (c >> d) - sigma - rho
+            m1 = m0 + u * (U64(1) << (U64(64) - d))
+            # as S+1 for the sender me-1 (B = x_{me+1}): the pad S+2 needs, from k_me
+            v_after, _ = self._mask_bit(second[after], bits[after])
+            pad_after = np.where(v_after, pads_prev[2, after], pads_prev[1, after])
+            # as S+2 for the sender me+1 (B = x_me): the pad S+1 needs, from k_{me+1}
+            v_before, _ = self._mask_bit(first[before], bits[before])
+            pad_before = np.where(v_before, pads_next[2, before], pads_next[1, before])
+            to_prev = np.concatenate([m0 + w0, m1 + w1, pad_before])
+            to_next = np.concatenate([m0 + w0_next, m1 + w1_next, pad_after])
+        return to_prev, to_next
+
+    def trunc_finish(self, node: Node, from_prev: np.ndarray, from_next: np.ndarray) -> Share:
+        a = self.values[node.args[0]]
+        assert isinstance(a, tuple)
+        first, second = (np.asarray(x, dtype=U64).reshape(-1) for x in a)
+        roles, bits, pads_prev, pads_next = self.pending.pop(node.id)
+        me = self.me
+        lead, after, before = roles[me], roles[(me - 1) % SERVERS], roles[(me + 1) % SERVERS]
+        n_after, n_before = len(first[after]), len(first[before])
+        out0 = np.empty(node.type.size, dtype=U64)
+        out1 = np.empty(node.type.size, dtype=U64)
+        with np.errstate(over="ignore"):
+            # sender: (y_S, y_{S+1}) = (σ, ρ)
+            out0[lead], out1[lead] = pads_prev[0, lead], pads_next[0, lead]
+            # S+1 (sender me-1): (ρ, y_{S+2}); candidates from the sender, pad from S+2
+            d = bits[after]
+            v, r_high = self._mask_bit(second[after], d)
+            chosen = np.where(v, from_prev[n_after:2 * n_after], from_prev[:n_after])
+            pad = from_next[2 * n_before:]
+            out0[after] = pads_prev[0, after]
+            out1[after] = chosen - pad - r_high - (U64(1) << (U64(62) - d))
+            # S+2 (sender me+1): (y_{S+2}, σ); candidates from the sender, pad from S+1
+            d = bits[before]
+            v, r_high = self._mask_bit(first[before], d)
+            chosen = np.where(v, from_next[n_before:2 * n_before], from_next[:n_before])
+            pad = from_prev[2 * n_after:]
+            out0[before] = chosen - pad - r_high - (U64(1) << (U64(62) - d))
+            out1[before] = pads_next[0, before]
+        shape = node.type.shape
+        return (out0.reshape(shape), out1.reshape(shape))
+
+    def _incoming_sizes(self, node: Node) -> tuple[int, int]:
+        """Ring elements of a truncation received (from predecessor, from successor)."""
+        roles = trunc_roles(node.type.size, self.sched.position[node.id])
+        n = [len(range(node.type.size)[r]) for r in roles]
+        me = self.me
+        prev, nxt = (me - 1) % SERVERS, (me + 1) % SERVERS
+        return 2 * n[prev] + n[nxt], 2 * n[nxt] + n[prev]
 
     def run_round(self, number: int) -> None:
         rnd = self.sched.rounds[number - 1]
         nodes = [self.circuit.node(n) for n in rnd.nodes]
         zeros = self.round_zero_shares(number, nodes)
-        mine = {node.id: self.message_part(node, zeros.get(node.id)) for node in nodes}
-        parts = [p for p in mine.values() if p is not None]
-        sender = (self.me + 1) % 3
-        incoming = [n for n in nodes if n.op != "trunc" or sender == TRUNC_SENDER]
-
-        def send() -> None:
-            self.to_prev.send(ROUND, number, pack(parts))
-            self.rounds_sent.append(number)
-
-        def receive() -> bytearray:
-            return self.from_next.recv(ROUND, number)
-
-        payload = None
-        if parts and incoming:
-            payload = exchange(send, receive)
-        elif parts:
-            send()
-        elif incoming:
-            payload = receive()
-        received: dict[int, np.ndarray] = {}
-        if payload is not None:
-            layout = [(n.type.shape, n.type.base == BOOL) for n in incoming]
-            arrays = unpack(payload, layout)
-            received = {n.id: arr for n, arr in zip(incoming, arrays, strict=True)}
+        out: dict[int, list[np.ndarray]] = {PREV: [], NEXT: []}
+        layout: dict[int, list[tuple[tuple[int, ...], bool]]] = {PREV: [], NEXT: []}
+        mine: dict[int, np.ndarray] = {}
         for node in nodes:
-            self.values[node.id] = self.finish(node, mine[node.id], received.get(node.id))
+            if node.op == "trunc":
+                to_prev, to_next = self.trunc_start(node)
+                out[PREV].append(to_prev)
+                out[NEXT].append(to_next)
+                from_prev, from_next = self._incoming_sizes(node)
+                layout[PREV].append(((from_prev,), False))
+                layout[NEXT].append(((from_next,), False))
+            else:
+                mine[node.id] = self.product_part(node, zeros[node.id])
+                out[PREV].append(mine[node.id])
+                layout[NEXT].append((node.type.shape, node.type.base == BOOL))
+        channel_to = {PREV: self.to_prev, NEXT: self.from_next}  # both are two-way
+
+        def sender(d: int) -> Callable[[], None]:
+            return lambda: channel_to[d].send(ROUND, number, pack(out[d]))
+
+        def receiver(d: int) -> Callable[[], bytearray]:
+            return lambda: channel_to[d].recv(ROUND, number)
+
+        # a direction with nothing to say sends no message (the schedule counts none)
+        sends = [sender(d) for d in (PREV, NEXT) if sum(p.size for p in out[d])]
+        receives = [d for d in (PREV, NEXT) if sum(int(np.prod(s)) for s, _ in layout[d])]
+        payloads = _converse(sends, [receiver(d) for d in receives])
+        if sends:
+            self.rounds_sent.append(number)
+        received: dict[int, list[np.ndarray]] = {
+            d: [np.zeros(s, dtype=np.bool_ if b else U64) for s, b in layout[d]]
+            for d in (PREV, NEXT)}
+        for d, payload in zip(receives, payloads, strict=True):
+            received[d] = unpack(payload, layout[d])
+        for node in nodes:
+            if node.op == "trunc":
+                self.values[node.id] = self.trunc_finish(node, received[PREV].pop(0),
+                                                         received[NEXT].pop(0))
+            else:
+                self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
 
     def run_local(self, level: int) -> None:
         for node_id in self.sched.local_by_level[level]:
@@ -293,3 +364,32 @@ class Rep3Server:
             return np.asarray(share, dtype=np.bool_) ^ mask
         with np.errstate(over="ignore"):
             return np.asarray(share.astype(U64) + mask, dtype=U64)
+
+
+def _converse(sends: list[Callable[[], None]], receives: list[Callable[[], bytearray]]
+              ) -> list[bytearray]:  # fmt: skip
+    """Send every message (each from its own thread, so that no send waits for another
+    peer) while receiving in order: large messages cannot deadlock the three servers."""
+    if not receives:
+        for send in sends:
+            send()
+        return []
+    errors: list[BaseException] = []
+
+    def guarded(send: Callable[[], None]) -> None:
+        try:
+            send()
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(send,), daemon=True) for send in sends]
+    for t in threads:
+        t.start()
+    try:
+        results = [receive() for receive in receives]
+    finally:
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    return results

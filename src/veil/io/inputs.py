@@ -19,7 +19,16 @@ import numpy as np
 from veil.diagnostics import Diagnostic, VeilError
 from veil.ir.nodes import Circuit, InputSpec
 from veil.ir.semantics import encode
-from veil.types import BOOL, FIXED, FIXED_LIMIT, INT, INT_MAX, INT_MIN, fmt_shape
+from veil.types import (
+    BOOL,
+    FIXED,
+    FIXED_LIMIT,
+    INT,
+    INT_MAX,
+    INT_MIN,
+    fixed_limit_bits,
+    fmt_shape,
+)
 
 
 class _Problems:
@@ -97,7 +106,8 @@ def _element(raw: Any, base: str, where: str, problems: _Problems) -> Any:
             return None
         return raw
     if abs(raw) >= FIXED_LIMIT:
-        problems.add("V0705", f"{where}: {raw} is outside the fixed-point range ±2^31",
+        problems.add("V0705", f"{where}: {raw} is outside the fixed-point range "
+                     f"±2^{fixed_limit_bits()}",
                      "scale the data down (e.g. thousands instead of units)")
         return None
     return float(raw)

@@ -32,6 +32,7 @@ from veil.types import (
     BOOL,
     FIXED,
     FIXED_LIMIT,
+    FRAC_BITS,
     INT,
     INT_MAX,
     INT_MIN,
@@ -39,6 +40,7 @@ from veil.types import (
     SECRET,
     VType,
     broadcast,
+    fixed_limit_bits,
     fmt_shape,
     join_label,
     matmul_shape,
@@ -443,7 +445,8 @@ class Checker(BuiltinRules):
         problem = _out_of_range(v, t)
         if problem:
             self.err("V0312", f"const `{s.name}` = {problem}", s.value.span,
-                     "int is a signed 64-bit value; fixed values lie within ±2^31")
+                     "int is a signed 64-bit value; fixed values lie within "
+                     f"±2^{fixed_limit_bits()}")
             self._poison(scope, s)
             return
         self._define(scope, s.name, Symbol("const", t, s.span, value=v), s.span)
@@ -515,7 +518,8 @@ class Checker(BuiltinRules):
         if problem:
             self.err("V0708" if overridden else "V0313",
                      f"param `{s.name}` = {problem}", s.span,
-                     "int is a signed 64-bit value; fixed values lie within ±2^31")
+                     "int is a signed 64-bit value; fixed values lie within "
+                     f"±2^{fixed_limit_bits()}")
             self._poison(scope, s)
             return
         v = _coerce_value(v, t)
@@ -759,9 +763,9 @@ class Checker(BuiltinRules):
 
     def _expr_FloatLit(self, e: ast.FloatLit, scope: Scope) -> VType | None:
         if not abs(e.value) < FIXED_LIMIT:
-            self.err("V0312", f"fixed literal {e.text} is outside ±2^31", e.span,
-                     "a fixed has 16 fractional bits and must stay below 2^31 in magnitude; "
-                     "scale the values down")
+            self.err("V0312", f"fixed literal {e.text} is outside ±2^{fixed_limit_bits()}",
+                     e.span, f"a fixed has {FRAC_BITS} fractional bits and must stay below "
+                     f"2^{fixed_limit_bits()} in magnitude; scale the values down")
             return None
         return VType(PUBLIC, FIXED)
 
@@ -1323,7 +1327,7 @@ def _out_of_range(v: Value, t: VType) -> str | None:
         if t.base == INT and not isinstance(x, bool) and not INT_MIN <= int(x) <= INT_MAX:
             return f"{x} does not fit in a signed 64-bit int"
         if t.base == FIXED and not abs(float(x)) < FIXED_LIMIT:
-            return f"{x} is outside the fixed-point range ±2^31"
+            return f"{x} is outside the fixed-point range ±2^{fixed_limit_bits()}"
     return None
 
 
