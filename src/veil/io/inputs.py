@@ -22,10 +22,11 @@ from veil.ir.semantics import encode
 from veil.types import (
     BOOL,
     FIXED,
-    FIXED_LIMIT,
+    FRAC_BITS,
     INT,
     INT_MAX,
     INT_MIN,
+    fixed_limit,
     fixed_limit_bits,
     fmt_shape,
 )
@@ -70,7 +71,8 @@ def read_csv(path: Path) -> list:
     return [[c.strip() for c in row] for row in rows]
 
 
-def _element(raw: Any, base: str, where: str, problems: _Problems) -> Any:
+def _element(raw: Any, base: str, where: str, problems: _Problems,
+             frac_bits: int = FRAC_BITS) -> Any:  # fmt: skip
     """One scalar, converted and range-checked; None after reporting a problem."""
     if isinstance(raw, str):
         text = raw
@@ -105,9 +107,9 @@ def _element(raw: Any, base: str, where: str, problems: _Problems) -> Any:
             problems.add("V0705", f"{where}: {raw} does not fit in a signed 64-bit int")
             return None
         return raw
-    if abs(raw) >= FIXED_LIMIT:
+    if abs(raw) >= fixed_limit(frac_bits):
         problems.add("V0705", f"{where}: {raw} is outside the fixed-point range "
-                     f"±2^{fixed_limit_bits()}",
+                     f"±2^{fixed_limit_bits(frac_bits)}",
                      "scale the data down (e.g. thousands instead of units)")
         return None
     return float(raw)
@@ -136,7 +138,8 @@ def _hex_bits(value: Any, width: int, where: str, problems: _Problems) -> Any:
     return [bool((number >> i) & 1) for i in range(width)]
 
 
-def _convert(value: Any, spec: InputSpec, where: str, problems: _Problems) -> np.ndarray | None:
+def _convert(value: Any, spec: InputSpec, where: str, problems: _Problems,
+             frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
     if spec.type.base == BOOL and spec.type.shape:
         before = len(problems.items)
         value = _hex_bits(value, spec.type.shape[-1], where, problems)
@@ -161,13 +164,13 @@ def _convert(value: Any, spec: InputSpec, where: str, problems: _Problems) -> np
     for k, raw in enumerate(flat):
         pos = np.unravel_index(k, shape) if shape else ()
         converted.append(_element(raw, spec.type.base, where + "".join(f"[{i}]" for i in pos),
-                                  problems))
+                                  problems, frac_bits))
         if len(problems.items) - before >= 5:  # enough to show the pattern
             return None
     if len(problems.items) > before:
         return None
     dtype = {INT: np.int64, FIXED: np.float64, BOOL: np.bool_}[spec.type.base]
-    return encode(np.array(converted, dtype=dtype).reshape(want), spec.type.base)
+    return encode(np.array(converted, dtype=dtype).reshape(want), spec.type.base, frac_bits)
 
 
 def _shape_help(want: tuple[int, ...]) -> str:
@@ -252,7 +255,7 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
                     continue
                 if len(spec.type.shape) == 1 and len(value) == 1:
                     value = value[0]
-            encoded = _convert(value, spec, where, problems)
+            encoded = _convert(value, spec, where, problems, circuit.frac_bits)
             if encoded is not None:
                 values[spec.name] = encoded
     if problems.items:

@@ -10,18 +10,19 @@ import numpy as np
 
 from veil.ir.nodes import Circuit
 from veil.ir.semantics import decode
+from veil.types import FRAC_BITS
 
 
-def to_json_value(raw: np.ndarray, base: str) -> Any:
+def to_json_value(raw: np.ndarray, base: str, frac_bits: int = FRAC_BITS) -> Any:
     """Ring/bool array → nested lists of int, float (fixed) or bool."""
-    return decode(raw, base).tolist()
+    return decode(raw, base, frac_bits).tolist()
 
 
 def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     """{party: {output name: value}} — each party sees only what it receives."""
     result: dict[str, dict[str, Any]] = {}
     for spec in circuit.outputs:
-        value = to_json_value(raw_outputs[spec.name], spec.type.base)
+        value = to_json_value(raw_outputs[spec.name], spec.type.base, circuit.frac_bits)
         for party in spec.receivers:
             result.setdefault(party, {})[spec.name] = value
     return result

@@ -31,11 +31,12 @@ MAX_WHILE_ITERATIONS = 10_000
 class Builder:
     """Appends nodes in creation order (which is topological) and checks each one's type."""
 
-    def __init__(self) -> None:
+    def __init__(self, frac_bits: int = FRAC_BITS) -> None:
         self.nodes: list[Node] = []
         self.span: Span | None = None
         self.fn: str = ""
         self.values: dict[int, np.ndarray] = {}
+        self.frac_bits = frac_bits
 
     def add(self, op: str, args: tuple[int, ...] | list[int], attrs: dict | None = None) -> int:
         items = tuple(sorted((attrs or {}).items()))
@@ -52,7 +53,7 @@ class Builder:
         return self.nodes[node_id].type
 
     def const(self, value, base: str) -> int:
-        raw = encode(value, base)
+        raw = encode(value, base, self.frac_bits)
         data = tuple(int(x) for x in (raw.astype(np.int64) if base != BOOL else raw.astype(int))
                      .reshape(-1).tolist())
         return self.add("const", (), {"base": base, "shape": tuple(raw.shape), "data": data})
@@ -80,7 +81,7 @@ class Builder:
 
     def scalar(self, node_id: int) -> int | float | bool:
         t = self.type(node_id)
-        v = decode(self.value(node_id), t.base)
+        v = decode(self.value(node_id), t.base, self.frac_bits)
         return v.item()
 
 
@@ -138,7 +139,8 @@ class Lowerer:
 
     def __init__(self, program: CheckedProgram):
         self.program = program
-        self.b = Builder()
+        self.f = program.frac_bits
+        self.b = Builder(self.f)
         self.fn_stack: list[str] = []
         self.outputs: list[OutputSpec] = []
         self.inputs: list[InputSpec] = []
@@ -152,7 +154,7 @@ class Lowerer:
         params = tuple((name, v.tolist() if isinstance(v, np.ndarray) else v)
                        for name, (_, v) in self.program.params.items())
         return Circuit(tuple(self.b.nodes), tuple(self.program.parties), tuple(self.inputs),
-                       tuple(self.outputs), params, FRAC_BITS)
+                       tuple(self.outputs), params, self.f)
 
     # ------------------------------------------------------------ conversions
 
@@ -169,7 +171,7 @@ class Lowerer:
         if t.base == INT and base == FIXED:
             return self.b.add("mul", (node, self.b.const(1.0, FIXED)))
         if t.base == FIXED and base == INT:
-            return self.b.add("trunc", (node,), {"bits": FRAC_BITS, "base": INT})
+            return self.b.add("trunc", (node,), {"bits": self.f, "base": INT})
         raise AssertionError(f"no conversion {t.base} → {base}")
 
     def promote(self, a: int, b: int) -> tuple[int, int]:
@@ -190,7 +192,7 @@ class Lowerer:
         both_fixed = self.b.type(a).base == FIXED and self.b.type(b).base == FIXED
         out = self.b.add(op, (a, b))
         if both_fixed:
-            out = self.b.add("trunc", (out,), {"bits": FRAC_BITS})
+            out = self.b.add("trunc", (out,), {"bits": self.f})
         return out
 
     # ------------------------------------------------------------ statements
@@ -212,6 +214,7 @@ class Lowerer:
     _stmt_ConstDecl = _stmt_PartyDecl
     _stmt_ParamDecl = _stmt_PartyDecl
     _stmt_CircuitDecl = _stmt_PartyDecl
+    _stmt_PrecisionDecl = _stmt_PartyDecl
 
     def _stmt_LetTuple(self, s: ast.LetTuple, env: Env) -> None:
         assert isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name)
@@ -450,19 +453,21 @@ class Lowerer:
     def divide(self, a: int, b: int, e: ast.Expr) -> int:
         """a / c for a public c: multiply by round(2^k / c) and shift right by k.
 
-        k = 16 + ⌊log2 |c|⌋ (clamped to 16..32) keeps about 16 significant bits in the
-        reciprocal, so the relative error of the quotient is at most about 2^-16 plus
-        one unit in the last place of the result. For an array divisor each element
-        gets its own k (the truncation shifts each element by its own amount).
+        k = f + ⌊log2 |c|⌋ (clamped to f..2f, f the fractional bits) keeps about f
+        significant bits in the reciprocal, so the relative error of the quotient is at
+        most about 2^-f plus one unit in the last place of the result. For an array
+        divisor each element gets its own k (the truncation shifts each element by its
+        own amount).
         """
-        divisor = decode(self.b.value(b), self.b.type(b).base).astype(np.float64)
+        f = self.f
+        divisor = decode(self.b.value(b), self.b.type(b).base, f).astype(np.float64)
         if np.any(divisor == 0):
             raise error("V0310", "division by zero", e.span)
         shape = broadcast(self.b.type(a).shape, self.b.type(b).shape) or ()
         divisor = np.broadcast_to(divisor, shape)
-        k = FRAC_BITS + np.clip(np.floor(np.log2(np.abs(divisor))), 0, 16).astype(np.int64)
-        numerator_frac = FRAC_BITS if self.b.type(a).base == FIXED else 0
-        scale = np.exp2((k + FRAC_BITS - numerator_frac).astype(np.float64))
+        k = f + np.clip(np.floor(np.log2(np.abs(divisor))), 0, f).astype(np.int64)
+        numerator_frac = f if self.b.type(a).base == FIXED else 0
+        scale = np.exp2((k + f - numerator_frac).astype(np.float64))
         factor = np.rint(scale / divisor).astype(np.int64)
         c = self.b.const(factor, INT)
         product = self.b.add("mul", (a, c))

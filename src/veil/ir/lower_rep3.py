@@ -39,7 +39,7 @@ KOGGE_STONE_SHIFTS = (1, 2, 4, 8, 16, 32)
 class _Rep3Lowerer:
     def __init__(self, circuit: Circuit):
         self.src = circuit
-        self.b = Builder()
+        self.b = Builder(circuit.frac_bits)
         self.map: dict[int, int] = {}
 
     def t(self, node_id: int) -> VType:
