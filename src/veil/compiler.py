@@ -7,9 +7,10 @@ import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
 from veil.ir import lower_rep3
-from veil.ir.lower import lower, unused_input_warnings
+from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import fingerprint
 from veil.lang.checker import CheckedProgram, check
@@ -83,8 +84,13 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
 
     module = parse(text, file, loader.sources)
     checked = check(module, loader, params)
-    circuit = lower(checked)
-    warnings = [*checked.warnings, *unused_input_warnings(circuit)]
+    circuit, lowering_warnings = lower_program(checked)
+    found = ranges.run(circuit).diagnostics()
+    overflows = [d for d in found if d.severity == "error"]
+    if overflows:
+        raise VeilError(overflows, loader.sources)
+    warnings = [*checked.warnings, *lowering_warnings, *unused_input_warnings(circuit),
+                *found]
     optimized, records = optimize(circuit, level=optimize_level, passes=passes)
     protocol = None
     if backend == "rep3":

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from veil.diagnostics import Diagnostic, VeilError
+from veil.io.ranges import check_declared_ranges
 from veil.ir.nodes import Circuit, InputSpec
 from veil.ir.semantics import encode
 from veil.types import (
@@ -258,6 +259,7 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
             encoded = _convert(value, spec, where, problems, circuit.frac_bits)
             if encoded is not None:
                 values[spec.name] = encoded
+    problems.items += check_declared_ranges(circuit, values, inputs_dir)
     if problems.items:
         raise VeilError(problems.items)
     return values

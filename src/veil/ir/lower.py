@@ -26,6 +26,9 @@ from veil.types import BOOL, FIXED, FRAC_BITS, INT, VType, broadcast
 
 MAX_NODES = 2_000_000
 MAX_WHILE_ITERATIONS = 10_000
+PRECISION_LOSS = 0.01
+"""A public fixed value that fixed-point rounding moves by more than this (relative to
+its exact value) gets warning W0604, with the value actually used."""
 
 
 class Builder:
@@ -144,6 +147,7 @@ class Lowerer:
         self.fn_stack: list[str] = []
         self.outputs: list[OutputSpec] = []
         self.inputs: list[InputSpec] = []
+        self.warnings: list[Diagnostic] = []
 
     # ------------------------------------------------------------ program
 
@@ -193,6 +197,10 @@ class Lowerer:
         out = self.b.add(op, (a, b))
         if both_fixed:
             out = self.b.add("trunc", (out,), {"bits": self.f})
+            if not self.b.type(out).is_secret:
+                x, y = (decode(self.b.value(v), FIXED, self.f) for v in (a, b))
+                exact = np.matmul(x, y) if op == "matmul" else x * y
+                self.check_precision(out, exact, "the product")
         return out
 
     # ------------------------------------------------------------ statements
@@ -230,7 +238,8 @@ class Lowerer:
         assert sym is not None and sym.type is not None
         node = self.b.add("input", (), {"name": s.name, "party": s.owner.name,
                                         "base": sym.type.base, "shape": sym.type.shape})
-        self.inputs.append(InputSpec(s.name, s.owner.name, self.b.type(node), node))
+        declared = next((i.range for i in self.program.inputs if i.name == s.name), None)
+        self.inputs.append(InputSpec(s.name, s.owner.name, self.b.type(node), node, declared))
         env.vars[s.name] = Binding(node, None, False)
 
     def _declared_type(self, t: ast.TypeExpr, value: VType, env: Env) -> VType:
@@ -357,7 +366,9 @@ class Lowerer:
         return self.b.const(e.value, INT)
 
     def _expr_FloatLit(self, e: ast.FloatLit, env: Env) -> int:
-        return self.b.const(e.value, FIXED)
+        node = self.b.const(e.value, FIXED)
+        self.check_precision(node, e.value, "the literal")
+        return node
 
     def _expr_BoolLit(self, e: ast.BoolLit, env: Env) -> int:
         return self.b.const(e.value, BOOL)
@@ -375,7 +386,29 @@ class Lowerer:
 
     def symbol_value(self, sym: Symbol) -> int:
         assert sym.kind in ("const", "param") and sym.type is not None
-        return self.b.const(sym.value, sym.type.base)
+        node = self.b.const(sym.value, sym.type.base)
+        if sym.type.base == FIXED:
+            self.check_precision(node, sym.value, f"the {sym.kind}")
+        return node
+
+    def check_precision(self, node: int, exact, what: str) -> None:
+        """W0604 when a public fixed value lost more than 1% to fixed-point rounding."""
+        exact = np.asarray(exact, dtype=np.float64)
+        used = np.broadcast_to(decode(self.b.value(node), FIXED, self.f), exact.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = np.where(exact != 0, np.abs(used - exact) / np.abs(exact), 0.0)
+        if not np.any(loss > PRECISION_LOSS):
+            return
+        k = int(np.argmax(loss))
+        span = self.b.span
+        if any(w.span == span for w in self.warnings):
+            return
+        self.warnings.append(Diagnostic(
+            "W0604", f"{what} {exact.reshape(-1)[k]:.6g} is stored as "
+            f"{used.reshape(-1)[k]:.8g} with {self.f} fractional bits "
+            f"({loss.reshape(-1)[k]:.1%} off)", span,
+            "choose a finer `precision` (docs/language.md, section 3), or rescale: multiply "
+            "by a power of ten and divide the result", severity="warning"))
 
     def _expr_Attribute(self, e: ast.Attribute, env: Env) -> int:
         return self.symbol_value(self._member(e, env))
@@ -473,7 +506,11 @@ class Lowerer:
         product = self.b.add("mul", (a, c))
         bits: int | tuple = int(k.flat[0]) if np.all(k == k.flat[0]) else \
             tuple(int(x) for x in k.reshape(-1))
-        return self.b.add("trunc", (product,), {"bits": bits, "base": FIXED})
+        out = self.b.add("trunc", (product,), {"bits": bits, "base": FIXED})
+        if not self.b.type(a).is_secret:
+            numerator = decode(self.b.value(a), self.b.type(a).base, f)
+            self.check_precision(out, numerator / divisor, "the quotient")
+        return out
 
     # ------------------------------------------------------------ calls
 
@@ -729,13 +766,20 @@ def unused_input_warnings(circuit: Circuit) -> list[Diagnostic]:
     return warnings
 
 
-def lower(program: CheckedProgram) -> Circuit:
-    """Lower a checked program to a circuit (unoptimized)."""
+def lower_program(program: CheckedProgram) -> tuple[Circuit, list[Diagnostic]]:
+    """Lower a checked program to a circuit (unoptimized), with the lowering's warnings
+    (W0604: public values that fixed-point rounding changed by more than 1%)."""
+    lowerer = Lowerer(program)
     try:
-        return Lowerer(program).lower()
+        return lowerer.lower(), lowerer.warnings
     except VeilError as exc:
         exc.sources = program.sources
         raise VeilError(exc.diagnostics, program.sources) from None
 
 
-__all__ = ["Builder", "broadcast", "lower", "unused_input_warnings"]
+def lower(program: CheckedProgram) -> Circuit:
+    """Lower a checked program to a circuit (unoptimized)."""
+    return lower_program(program)[0]
+
+
+__all__ = ["Builder", "broadcast", "lower", "lower_program", "unused_input_warnings"]

@@ -1,0 +1,51 @@
+"""The declared ranges of inputs (`in [lo, hi]`), checked on the loaded values.
+
+The range analysis (veil.analysis.ranges) starts from these ranges and proves what it
+can about every intermediate value; a value outside its declared range would make that
+proof wrong, so loading refuses it, naming the file, the field and the element.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from veil.diagnostics import Diagnostic
+from veil.ir.nodes import Circuit
+from veil.ir.semantics import decode, encode
+
+MAX_REPORTED = 5  # per field: enough to show the pattern
+
+
+def raw_bounds(lo: float, hi: float, base: str, frac_bits: int) -> tuple[int, int]:
+    """The declared bounds as ring values (fixed bounds rounded like any fixed value)."""
+    both = encode(np.array([lo, hi]), base, frac_bits).view(np.int64)
+    return int(both[0]), int(both[1])
+
+
+def check_declared_ranges(circuit: Circuit, values: dict[str, np.ndarray],
+                          inputs_dir: Path) -> list[Diagnostic]:  # fmt: skip
+    """V0709 for every loaded element outside its input's declared range."""
+    problems: list[Diagnostic] = []
+    for spec in circuit.inputs:
+        if spec.range is None or spec.name not in values:
+            continue
+        lo, hi = raw_bounds(*spec.range, spec.type.base, circuit.frac_bits)
+        raw = np.asarray(values[spec.name]).view(np.int64)
+        outside = np.argwhere((raw < lo) | (raw > hi))
+        path = inputs_dir / f"{spec.owner}.json"
+        shown = decode(raw.view(np.uint64), spec.type.base, circuit.frac_bits)
+        for index in outside[:MAX_REPORTED]:
+            at = "".join(f"[{i}]" for i in index)
+            value = shown[tuple(index)] if index.size else shown
+            problems.append(Diagnostic(
+                "V0709", f"{path}: field `{spec.name}`{at}: {value:g} is outside its "
+                f"declared range [{spec.range[0]:g}, {spec.range[1]:g}]",
+                help=f"the program declares `input {spec.name}: ... in [{spec.range[0]:g}, "
+                f"{spec.range[1]:g}]`; fix the value, or agree on a wider range"))
+        if len(outside) > MAX_REPORTED:
+            problems.append(Diagnostic(
+                "V0709", f"{path}: field `{spec.name}`: {len(outside) - MAX_REPORTED} more "
+                "values outside the declared range"))
+    return problems
