@@ -9,7 +9,7 @@ from pathlib import Path
 
 from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3
+from veil.ir import lower_rep3, numerics
 from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import fingerprint
@@ -44,9 +44,10 @@ class Compiled:
 
     def unoptimized_executable(self) -> Circuit:
         """The naive circuit for the same backend (for before/after comparisons)."""
+        naive = numerics.run(self.unoptimized)
         if self.backend == "rep3":
-            return lower_rep3.run(self.unoptimized)
-        return self.unoptimized
+            return lower_rep3.run(naive)
+        return naive
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -92,6 +93,11 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
     warnings = [*checked.warnings, *lowering_warnings, *unused_input_warnings(circuit),
                 *found]
     optimized, records = optimize(circuit, level=optimize_level, passes=passes)
+    expanded = numerics.run(optimized)
+    if expanded is not optimized:  # math functions: optimize their expansions too
+        records.append(record(numerics.NAME, optimized, expanded))
+        optimized, more = optimize(expanded, level=optimize_level, passes=passes)
+        records += more
     protocol = None
     if backend == "rep3":
         protocol = lower_rep3.run(optimized)

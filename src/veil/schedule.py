@@ -35,6 +35,8 @@ HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits"}
 
 def is_interactive(node: Node, circuit: Circuit) -> bool:
     """Does this protocol-level node need a round of communication?"""
+    if node.op in ops.MATH:
+        raise ValueError(f"math op {node.op} left unexpanded in a protocol circuit")
     interactive = ops.is_interactive(node.op, [circuit.node(a).type for a in node.args])
     if interactive and node.op in HIGH_LEVEL:
         raise ValueError(f"high-level op {node.op} left in a protocol circuit")

@@ -30,9 +30,9 @@ import numpy as np
 
 from veil.diagnostics import Diagnostic, Span
 from veil.ir.nodes import Circuit, Node
-from veil.ir.ops import trunc_bits
+from veil.ir.ops import MATH, trunc_bits
 from veil.ir.semantics import const_array
-from veil.types import BOOL, FIXED, TRUNC_BITS, fixed_limit
+from veil.types import BOOL, FIXED, TRUNC_BITS, fixed_limit, fixed_limit_bits
 
 NAME = "ranges"
 SUMMARY = "interval of every value; warn where a fixed value may leave the representable range"
@@ -112,7 +112,9 @@ class RangeResult:
                 help_text = ("the declared input ranges allow it: narrow them, scale the "
                              "data down, or choose a coarser `precision`")
             if f.kind == "domain":
-                help_text = "see docs/numerics.md for what the function returns there"
+                help_text = "see docs/numerics.md for what the function returns there" + (
+                    f"; {', '.join(f'`{n}`' for n in sorted(f.unrestricted))} "
+                    "has no declared range" if f.unrestricted else "")
             out.append(Diagnostic("W0602" if f.kind != "domain" else "W0603", f.message,
                                   f.span, help_text, severity="warning"))
         return out
@@ -201,8 +203,74 @@ class _Analysis:
             # every truncation ends a fixed value at scale f (products, division) or an int
             return Interval(min(los), max(his), self.f if t.base == FIXED else 0,
                             a.unrestricted)
+        if op in MATH:
+            return self.math(node, args)
         # anything else (protocol-level ops): the whole ring, never reported
         return Interval(-RING_LIMIT, RING_LIMIT - 1)
+
+    # ------------------------------------------------------------ math functions
+
+    def math(self, node: Node, args: list[Interval]) -> Interval:
+        """The interval of an approximated function, from the function itself (not from
+        its expansion, whose internal values wrap on purpose); W0603 where the argument
+        may leave the function's domain (docs/numerics.md gives the result there)."""
+        f = self.f
+        unit = 2.0**f
+        top = fixed_limit(f)
+        deps = frozenset().union(*(a.unrestricted for a in args))
+        lo, hi = (args[0].lo / unit, args[0].hi / unit)
+        name = {"div": "`/`", "recip": "math.reciprocal", "exp": "math.exp",
+                "log": "math.log", "sqrt": "math.sqrt", "sigmoid": "ml.sigmoid"}[node.op]
+
+        def out(a: float, b: float) -> Interval:
+            return Interval(math.floor(a * unit) - 4, math.ceil(b * unit) + 4, f, deps)
+
+        def domain(message: str) -> None:
+            self.result.findings.append(Finding(node.id, "domain", node.span,
+                                                f"{name}: {message}", False, deps))
+
+        if node.op == "sigmoid":
+            return out(0.0, 1.0)
+        if node.op == "exp":
+            x_max = math.log(top)
+            if hi > x_max:
+                domain(f"the argument may reach {_num(hi)}, above {_num(x_max)} where e^x "
+                       f"leaves the fixed range (the result saturates at 2^{fixed_limit_bits(f)})")
+            return out(math.exp(min(lo, x_max)), math.exp(min(hi, x_max)))
+        if node.op == "log":
+            if lo <= 0:
+                domain(f"the argument may be {_num(lo)}, not positive (the result is then "
+                       f"-2^{fixed_limit_bits(f)})")
+                return out(-top, math.log(max(hi, 2.0**-f)))
+            return out(math.log(lo), math.log(hi))
+        if node.op == "sqrt":
+            if lo < 0:
+                domain(f"the argument may be {_num(lo)}, negative (the result is then 0)")
+            return out(math.sqrt(max(lo, 0.0)), math.sqrt(max(hi, 0.0)))
+        quotient_limit = 2.0 ** (fixed_limit_bits(f) - 1)
+        if node.op == "recip":
+            num_lo = num_hi = 1.0
+            d_lo, d_hi = lo, hi
+        else:
+            num_lo, num_hi = lo, hi
+            d_lo, d_hi = args[1].lo / unit, args[1].hi / unit
+            if max(abs(num_lo), abs(num_hi)) >= top:
+                domain(f"the numerator may reach {_num(max(abs(num_lo), abs(num_hi)))}, "
+                       f"outside the accepted range ±2^{fixed_limit_bits(f)}")
+        if d_lo <= 0 <= d_hi:
+            domain(f"the divisor may be 0 (the result is then 0) or close to it (the "
+                   f"quotient may overflow ±2^{fixed_limit_bits(f) - 1})")
+            return out(-quotient_limit, quotient_limit)
+        corners = [a / b for a in (num_lo, num_hi) for b in (d_lo, d_hi)]
+        q_lo, q_hi = min(corners), max(corners)
+        if max(abs(q_lo), abs(q_hi)) >= quotient_limit:
+            self.result.findings.append(Finding(
+                node.id, "wrap", node.span, f"this quotient may reach "
+                f"{_num(max(abs(q_lo), abs(q_hi)))} in magnitude and overflow: it must stay "
+                f"below 2^{fixed_limit_bits(f) - 1} = {_num(quotient_limit)}", not
+                node.type.is_secret, deps))
+            q_lo, q_hi = max(q_lo, -quotient_limit), min(q_hi, quotient_limit)
+        return out(q_lo, q_hi)
 
     # ------------------------------------------------------------ checks
 

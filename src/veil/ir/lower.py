@@ -484,6 +484,32 @@ class Lowerer:
         return self.b.add("not", (self.b.add(name, (x, y)),))
 
     def divide(self, a: int, b: int, e: ast.Expr) -> int:
+        """a / b: by a secret b, a `div` node (expanded by veil.ir.numerics); by a public
+        c, see divide_public."""
+        if self.b.type(b).is_secret:
+            return self.math("div", self.convert(a, FIXED), self.convert(b, FIXED))
+        return self.divide_public(a, b, e)
+
+    def math(self, op: str, *args: int) -> int:
+        """An approximated function: one node until veil.ir.numerics expands it."""
+        return self.b.add(op, args, {"frac_bits": self.f})
+
+    def _builtin___exp(self, e: ast.Call, env: Env) -> int:
+        return self.math("exp", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___log(self, e: ast.Call, env: Env) -> int:
+        return self.math("log", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___sqrt(self, e: ast.Call, env: Env) -> int:
+        return self.math("sqrt", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___reciprocal(self, e: ast.Call, env: Env) -> int:
+        return self.math("recip", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___sigmoid(self, e: ast.Call, env: Env) -> int:
+        return self.math("sigmoid", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def divide_public(self, a: int, b: int, e: ast.Expr) -> int:
         """a / c for a public c: multiply by round(2^k / c) and shift right by k.
 
         k = f + ⌊log2 |c|⌋ (clamped to f..2f, f the fractional bits) keeps about f
@@ -495,7 +521,9 @@ class Lowerer:
         f = self.f
         divisor = decode(self.b.value(b), self.b.type(b).base, f).astype(np.float64)
         if np.any(divisor == 0):
-            raise error("V0310", "division by zero", e.span)
+            raise error("V0310", "division by zero", e.span,
+                        "the divisor is a public zero (a constant, param or literal); a "
+                        "secret divisor that is zero gives 0 (docs/numerics.md)")
         shape = broadcast(self.b.type(a).shape, self.b.type(b).shape) or ()
         divisor = np.broadcast_to(divisor, shape)
         k = f + np.clip(np.floor(np.log2(np.abs(divisor))), 0, f).astype(np.int64)

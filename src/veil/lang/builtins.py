@@ -19,6 +19,10 @@ from veil.types import (
     numeric_join,
 )
 
+INTRINSICS = ("__exp", "__log", "__sqrt", "__reciprocal", "__sigmoid")
+"""The approximated functions, callable only from the standard library (`use math`:
+math.exp, ...; `use ml`: ml.sigmoid), which documents them."""
+
 
 def callee_name(func: ast.Expr) -> str:
     """How a call names its function in messages: `f` or `module.f`."""
@@ -197,6 +201,23 @@ class BuiltinRules:
                      "the number of elements must stay the same")
             return None
         return args[0].with_(shape=tuple(dims))
+
+    def _intrinsic(self, e, args, scope):
+        name = callee_name(e.func)
+        if not e.span.file.startswith("stdlib/"):
+            self.err("V0201", f"unknown function `{name}`", e.func.span,
+                     f"write `use math` and call `math.{name[2:]}(...)`" if name != "__sigmoid"
+                     else "write `use ml` and call `ml.sigmoid(...)`")
+            return None
+        if not self._arity(e, args, 1) or not self._numeric(e, args[0]):
+            return None
+        return args[0].with_(base=FIXED)
+
+    _builtin___exp = _intrinsic
+    _builtin___log = _intrinsic
+    _builtin___sqrt = _intrinsic
+    _builtin___reciprocal = _intrinsic
+    _builtin___sigmoid = _intrinsic
 
     def _builtin_transpose(self, e, args, scope):
         if not self._arity(e, args, 1):

@@ -26,7 +26,7 @@ import numpy as np
 
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
-from veil.lang.builtins import BuiltinRules, callee_name
+from veil.lang.builtins import INTRINSICS, BuiltinRules, callee_name
 from veil.lang.modules import ModuleLoader, stdlib_modules
 from veil.types import (
     BOOL,
@@ -142,7 +142,8 @@ class CheckedProgram:
 
 
 BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
-            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits")  # fmt: skip
+            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits",
+            *INTRINSICS)  # fmt: skip
 
 
 MIN_FRAC_BITS, MAX_FRAC_BITS = 8, 24
@@ -1093,12 +1094,7 @@ class Checker(BuiltinRules):
                 return None
             return VType(label, base, shape)
         if e.op == "/":
-            if b.is_secret:
-                self.err("V0310", "division by a secret value is not supported", e.right.span,
-                         "divide by a public value (a literal, `const` or `param`); if the "
-                         "divisor's owner can compute 1/x, make that the input and multiply")
-                return None
-            base = FIXED
+            base = FIXED  # by a secret: an approximation, see docs/numerics.md
         shape = broadcast(a.shape, b.shape)
         if shape is None:
             self.err("V0302", f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from veil.ir.nodes import Circuit, Node
+from veil.ir.ops import MATH
 from veil.ir.semantics import apply, const_array, decode
 from veil.opt.rewrite import Editor
 from veil.types import fixed_limit
@@ -30,7 +31,7 @@ SUMMARY = "replace f(z) > t by z > f⁻¹(t) for monotone f and public t"
 
 U64 = np.uint64
 ELEMENTWISE = {"add", "sub", "mul", "neg", "trunc", "lt", "eq", "select", "not", "and", "or",
-               "xor", "b2a", "monotone", "const"}
+               "xor", "b2a", "monotone", "const", "cast"} | MATH  # math: one node each here
 # steps from a marker to the compared value that keep it non-decreasing in z
 RISING = {"monotone", "add", "sub", "mul", "trunc"}
 
