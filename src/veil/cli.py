@@ -158,9 +158,15 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
 @JSON
 @click.option("--profile", "profiles", multiple=True, metavar="NAME=RTT_MS,MBIT",
               help="Network profile for the time estimate (replaces lan/wan), e.g. wan=150,100.")
+@click.option("--deployment", "deployment_path", type=click.Path(path_type=Path),
+              metavar="FILE", help="Add a deployment section: servers, jurisdictions, the "
+                                   "pairs that could reconstruct, the estimate per link.")
+@click.option("--allow-same-jurisdiction", is_flag=True,
+              help="Accept a deployment in which one jurisdiction runs two servers.")
 @_user_errors
 def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-         as_json: bool, backend: str, profiles: tuple[str, ...]) -> None:  # fmt: skip
+         as_json: bool, backend: str, profiles: tuple[str, ...], deployment_path: Path | None,
+         allow_same_jurisdiction: bool) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
     from veil.cost import report
     from veil.cost.network import DEFAULT_PROFILES, parse_profile
@@ -172,10 +178,21 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
     compiled = _compile(program, params, opt_level, backend, pass_list)
     data = report.build(compiled.executable, compiled.passes, compiled.warnings,
                         compiled.unoptimized_executable(), backend, chosen)
+    extra: list[str] = []
+    if deployment_path is not None:
+        from veil.cost import deployment as deployment_section
+        from veil.deploy.deployment import load
+
+        if backend != "rep3":
+            raise click.BadParameter("a deployment runs rep3", param_hint="--deployment")
+        dep = load(deployment_path, allow_same_jurisdiction)
+        dep.check_program_parties(compiled.executable.parties)
+        data["deployment"] = deployment_section.section(compiled.executable, dep)
+        extra = deployment_section.render(data["deployment"])
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
-        click.echo(report.render(data, compiled.sources))
+        click.echo("\n".join([report.render(data, compiled.sources), *extra]))
 
 
 @main.command()
