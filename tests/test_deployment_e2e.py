@@ -89,7 +89,9 @@ def test_a_missing_approval_is_refused_before_any_input(site: Site, tmp_path: Pa
     assert_no_input_since(site, before)
     refused = [e for s in SERVERS for e in audit_events(site, s)[before[s]:]
                if e["event"] == "refused"]
-    assert len(refused) == 3
+    # each server decides alone (the same way); a party may leave on the first refusal
+    # before a slower server got there, which then logs its parties leaving instead
+    assert refused and all("no approval from regulator" in e["reason"] for e in refused)
 
 
 def test_an_approval_for_other_params_is_refused(site: Site, tmp_path: Path) -> None:

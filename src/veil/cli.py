@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a user error (printed without a traceback), 2 a usage e
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -26,6 +27,13 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--param")
         out[name.strip()] = value.strip()
     return out
+
+
+def _timeout(value: float) -> float:
+    """A number of seconds that time arithmetic can use (not nan, inf or centuries)."""
+    if not math.isfinite(value) or value > 86400 * 7:
+        raise click.BadParameter("must be a finite number of seconds, at most a week")
+    return value
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -199,6 +207,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
 @_compiling
 @JSON
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              metavar="SECONDS", callback=lambda ctx, p, v: _timeout(v),
               help="Seconds a silent peer is tolerated before the run is aborted (rep3).")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Directory of <party>.json input files [default: inputs/ beside the program].")

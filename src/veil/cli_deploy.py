@@ -8,14 +8,14 @@ public (certificates, the deployment file, approvals, audit logs).
 from __future__ import annotations
 
 import json
-import math
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from veil.cli import JSON, PARAM, PROGRAM, _compile, _user_errors, main
+from veil.cli import JSON, PARAM, PROGRAM, _compile, _timeout, _user_errors, main
 from veil.diagnostics import Diagnostic, VeilError
 
 SECURITY = "semi-honest"
@@ -30,15 +30,9 @@ SAME_JURISDICTION = click.option(
     help="Accept a deployment in which one jurisdiction runs two servers (testing only).")
 
 
-def _timeout(value: float) -> float:
-    if not math.isfinite(value) or value > 86400 * 7:
-        raise click.BadParameter("must be a finite number of seconds, at most a week",
-                                 param_hint="--timeout")
-    return value
-
-
 TIMEOUT = click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0,
-                       show_default=True, callback=lambda ctx, p, v: _timeout(v),
+                       show_default=True, metavar="SECONDS",
+                       callback=lambda ctx, p, v: _timeout(v),
                        help="Seconds to wait for the servers at start, and for a silent "
                             "peer during the run.")
 
@@ -164,8 +158,12 @@ def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_p
 @click.option("--listen", "listen_on", metavar="HOST:PORT",
               help="Address to bind [default: the host and port in the deployment].")
 @click.option("--session-wait", type=click.FloatRange(min=0.1), default=600.0,
-              show_default=True, help="Seconds connected parties may wait for the others.")
-@TIMEOUT
+              show_default=True, metavar="SECONDS",
+              callback=lambda ctx, p, v: _timeout(v),
+              help="Seconds connected parties may wait for the others.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              metavar="SECONDS", callback=lambda ctx, p, v: _timeout(v),
+              help="Seconds a silent peer is tolerated during a session.")
 @SAME_JURISDICTION
 @_user_errors
 def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path,
@@ -193,6 +191,8 @@ def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path
         bind = (host or "0.0.0.0", int(port))
     cfg = ServerConfig(name, dep, key_path, approvals_dir, audit_path, timeout, session_wait,
                        once, bind)
+    # stopped by its operator (kill, systemd): leave like on Ctrl-C, telling the parties
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         status = run_server(cfg)
     except KeyboardInterrupt:

@@ -198,8 +198,10 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  server {i} sends           {b:>12,} bytes in {m:,} messages")
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
-                       f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s; network "
-                       f"only: {report['one_way_delays']} one-way delays and the bytes)")
+                       f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")
+        if report["estimates"]:
+            out.append(f"  (network only: {report['one_way_delays']} one-way delays and the "
+                       f"bytes; local computation not included)")
     if "unoptimized" in report:
         before = report["unoptimized"]
         inter_before = sum(before["ops"][c] for c in INTERACTIVE)

@@ -177,8 +177,9 @@ class Channel:
                                            "abort reason")
                     reason = printable(bytes(raw).decode("utf-8", "replace"))
                 except PeerError:
-                    reason = "no reason given"
-                raise PeerError(f"{self.peer_name} aborted: {reason}")
+                    reason = "stopped (no reason given)"
+                # a reason reads as the peer's own words: "stopped: …", "refused …"
+                raise PeerError(f"{self.peer_name} {reason}")
             if session != self.session:
                 raise PeerError(f"{self.peer_name} is in another session")
             if (self.peer != UNKNOWN and sender != self.peer) or receiver != self.me:
@@ -207,7 +208,10 @@ class Channel:
         return payload
 
     def abort(self, reason: str) -> None:
-        """Tell the peer this site is stopping (best effort, never blocking long), then close."""
+        """Tell the peer this site is stopping (best effort, never blocking long), then close.
+
+        The reason is what the peer prints after this site's name, e.g. "stopped: s_eu
+        closed the connection" or "refused to run program …: no approval from eu_bank"."""
         data = printable(reason).encode("utf-8")
         with contextlib.suppress(OSError, ValueError):
             self.sock.settimeout(1.0)

@@ -180,7 +180,7 @@ def run_party(cfg: PartyConfig, circuit: Circuit, circuit_text: str, fingerprint
         return result
     except PeerError as exc:
         for ch in connected:
-            ch.abort(f"{cfg.name} stopped: {exc}")
+            ch.abort(f"stopped: {exc}")
         raise aborted(str(exc)) from None
     finally:
         for ch in connected:

@@ -203,7 +203,7 @@ class Server:
             lobby.close()
             for group in self.groups.values():
                 for arrival in group.parties.values():
-                    arrival.channel.abort(f"{self.cfg.name} is shutting down")
+                    arrival.channel.abort("stopped: the server is shutting down")
 
     def cycle(self, lobby: Lobby) -> str:
         mesh: dict[int, Channel] = {}
@@ -281,22 +281,22 @@ class Server:
         assert isinstance(hello, PartyHello)
         name, ch = hello.name, arrival.channel
         if hello.terms.deployment != self.cfg.deployment.digest:
-            ch.abort(f"{self.cfg.name} refuses: you use another deployment file (digest "
+            ch.abort(f"refused: you use another deployment file (digest "
                      f"{hello.terms.deployment[:16]}…, the servers' is "
                      f"{self.cfg.deployment.digest[:16]}…)")
             return
         try:
             circuit = self.circuit_for(hello)
         except BadMessage as exc:
-            ch.abort(f"{self.cfg.name} refuses: {exc}")
+            ch.abort(f"refused your hello: {exc}")
             return
         if name not in circuit.parties:
-            ch.abort(f"{self.cfg.name} refuses: {name} is not a party of program "
+            ch.abort(f"refused: {name} is not a party of program "
                      f"{hello.terms.fingerprint[:16]}…")
             return
         required = set(owners_of(circuit)) | set(receivers_of(circuit))
         if name not in required:
-            ch.abort(f"{self.cfg.name}: {name} has no input and no output in this program; "
+            ch.abort(f"refused: {name} has no input and no output in this program; "
                      f"there is nothing for it to do (its approval is still required)")
             return
         group = self.groups.get(hello.terms)
@@ -304,7 +304,7 @@ class Server:
             group = self.groups[hello.terms] = Group(hello.terms, circuit, required)
         previous = group.parties.pop(name, None)
         if previous is not None:
-            previous.channel.abort(f"{self.cfg.name}: {name} connected again; this "
+            previous.channel.abort(f"stopped: {name} connected again; this "
                                    f"connection is replaced")
         ch.peer = site_ids(circuit)[name]
         group.parties[name] = arrival
@@ -326,7 +326,7 @@ class Server:
             stories = "; ".join(
                 f"{', '.join(sorted(g.parties))} submitted program {g.terms.fingerprint[:16]}… "
                 f"with params {g.terms.params}" for g in involved.values())
-            reason = (f"{self.cfg.name} refuses: the parties are not running the same program "
+            reason = ("refused: the parties are not running the same program "
                       f"({stories}); nothing was run")
             self.say(reason)
             for g in involved.values():
@@ -360,7 +360,7 @@ class Server:
                 except (PeerError, BadMessage) as exc:
                     mesh.pop(j).close()
                     if mine:  # a session was being agreed: it cannot go on without j
-                        reason = printable(f"{self.cfg.name}: {exc}")
+                        reason = printable(f"stopped: {exc}")
                         for terms in list(mine):
                             group = self.groups.get(terms)
                             if group is not None:
@@ -400,7 +400,7 @@ class Server:
             if now - group.since < self.cfg.session_wait:
                 continue
             missing = group.missing()
-            reason = (f"{self.cfg.name}: the session did not start within "
+            reason = (f"gave up: the session did not start within "
                       f"{self.cfg.session_wait:g} s: " +
                       (f"{', '.join(missing)} did not connect" if missing else
                        "the other servers did not agree to start it"))
@@ -446,7 +446,7 @@ class Server:
         group = self.groups.pop(terms, None)
         if group is None or group.missing():
             left = ", ".join(sorted(set(mine_prop.parties) - set(group.parties if group else ())))
-            reason = f"{self.cfg.name}: {left} disconnected before the session started"
+            reason = f"stopped: {left} disconnected before the session started"
             if group is None:
                 group = Group(terms, self.circuits[terms.fingerprint], set())
             return self.refuse(group, reason, [*(a.channel for a in group.parties.values()),
@@ -459,14 +459,14 @@ class Server:
         for j in self.peers:
             why = mine_prop.agrees_with(ordered[j])
             if why is not None:
-                reason = f"{self.cfg.name}: {self.cfg.deployment.servers[j].name} {why}"
+                reason = f"stopped: {self.cfg.deployment.servers[j].name} {why}"
                 return self.refuse(group, reason, everyone, "aborted")
         union = {keys.canonical(a.to_dict()): a for p in ordered for a in p.approvals}
         dep = self.cfg.deployment
         valid, problems = check_complete(list(union.values()), dep, group.circuit.parties,
                                          terms.fingerprint, terms.params_dict, terms.security)
         if problems:
-            reason = f"{self.cfg.name} refuses to run program {terms.fingerprint[:16]}…: " + \
+            reason = f"refused to run program {terms.fingerprint[:16]}…: " + \
                 "; ".join(problems)
             return self.refuse(group, reason, [*parties.values()], "refused")
         session = session_id(ordered)
@@ -475,7 +475,7 @@ class Server:
             key_prev = share.pairwise_key(ordered[prev].key_share, session, (self.me, prev))
             key_next = share.pairwise_key(ordered[nxt].key_share, session, (self.me, nxt))
         except BadMessage as exc:
-            return self.refuse(group, f"{self.cfg.name}: {exc}", everyone, "aborted")
+            return self.refuse(group, f"stopped: {exc}", everyone, "aborted")
         for ch in mesh.values():
             ch.session = session
         sid = session.hex()
@@ -497,7 +497,7 @@ class Server:
                                                                            **fields}),
                                   self.cfg.fault, self.cfg.heartbeat)
         except PeerError as exc:
-            reason = printable(f"{self.cfg.name}: {exc}")
+            reason = printable(f"stopped: {exc}")
             for ch in everyone:
                 ch.abort(reason)
             self.audit("abort", {"session": sid, "reason": reason})
