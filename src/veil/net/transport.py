@@ -52,7 +52,12 @@ MAX_REASON = 600
 
 
 class PeerError(Exception):
-    """A peer closed the connection, went silent, or sent something unexpected."""
+    """A peer closed the connection, went silent, or sent something unexpected;
+    `aborted` when the peer said so itself (an ABORT message with its reason)."""
+
+    def __init__(self, message: str, aborted: bool = False) -> None:
+        super().__init__(message)
+        self.aborted = aborted
 
 
 def printable(text: str, limit: int = MAX_REASON) -> str:
@@ -179,7 +184,7 @@ class Channel:
                 except PeerError:
                     reason = "stopped (no reason given)"
                 # a reason reads as the peer's own words: "stopped: …", "refused …"
-                raise PeerError(f"{self.peer_name} {reason}")
+                raise PeerError(f"{self.peer_name} {reason}", aborted=True)
             if session != self.session:
                 raise PeerError(f"{self.peer_name} is in another session")
             if (self.peer != UNKNOWN and sender != self.peer) or receiver != self.me:

@@ -85,7 +85,20 @@ def _connect(cfg: PartyConfig, me_id: int, index: int, hello: bytes, ctx: ssl.SS
             raise PeerError(f"the server at {site.host}:{site.port} is not {site.name}: its "
                             f"certificate is not the one pinned for {site.name}")
         channel = Channel(conn, me_id, index, NO_SESSION, site.name, cfg.timeout)
-        channel.send(HELLO, 0, hello)
+        try:
+            channel.send(HELLO, 0, hello)
+        except PeerError:
+            # in TLS 1.3 the server judges our certificate after our side of the handshake
+            # is done: its refusal arrives as an alert, which a read shows
+            try:
+                conn.settimeout(2.0)
+                conn.recv(1)
+            except ssl.SSLError as exc:
+                raise PeerError(f"{site.name} at {site.host}:{site.port} "
+                                f"{tls.describe(exc)}") from None
+            except OSError:
+                pass
+            raise
         return channel
 
 

@@ -108,6 +108,18 @@ class Group:
         return sorted(self.required - set(self.parties))
 
 
+@dataclass
+class Cycle:
+    """The state of one cycle: the mesh, the proposals sent and received, the leader's
+    choice. Proposals belong to connections: when a peer's connection is replaced, what
+    it proposed is forgotten and ours are sent again on the new one."""
+
+    mesh: dict[int, Channel] = field(default_factory=dict)
+    props: dict[int, dict[Terms, Proposal]] = field(default_factory=dict)
+    mine: dict[Terms, tuple[Proposal, KeyShare, float]] = field(default_factory=dict)
+    leader: Terms | None = None
+
+
 class CycleEnd(Exception):
     """The current cycle cannot go on (a peer aborted); `outcome` says how it ended."""
 
@@ -206,32 +218,29 @@ class Server:
                     arrival.channel.abort("stopped: the server is shutting down")
 
     def cycle(self, lobby: Lobby) -> str:
-        mesh: dict[int, Channel] = {}
-        props: dict[int, dict[Terms, Proposal]] = {j: {} for j in self.peers}
-        mine: dict[Terms, tuple[Proposal, KeyShare, float]] = {}
-        state = {"leader": None}
+        cy = Cycle(props={j: {} for j in self.peers})
         try:
             while True:
                 for j in self.peers:
-                    if j < self.me and j not in mesh and not lobby.dialing(j):
+                    if j < self.me and j not in cy.mesh and not lobby.dialing(j):
                         lobby.dial(j)
-                self.wait(lobby, mesh)
-                self.take_arrivals(lobby, mesh, mine)
-                self.read_mesh(mesh, props, mine, state)
-                self.poll_parties()
-                self.expire(mesh, mine)
-                if len(mesh) < 2:
+                self.wait(lobby, cy.mesh)
+                self.take_arrivals(lobby, cy)
+                self.read_mesh(cy)
+                self.poll_parties(cy)
+                self.expire(cy)
+                if len(cy.mesh) < 2:
                     continue
-                terms = self.choose(state["leader"])
-                if terms is not None and terms not in mine:
-                    self.propose(terms, mesh, mine)
-                for terms in list(mine):
-                    if all(terms in props[j] for j in self.peers):
-                        return self.agree_and_run(terms, mesh, props, mine)
+                terms = self.choose(cy.leader)
+                if terms is not None and terms not in cy.mine:
+                    self.propose(terms, cy)
+                for terms in list(cy.mine):
+                    if all(terms in cy.props[j] for j in self.peers):
+                        return self.agree_and_run(terms, cy)
         except CycleEnd as end:
             return end.outcome
         finally:
-            for ch in mesh.values():
+            for ch in cy.mesh.values():
                 ch.close()
 
     def wait(self, lobby: Lobby, mesh: dict[int, Channel]) -> None:
@@ -245,22 +254,22 @@ class Server:
             select.select(watched, [], [], 0.5)
         lobby.drain_wakeups()
 
-    def take_arrivals(self, lobby: Lobby, mesh: dict[int, Channel], mine: dict) -> None:
+    def take_arrivals(self, lobby: Lobby, cy: Cycle) -> None:
         try:
             arrival = lobby.arrivals.get_nowait()
         except queue.Empty:
             return
         while True:
             if isinstance(arrival.hello, ServerHello):
-                self.add_peer(lobby, arrival, mesh)
+                self.add_peer(lobby, arrival, cy)
             else:
-                self.add_party(arrival, mine, mesh)
+                self.add_party(arrival, cy)
             try:
                 arrival = lobby.arrivals.get_nowait()
             except queue.Empty:
                 return
 
-    def add_peer(self, lobby: Lobby, arrival: Arrival, mesh: dict[int, Channel]) -> None:
+    def add_peer(self, lobby: Lobby, arrival: Arrival, cy: Cycle) -> None:
         j = self.cfg.deployment.server_index(arrival.site.name)
         if j < self.me:
             lobby.dialed(j)
@@ -271,12 +280,19 @@ class Server:
                      f"{hello.deployment[:16]}…, here {self.cfg.deployment.digest[:16]}…)")
             arrival.channel.close()
             return
-        old = mesh.pop(j, None)
+        self.drop_peer(cy, j)
+        cy.mesh[j] = arrival.channel
+        for prop, _, _ in cy.mine.values():  # what we proposed went with the old connection
+            with contextlib.suppress(PeerError):
+                arrival.channel.send(SESSION, 0, prop.encode())
+
+    def drop_peer(self, cy: Cycle, j: int) -> None:
+        old = cy.mesh.pop(j, None)
         if old is not None:
             old.close()
-        mesh[j] = arrival.channel
+        cy.props[j].clear()
 
-    def add_party(self, arrival: Arrival, mine: dict, mesh: dict[int, Channel]) -> None:
+    def add_party(self, arrival: Arrival, cy: Cycle) -> None:
         hello = arrival.hello
         assert isinstance(hello, PartyHello)
         name, ch = hello.name, arrival.channel
@@ -310,9 +326,9 @@ class Server:
         group.parties[name] = arrival
         self.say(f"{name} connected for program {hello.terms.fingerprint[:16]}… "
                  f"(certificate {arrival.site.certificate_sha256[:16]}…)")
-        self.find_conflicts(mine, mesh)
+        self.find_conflicts(cy)
 
-    def find_conflicts(self, mine: dict, mesh: dict[int, Channel]) -> None:
+    def find_conflicts(self, cy: Cycle) -> None:
         """Refuse groups whose parties are all connected but not all for the same terms:
         the parties are not running the same program (or params), so none of it can
         start. Decided once everyone needed is here, so every party hears why."""
@@ -334,8 +350,8 @@ class Server:
                                        "params": g.terms.params_dict,
                                        "parties": sorted(g.parties), "reason": reason})
                 self.drop_group(g, reason)
-            if any(g.terms in mine for g in involved.values()):
-                for ch in mesh.values():  # already proposed: stop the other servers too
+            if any(g.terms in cy.mine for g in involved.values()):
+                for ch in cy.mesh.values():  # already proposed: stop the other servers too
                     ch.abort(reason)
                 raise CycleEnd("refused")
             where = {name: g for g in self.groups.values() for name in g.parties}
@@ -345,36 +361,43 @@ class Server:
         for a in group.parties.values():
             a.channel.abort(reason)
 
-    def read_mesh(self, mesh: dict[int, Channel], props: dict, mine: dict, state: dict) -> None:
-        for j, ch in list(mesh.items()):
-            while ch.wait_readable(0):
-                try:
-                    kind, _, payload = ch.recv_any("session proposal", MAX_HELLO)
-                    if kind != SESSION:
-                        raise BadMessage(f"unexpected message kind {kind}")
-                    prop = Proposal.decode(payload)
-                    site = self.cfg.deployment.servers[j]
-                    if prop.server != site.name or not keys.verify(
-                            site.certificate, prop.signature, keys.canonical(prop.body())):
-                        raise BadMessage("proposal not signed by that server")
-                except (PeerError, BadMessage) as exc:
-                    mesh.pop(j).close()
-                    if mine:  # a session was being agreed: it cannot go on without j
-                        reason = printable(f"stopped: {exc}")
-                        for terms in list(mine):
-                            group = self.groups.get(terms)
-                            if group is not None:
-                                self.drop_group(group, reason)
-                        for other in mesh.values():
-                            other.abort(reason)
-                        self.say(f"session setup aborted: {reason}")
-                        raise CycleEnd("aborted") from None
-                    break
-                props[j][prop.terms] = prop
-                if j == 0:
-                    state["leader"] = prop.terms
+    def read_mesh(self, cy: Cycle) -> None:
+        for j, ch in list(cy.mesh.items()):
+            if not ch.wait_readable(0):
+                continue
+            try:
+                kind, _, payload = ch.recv_any("session proposal", MAX_HELLO)
+                if kind != SESSION:
+                    raise BadMessage(f"unexpected message kind {kind}")
+                prop = Proposal.decode(payload)
+                site = self.cfg.deployment.servers[j]
+                if prop.server != site.name or not keys.verify(
+                        site.certificate, prop.signature, keys.canonical(prop.body())):
+                    raise BadMessage("proposal not signed by that server")
+            except PeerError as exc:
+                self.drop_peer(cy, j)
+                if exc.aborted and cy.mine:
+                    # the peer stopped the setup on purpose (a refusal): so do we, and say why
+                    reason = printable(f"stopped: {exc}")
+                    for terms in list(cy.mine):
+                        group = self.groups.get(terms)
+                        if group is not None:
+                            self.drop_group(group, reason)
+                    for other in cy.mesh.values():
+                        other.abort(reason)
+                    self.say(f"session setup aborted: {reason}")
+                    raise CycleEnd("aborted") from None
+                continue  # a dropped connection: it is made again, and proposals resent
+            except BadMessage as exc:
+                self.say(f"{self.cfg.deployment.servers[j].name} sent a bad proposal: {exc}")
+                self.drop_peer(cy, j)
+                continue
+            # one message per peer and pass: agreement is checked before a later EOF
+            cy.props[j][prop.terms] = prop
+            if j == 0:
+                cy.leader = prop.terms
 
-    def poll_parties(self) -> None:
+    def poll_parties(self, cy: Cycle) -> None:
         now = time.monotonic()
         for group in list(self.groups.values()):
             for name, arrival in list(group.parties.items()):
@@ -386,6 +409,7 @@ class Server:
                     self.say(f"{name} left before the session started")
             if not group.parties:
                 del self.groups[group.terms]
+                cy.mine.pop(group.terms, None)  # nobody left to run it for
                 continue
             if group.missing() and now - group.last_notice > NOTICE_SECONDS:
                 group.last_notice = now
@@ -394,7 +418,7 @@ class Server:
                     with contextlib.suppress(PeerError):
                         arrival.channel.send(PROGRESS, 0, notice)
 
-    def expire(self, mesh: dict[int, Channel], mine: dict) -> None:
+    def expire(self, cy: Cycle) -> None:
         now = time.monotonic()
         for group in list(self.groups.values()):
             if now - group.since < self.cfg.session_wait:
@@ -406,8 +430,8 @@ class Server:
                        "the other servers did not agree to start it"))
             self.say(reason)
             self.drop_group(group, reason)
-            if group.terms in mine:
-                for ch in mesh.values():
+            if group.terms in cy.mine:
+                for ch in cy.mesh.values():
                     ch.abort(reason)
                 raise CycleEnd("aborted")
 
@@ -421,7 +445,7 @@ class Server:
             return terms[0]
         return None
 
-    def propose(self, terms: Terms, mesh: dict[int, Channel], mine: dict) -> None:
+    def propose(self, terms: Terms, cy: Cycle) -> None:
         group = self.groups[terms]
         approvals = {keys.canonical(a.to_dict()): a for a in self.approvals_from_dir()}
         for arrival in group.parties.values():
@@ -434,15 +458,18 @@ class Server:
         prop = sign_proposal(self.key, self.cfg.name, terms, nonces, list(approvals.values()),
                              share)
         payload = prop.encode()
+        cy.mine[terms] = (prop, share, time.monotonic())
         for j in self.peers:
-            mesh[j].send(SESSION, 0, payload)
-        mine[terms] = (prop, share, time.monotonic())
+            try:
+                cy.mesh[j].send(SESSION, 0, payload)
+            except PeerError:
+                self.drop_peer(cy, j)  # resent on the new connection
 
     # ------------------------------------------------------------ the session
 
-    def agree_and_run(self, terms: Terms, mesh: dict[int, Channel], props: dict,
-                      mine: dict) -> str:  # fmt: skip
-        mine_prop, share, _ = mine[terms]
+    def agree_and_run(self, terms: Terms, cy: Cycle) -> str:
+        mesh, props = cy.mesh, cy.props
+        mine_prop, share, _ = cy.mine[terms]
         group = self.groups.pop(terms, None)
         if group is None or group.missing():
             left = ", ".join(sorted(set(mine_prop.parties) - set(group.parties if group else ())))
@@ -468,7 +495,7 @@ class Server:
         if problems:
             reason = f"refused to run program {terms.fingerprint[:16]}…: " + \
                 "; ".join(problems)
-            return self.refuse(group, reason, [*parties.values()], "refused")
+            return self.refuse(group, reason, everyone, "refused")
         session = session_id(ordered)
         prev, nxt = (self.me - 1) % 3, (self.me + 1) % 3
         try:
