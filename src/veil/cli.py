@@ -96,10 +96,13 @@ def main() -> None:
 @_user_errors
 def check(program: Path, params: tuple[str, ...], backend: str, template: Path | None) -> None:
     """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
+    from veil.analysis.policy import review
     from veil.io.inputs import template as input_template
 
     compiled = _compile(program, params, backend=backend)
     circuit = compiled.circuit
+    for w in review(compiled).warnings:
+        click.echo(w.render(compiled.sources), err=True)
     if template is not None:
         owners: dict[str, dict[str, Any]] = {}
         for spec in circuit.inputs:
@@ -158,10 +161,16 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
 @JSON
 @click.option("--profile", "profiles", multiple=True, metavar="NAME=RTT_MS,MBIT",
               help="Network profile for the time estimate (replaces lan/wan), e.g. wan=150,100.")
+@click.option("--policy", "policy_files", multiple=True, metavar="FILE",
+              type=click.Path(path_type=Path),
+              help="A data owner's TOML policy to check the flows against (repeatable); "
+                   "exit status 1 if the program breaks one (see docs/disclosure.md).")
 @_user_errors
 def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-         as_json: bool, backend: str, profiles: tuple[str, ...]) -> None:  # fmt: skip
+         as_json: bool, backend: str, profiles: tuple[str, ...],
+         policy_files: tuple[Path, ...]) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
+    from veil.analysis.policy import load, review
     from veil.cost import report
     from veil.cost.network import DEFAULT_PROFILES, parse_profile
 
@@ -169,13 +178,21 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
         chosen = tuple(parse_profile(p) for p in profiles) or DEFAULT_PROFILES
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--profile") from None
+    policies = [load(path) for path in policy_files]
     compiled = _compile(program, params, opt_level, backend, pass_list)
-    data = report.build(compiled.executable, compiled.passes, compiled.warnings,
-                        compiled.unoptimized_executable(), backend, chosen)
+    disclosure = review(compiled, policies)
+    for w in disclosure.warnings:
+        click.echo(w.render(compiled.sources), err=True)
+    data = report.build(compiled.executable, compiled.passes,
+                        [*compiled.warnings, *disclosure.warnings],
+                        compiled.unoptimized_executable(), backend, chosen,
+                        disclosure.as_report())
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(report.render(data, compiled.sources))
+    if disclosure.violations:
+        raise VeilError(disclosure.violations, compiled.sources)
 
 
 @main.command()
