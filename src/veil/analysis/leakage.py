@@ -13,9 +13,12 @@ Each output on its own may pass every policy and still leak:
 - W1103 *echo*: an output that depends only on its receiver's own inputs (or on no
   input) tells the receiver nothing new; probably a mistake.
 
-All three are read off veil.analysis.provenance; they are warnings, not proofs: the
-search for differencing pairs is exact for the record sets it compares, but stops
-after MAX_COMPARISONS pairs per receiver and input.
+All three are read off veil.analysis.provenance; they are warnings, not proofs. The
+search for differencing pairs compares every pair of distinct record sets (of two or
+more records) sent to one receiver while there are at most about 450 of them
+(MAX_COMPARISONS pairs); with more, each set is compared with its nearest neighbours in
+order of size and first record (where sliding windows and prefixes sit), so a pair far
+apart in that order can be missed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections import defaultdict
 import numpy as np
 
 from veil.analysis.provenance import Provenance
+from veil.analysis.rowsets import SetTable
 from veil.diagnostics import Diagnostic, Span
 from veil.ir.nodes import Circuit, OutputSpec
 
@@ -32,7 +36,7 @@ NAME = "leakage"
 SUMMARY = "warnings: differencing, model extraction, outputs that echo their receiver's data"
 
 DEFAULT_MIN_AGGREGATE = 10
-MAX_COMPARISONS = 300_000
+MAX_COMPARISONS = 100_000
 
 
 def _element(out: OutputSpec, flat: int) -> str:
@@ -44,6 +48,63 @@ def _element(out: OutputSpec, flat: int) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+class _Distances:
+    """|A △ B| for interned sets, each read in its cheapest form once."""
+
+    def __init__(self, table: SetTable):
+        self.table = table
+        self.small: dict[int, frozenset[int] | None] = {}
+        self.bits: dict[int, int] = {}
+
+    def _small(self, s: int) -> frozenset[int] | None:
+        if s not in self.small:
+            self.small[s] = self.table.small(s)
+        return self.small[s]
+
+    def _bits(self, s: int) -> int:
+        if s not in self.bits:
+            self.bits[s] = self.table.bits(s)
+        return self.bits[s]
+
+    def __call__(self, x: int, y: int) -> int:
+        a, b = self._small(x), self._small(y)
+        if a is not None and b is not None:
+            return len(a ^ b)
+        if a is not None or b is not None:  # count the small one's units inside the other
+            few, many = (a, y) if a is not None else (b, x)
+            assert few is not None
+            inside = int(self.table.contains(many, np.fromiter(few, np.int64)).sum())
+            return self.table.size(x) + self.table.size(y) - 2 * inside
+        return (self._bits(x) ^ self._bits(y)).bit_count()
+
+
+def _closest_pair(table: SetTable, sets: list[int], k: int
+                  ) -> tuple[int, int, int, int] | None:  # fmt: skip
+    """(difference, set, set, pairs found) for the two sets that differ least, when
+    that is fewer than k units; None otherwise.
+
+    Sets within k units of each other have sizes within k; sorting by size and first
+    unit puts sliding windows and prefixes next to each other. Within the budget every
+    pair is compared; beyond it, each set with its nearest neighbours in that order.
+    """
+    order = sorted(sets, key=lambda s: (table.size(s), table.lowest(s)))
+    sizes = [table.size(s) for s in order]
+    reach = max(1, MAX_COMPARISONS // max(1, len(order)))
+    distance = _Distances(table)
+    best: tuple[int, int, int] | None = None
+    pairs = 0
+    for i in range(len(order)):
+        for j in range(i + 1, min(len(order), i + 1 + reach)):
+            if sizes[j] - sizes[i] >= k:
+                break
+            diff = distance(order[i], order[j])
+            if diff < k:
+                pairs += 1
+                if best is None or diff < best[0]:
+                    best = (diff, order[i], order[j])
+    return None if best is None else (*best, pairs)
 
 
 def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
@@ -69,34 +130,17 @@ def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
                         first[set_id] = (out, flat)
             if len(first) < 2:
                 continue
-            # Sets within k records of each other have sizes within k; sorting by size
-            # and first record puts sliding windows next to each other.
-            masks = {s: table.bits(s) for s in first}
-            order = sorted(first, key=lambda s: (table.size(s),
-                                                 (masks[s] & -masks[s]).bit_length()))
-            sizes = [table.size(s) for s in order]
-            bits = [masks[s] for s in order]
-            best: tuple[int, int, int] | None = None
-            pairs = comparisons = 0
-            for i in range(len(order)):
-                for j in range(i + 1, len(order)):
-                    if sizes[j] - sizes[i] >= k or comparisons >= MAX_COMPARISONS:
-                        break
-                    comparisons += 1
-                    diff = (bits[i] ^ bits[j]).bit_count()
-                    if diff < k:
-                        pairs += 1
-                        if best is None or diff < best[0]:
-                            best = (diff, i, j)
+            best = _closest_pair(table, list(first), k)
             if best is None:
                 continue
-            diff, i, j = best
-            (out_a, el_a), (out_b, el_b) = first[order[i]], first[order[j]]
-            size_a, size_b = sizes[i], sizes[j]
+            diff, set_a, set_b, pairs = best
+            (out_a, el_a), (out_b, el_b) = first[set_a], first[set_b]
+            size_a, size_b = table.size(set_a), table.size(set_b)
             if (circuit.outputs.index(out_a), el_a) > (circuit.outputs.index(out_b), el_b):
                 (out_a, el_a, size_a), (out_b, el_b, size_b) = (out_b, el_b, size_b), \
                     (out_a, el_a, size_a)
-            more = f" ({pairs:,} such pairs)" if pairs > 1 else ""
+            more = f" ({pairs:,} such pairs found)" if pairs > 1 else ""
+            whose = f"the policy's for {name}" if name in min_aggregate else "the default"
             found.append(Diagnostic(
                 "W1101",
                 f"{receiver} receives {_element(out_a, el_a)} and {_element(out_b, el_b)}, "
@@ -105,7 +149,7 @@ def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
                 f"{_plural(diff, 'record')}{more}: their difference is about those alone",
                 spans.get(out_b.name),
                 f"differencing: make record sets sent to one party differ by at least {k} "
-                f"records (the policy's min_aggregate for {name}), or send only one of them",
+                f"records ({whose} min_aggregate), or send only one of them",
                 severity="warning"))
     return found
 

@@ -18,11 +18,12 @@ Sound: an element's set always contains every unit its value can depend on. Each
 rule over-approximates its semantics (veil.ir.semantics), and an op without a rule
 here is treated as mixing all of its operands into every element. Exact where it
 matters: slices, constant indices, element updates, reshapes, concatenation and
-broadcasting move sets element by element, and public values are evaluated, so a
-product with a public zero, an `and` with public false, an `or` with public true, a
-`select` on a public condition and a public matrix's zeros in `@` drop the dependence
-they mask. Work is per node on whole arrays of ids (numpy), never per element in
-Python except for distinct pairs of different sets.
+broadcasting move sets element by element, and known zeros (veil.analysis.zeros:
+public zeros, and the zeros a public mask leaves in a secret value) are followed, so a
+product with a known zero, an `and` with a known false, an `or` with public true, a
+`select` on a public condition and the zero terms of `@` drop the dependence they
+mask. Work is per node on whole arrays of ids (numpy), never per element in Python
+except for distinct pairs of different sets.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veil.analysis.rowsets import EMPTY, SetTable
+from veil.analysis.zeros import MOVES, KnownZeros, move
 from veil.ir.nodes import Circuit, Node
-from veil.ir.semantics import apply, const_array
 
 NAME = "provenance"
 SUMMARY = "which rows of which inputs every element may depend on"
@@ -93,11 +94,6 @@ class Provenance:
         return int(sizes.min()) if sizes.size else None
 
 
-def _index(spec: tuple) -> tuple:
-    """A slice node's subscript as numpy indexing (as veil.ir.semantics reads it)."""
-    return tuple(p[1] if p[0] == "i" else slice(p[1], p[2]) for p in spec)
-
-
 def units_of(shape: Sequence[int]) -> int:
     """Units of an input of this shape: its first dimension (1 for a scalar)."""
     return shape[0] if shape else 1
@@ -108,23 +104,7 @@ class _Walker:
         self.circuit = circuit
         self.tables = {i.name: SetTable(units_of(i.type.shape)) for i in circuit.inputs}
         self.deps: dict[int, Deps] = {}
-        self.values: dict[int, np.ndarray] = {}
-
-    # ------------------------------------------------------------ helpers
-
-    def public(self, node_id: int) -> np.ndarray | None:
-        """The value of a node that depends on no input (None for secret nodes)."""
-        node = self.circuit.node(node_id)
-        if node.type.is_secret or node.op == "input":
-            return None
-        value = self.values.get(node_id)
-        if value is None:
-            if node.op == "const":
-                value = const_array(node)
-            else:
-                value = apply(node, [self.public(a) for a in node.args])
-            self.values[node_id] = value
-        return value
+        self.zeros = KnownZeros(circuit)
 
     @staticmethod
     def spread(value: Ids, shape: tuple[int, ...]) -> np.ndarray:
@@ -143,16 +123,25 @@ class _Walker:
 
     def union(self, name: str, values: list[Ids], shape: tuple[int, ...]) -> Ids | None:
         table = self.tables[name]
-        if all(isinstance(v, int) for v in values):
-            out: int = EMPTY
-            for v in values:
-                out = table.union(out, v)  # type: ignore[arg-type]
-            return self.tidy(out)
-        arrays = [self.spread(v, shape) for v in values]
-        acc = arrays[0]
-        for arr in arrays[1:]:
-            acc = table.union_arrays(acc, arr)
-        return self.tidy(acc)
+        acc = values[0]
+        fresh = False  # acc is a new value, not an operand's (already tidy) one
+        for v in values[1:]:
+            if v is acc:
+                continue
+            if isinstance(acc, int) and isinstance(v, int):
+                acc = table.union(acc, v)
+                continue
+            a = acc if isinstance(acc, np.ndarray) and acc.shape == shape else \
+                self.spread(acc, shape)
+            b = v if isinstance(v, np.ndarray) and v.shape == shape else self.spread(v, shape)
+            # Operands from the same records (x[.., 0] ^ x[.., 1]) are the common case.
+            if np.array_equal(a, b):
+                acc = a
+            else:
+                acc, fresh = table.union_arrays(a, b), True
+        if isinstance(acc, np.ndarray) and acc.shape != shape:
+            return self.tidy(self.spread(acc, shape))
+        return self.tidy(acc) if fresh or isinstance(acc, int) else acc
 
     def names(self, args: Sequence[int]) -> list[str]:
         seen: dict[str, None] = {}
@@ -165,7 +154,7 @@ class _Walker:
 
     def elementwise(self, node: Node, keep: list[np.ndarray | None]) -> Deps:
         """Each element joins its operands' elements (broadcast); `keep[k]` (a bool
-        array) says where operand k can still matter, when a public operand masks it."""
+        array) says where operand k can still matter, when another operand masks it."""
         shape = node.type.shape
         out: Deps = {}
         for name in self.names(node.args):
@@ -179,8 +168,9 @@ class _Walker:
                     if not mask.any():
                         continue
                     if not mask.all():
-                        v = np.where(mask, self.spread(v, shape), EMPTY)
-                values.append(v)
+                        v = self.tidy(np.where(mask, self.spread(v, shape), EMPTY))
+                if v is not None:
+                    values.append(v)
             if values:
                 joined = self.union(name, values, shape)
                 if joined is not None:
@@ -188,23 +178,25 @@ class _Walker:
         return out
 
     def masks(self, node: Node) -> list[np.ndarray | None]:
-        """Where a public operand makes the other operands irrelevant."""
+        """Where an operand's known zeros (or a public condition) make the other
+        operands irrelevant: True where operand k can still matter."""
         args = node.args
-        pub = [self.public(a) for a in args]
         keep: list[np.ndarray | None] = [None] * len(args)
-        if node.op in ("mul", "and", "or") and len(args) == 2:
+        if node.op in ("mul", "and") and len(args) == 2:
             for k in (0, 1):
-                other = pub[1 - k]
+                zero = self.zeros.of(args[1 - k])
+                if zero is not None:
+                    keep[k] = ~zero
+        elif node.op == "or" and len(args) == 2:
+            for k in (0, 1):
+                other = self.zeros.public(args[1 - k])
                 if other is not None:
-                    if node.op == "mul":
-                        keep[k] = np.asarray(other != 0)
-                    elif node.op == "and":
-                        keep[k] = np.asarray(other, dtype=np.bool_)
-                    else:
-                        keep[k] = ~np.asarray(other, dtype=np.bool_)
-        elif node.op == "select" and pub[0] is not None:
-            cond = np.asarray(pub[0], dtype=np.bool_)
-            keep = [None, cond, ~cond]
+                    keep[k] = ~np.asarray(other, dtype=np.bool_)
+        elif node.op == "select":
+            cond = self.zeros.public(args[0])
+            if cond is not None:
+                cond = np.asarray(cond, dtype=np.bool_)
+                keep = [None, cond, ~cond]
         return keep
 
     def matmul(self, node: Node) -> Deps:
@@ -213,28 +205,28 @@ class _Walker:
         m = a_shape[0] if len(a_shape) == 2 else 1
         k = b_shape[1] if len(b_shape) == 2 else 1
         n = a_shape[-1]
-        pub_a, pub_b = self.public(a_node.id), self.public(b_node.id)
+        zero_a, zero_b = self.zeros.of(a_node.id), self.zeros.of(b_node.id)
         out: Deps = {}
         for name in self.names(node.args):
             table = self.tables[name]
             parts: list[Ids] = []
             # out[p, q] joins a[p, l] and b[l, q] over every l where the other factor
-            # is not a public zero.
+            # is not a known zero.
             va = self.deps[a_node.id].get(name)
             if va is not None:
                 ids = self.spread(va, a_shape).reshape(m, n)
-                if pub_b is None:
+                if zero_b is None:
                     parts.append(np.broadcast_to(table.union_last_axis(ids)[:, None], (m, k)))
                 else:
-                    nonzero = np.asarray(pub_b != 0).reshape(n, k)
+                    nonzero = ~np.broadcast_to(zero_b, b_shape).reshape(n, k)
                     parts.append(self._masked_join(table, ids, nonzero))
             vb = self.deps[b_node.id].get(name)
             if vb is not None:
                 ids = self.spread(vb, b_shape).reshape(n, k).T  # [k, n]
-                if pub_a is None:
+                if zero_a is None:
                     parts.append(np.broadcast_to(table.union_last_axis(ids)[None, :], (m, k)))
                 else:
-                    nonzero = np.asarray(pub_a != 0).reshape(m, n).T  # [n, m]
+                    nonzero = ~np.broadcast_to(zero_a, a_shape).reshape(m, n).T  # [n, m]
                     parts.append(self._masked_join(table, ids, nonzero).T)
             joined = self.union(name, parts, (m, k))
             if isinstance(joined, np.ndarray):
@@ -245,7 +237,7 @@ class _Walker:
 
     @staticmethod
     def _masked_join(table: SetTable, ids: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
-        """[rows, n] ids and an [n, cols] public mask: row r, col c joins ids[r, l] for
+        """[rows, n] ids and an [n, cols] bool mask: row r, col c joins ids[r, l] for
         every l with nonzero[l, c]. One union per distinct mask column."""
         rows, cols = ids.shape[0], nonzero.shape[1]
         out = np.full((rows, cols), EMPTY, dtype=np.int64)
@@ -280,7 +272,6 @@ class _Walker:
     def move(self, node: Node) -> Deps:
         """Data movement: the ids travel exactly like the values."""
         op = node.op
-        shape = node.type.shape
         out: Deps = {}
         arg_shapes = [self.circuit.node(a).type.shape for a in node.args]
         for name in self.names(node.args):
@@ -289,23 +280,7 @@ class _Walker:
                 out[name] = vals[0]
                 continue
             arrays = [self.spread(v, s) for v, s in zip(vals, arg_shapes, strict=True)]
-            if op == "reshape":
-                moved = np.reshape(arrays[0], shape)
-            elif op == "transpose":
-                moved = arrays[0].T
-            elif op == "broadcast":
-                moved = np.broadcast_to(arrays[0], shape)
-            elif op == "slice":
-                moved = np.asarray(arrays[0][_index(node.attr("spec"))])
-            elif op == "update":
-                moved = np.array(arrays[0], copy=True)
-                moved[_index(node.attr("spec"))] = arrays[1]
-            elif op == "concat":
-                moved = np.concatenate(arrays, axis=0)
-            elif op == "stack":
-                moved = np.stack(arrays, axis=0)
-            else:  # to_bits: every bit of an element comes from that element
-                moved = np.broadcast_to(arrays[0][..., None], shape)
+            moved = move(op, node, arrays)
             tidy = self.tidy(moved if moved.ndim else int(moved))
             if tidy is not None:
                 out[name] = tidy
@@ -346,13 +321,13 @@ class _Walker:
             return self.matmul(node)
         if op == "sum":
             return self.reduce(node)
-        if op in ("reshape", "transpose", "broadcast", "slice", "update", "concat", "stack",
-                  "to_bits"):
+        if op in MOVES:
             return self.move(node)
         return self.everything(node)
 
     def run(self) -> Provenance:
         for node in self.circuit.nodes:
+            self.zeros.visit(node)
             self.deps[node.id] = self.node(node)
         return Provenance(self.circuit, self.tables, self.deps)
 

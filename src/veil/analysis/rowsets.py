@@ -102,6 +102,20 @@ class SetTable:
             return np.asarray(stored, dtype=np.int64)
         return np.nonzero(self._mask(set_id))[0].astype(np.int64)
 
+    def lowest(self, set_id: int) -> int:
+        """The smallest unit of a non-empty set."""
+        stored = self._stored(set_id)
+        if isinstance(stored, tuple):
+            return stored[0]
+        return (stored & -stored).bit_length() - 1
+
+    def small(self, set_id: int) -> frozenset[int] | None:
+        """The set as a frozenset if it has at most SMALL units, else None."""
+        if set_id == EMPTY:
+            return frozenset()
+        stored = self._stored(set_id)
+        return frozenset(stored) if isinstance(stored, tuple) else None
+
     def bits(self, set_id: int) -> int:
         """The set as an int bitmask (bit u set for unit u)."""
         if set_id == EMPTY:
@@ -193,8 +207,10 @@ class SetTable:
         if todo.any():
             pairs, inverse = np.unique(np.stack([lo[todo], hi[todo]], axis=1), axis=0,
                                        return_inverse=True)
-            unions = np.fromiter((self.union(int(x), int(y)) for x, y in pairs),
-                                 dtype=np.int64, count=len(pairs))
+            intern, union = self._intern, self.union
+            # Two single units (x[i + 1] - x[i]) are the common case: intern directly.
+            unions = np.array([intern((x, y), 2) if x >= 0 else union(x, y)
+                               for x, y in pairs.tolist()], dtype=np.int64)
             result[todo] = unions[inverse.reshape(-1)]
         out[need] = result
         return out
