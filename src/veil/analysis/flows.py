@@ -84,15 +84,16 @@ def describe(flow: dict[str, Any]) -> str:
     combines ≥ 1,000 records; from eu_bank.weights (EU) — records cross a border`."""
     place = flow["receiver_jurisdiction"]
     noun = "value" if flow["values"] == 1 else "values"
-    head = f"{flow['output']} ({flow['values']:,} {noun}) → {flow['receiver']} ({place or '?'})"
+    head = f"{flow['output']} ({flow['values']:,} {noun}) → {flow['receiver']}"
+    head += f" ({place})" if place else ""
     if not flow["inputs"]:
         return f"{head}: from no input (public values only)"
 
     def label(source: dict[str, Any]) -> str:
-        where = source["jurisdiction"] or "?"
-        if source["crosses_border"] is not False:
-            where += f" → {place or '?'}"
-        return f"{source['owner']}.{source['name']} ({where})"
+        where = source["jurisdiction"]
+        if where and source["crosses_border"]:
+            where += f" → {place}"
+        return f"{source['owner']}.{source['name']}" + (f" ({where})" if where else "")
 
     parts: list[str] = []
     plain: list[str] = []
