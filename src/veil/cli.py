@@ -210,20 +210,27 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
         out_dir: Path | None) -> None:  # fmt: skip
     """Run PROGRAM on its parties' input files and print each party's outputs.
 
-    With rep3 (the default) three server processes compute over secret shares on this
-    machine, talking over TCP on localhost; each party sees only its own outputs."""
+    With rep3 (the default) this is a deployment on one machine: ephemeral keys, three
+    server processes and one process per party over TLS on localhost; each party process
+    reads only its own input file and reconstructs only its own outputs."""
     from veil.backend.plain import PlainBackend
-    from veil.backend.rep3_session import Rep3Backend
-    from veil.io.inputs import load_inputs
+    from veil.io.inputs import inputs_dir_problems, load_inputs, load_party_inputs
     from veil.io.outputs import by_party, render_text, write_dir
+    from veil.runtime.local import LocalRun
 
     compiled = _compile(program, params, opt_level, backend, pass_list)
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
     circuit = compiled.executable
-    inputs = load_inputs(circuit, inputs_dir)
-    runner = Rep3Backend(timeout=timeout) if backend == "rep3" else PlainBackend()
-    result = runner.run(circuit, inputs)
+    if backend == "rep3":
+        # here only file names are checked: each party process reads its own file
+        problems = inputs_dir_problems(circuit, inputs_dir)
+        result = LocalRun(timeout=timeout).run(
+            circuit, load=lambda party: load_party_inputs(circuit, party,
+                                                          inputs_dir / f"{party}.json"),
+            fingerprint=compiled.fingerprint, problems=problems)
+    else:
+        result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir))
     outputs = by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)
@@ -247,6 +254,9 @@ def passes() -> None:
         click.echo(f"-O{level}: {' '.join(names) or '(none: the naive circuit)'}")
     click.echo(f"after rep3 lowering (-O1 and up): {' '.join(PROTOCOL_PASSES)}")
 
+
+# the deployment commands register themselves on `main`
+from veil import cli_deploy  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

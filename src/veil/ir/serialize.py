@@ -77,6 +77,11 @@ def to_dict(circuit: Circuit) -> dict:
     return data
 
 
+def circuit_params(circuit: Circuit) -> dict[str, Any]:
+    """The param values compiled into a circuit, JSON-ready (what approvals name)."""
+    return {k: _jsonable(v) for k, v in circuit.params}
+
+
 def dumps(circuit: Circuit) -> str:
     """Canonical JSON text (compact, sorted keys, ASCII)."""
     return json.dumps(to_dict(circuit), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
