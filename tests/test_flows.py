@@ -152,7 +152,7 @@ def test_credit_scoring_flows() -> None:
 
 def test_credit_scoring_model_extraction_warning() -> None:
     result = review(compile_path(CREDIT))
-    assert [d.code for d in result.warnings] == ["W1102"]
+    assert [d.code for d in result.warnings] == ["W1202"]
     (warning,) = result.warnings
     assert "cn_bank" in warning.message and "weights" in warning.message
     assert warning.span is not None and warning.span.line == 26  # `output approved`
@@ -226,6 +226,6 @@ def test_cli_cost_json_flows_and_check_warnings() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["flows"][0]["min_records"] == 1 and data["policies"] == []
-    assert any("W1102" in w for w in data["warnings"])
+    assert any("W1202" in w for w in data["warnings"])
     check = veil("check", str(CREDIT))
-    assert check.returncode == 0 and "warning[W1102]" in check.stderr
+    assert check.returncode == 0 and "warning[W1202]" in check.stderr

@@ -36,13 +36,13 @@ def codes(diags) -> list[str]:
 def test_credit_scoring_passes_its_policy() -> None:
     result = review(credit(), [load(POLICY)])
     assert result.ok and result.violations == []
-    assert codes(result.warnings) == ["W1102"]
+    assert codes(result.warnings) == ["W1202"]
 
 
 def test_record_level_output_to_eu_bank_fails() -> None:
     text = SOURCE.replace("output approved to cn_bank", "output approved to cn_bank, eu_bank")
     errors = [d for d in check(credit(text), [load(POLICY)]) if d.severity == "error"]
-    assert codes(errors) == ["V1103"]
+    assert codes(errors) == ["V1203"]
     (error,) = errors
     assert "`approved`" in error.message and "eu_bank" in error.message
     assert error.span is not None and error.span.line == 26
@@ -54,7 +54,7 @@ def test_record_level_output_to_eu_bank_fails() -> None:
 def test_ten_decisions_to_the_regulator_fail() -> None:
     text = SOURCE + "output top = approved[0..10] to regulator\n"
     result = review(credit(text), [load(POLICY)])
-    assert codes(result.violations) == ["V1103"]
+    assert codes(result.violations) == ["V1203"]
     (error,) = result.violations
     assert "`top`" in error.message and "regulator (EU)" in error.message
     assert "1 record" in error.message and "50 records" in error.message
@@ -67,7 +67,7 @@ def test_two_sums_one_row_apart_warn_differencing() -> None:
     text = SOURCE + "output rest = sum(approved[1..N]) to regulator\n"
     result = review(credit(text), [load(POLICY)])
     assert result.ok
-    differencing = [d for d in result.warnings if d.code == "W1101"]
+    differencing = [d for d in result.warnings if d.code == "W1201"]
     assert len(differencing) == 1
     message = differencing[0].message
     assert "`approvals` and `rest`" in message and "differ in only 1 record" in message
@@ -79,7 +79,7 @@ def test_differencing_default_threshold_and_far_apart_sets() -> None:
     head = "party p\nparty q\ninput x: secret int[40, 2] from p\n"
     near = review(compile_text(head + "output a = sum(x) to q\n"
                                "output b = sum(x[0..31]) to q\n"))
-    assert codes(near.warnings) == ["W1101"]  # 9 rows apart: fewer than 10
+    assert codes(near.warnings) == ["W1201"]  # 9 rows apart: fewer than 10
     far = review(compile_text(head + "output a = sum(x) to q\noutput b = sum(x[0..30]) to q\n"))
     assert codes(far.warnings) == []
     other = review(compile_text(head + "party r\noutput a = sum(x) to q\n"
@@ -99,7 +99,7 @@ for i in 0..3 {
 output windows to q
 """
     (warning,) = review(compile_text(src)).warnings
-    assert warning.code == "W1101"
+    assert warning.code == "W1201"
     assert "`windows[0]` and `windows[1]`" in warning.message
     assert "differ in only 2 records" in warning.message
 
@@ -115,8 +115,8 @@ output both = sum(a) + b to p, q
 output nothing = 1 + 2 to q
 """
     warnings = review(compile_text(src)).warnings
-    echoes = [(d.code, d.message.split(" depends")[0]) for d in warnings if d.code == "W1103"]
-    assert echoes == [("W1103", "`mine` to p"), ("W1103", "`nothing` to q")]
+    echoes = [(d.code, d.message.split(" depends")[0]) for d in warnings if d.code == "W1203"]
+    assert echoes == [("W1203", "`mine` to p"), ("W1203", "`nothing` to q")]
 
 
 def test_model_extraction_needs_enough_values_and_own_inputs() -> None:
@@ -124,7 +124,7 @@ def test_model_extraction_needs_enough_values_and_own_inputs() -> None:
     few = head + "input x: secret int[3, 4] from bank\noutput y = x @ w to bank\n"
     many = head + "input x: secret int[4, 4] from bank\noutput y = x @ w to bank\n"
     assert codes(review(compile_text(few)).warnings) == []
-    assert codes(review(compile_text(many)).warnings) == ["W1102"]
+    assert codes(review(compile_text(many)).warnings) == ["W1202"]
     third = head + "party other\ninput x: secret int[4, 4] from bank\n" \
         "input z: secret int from other\noutput y = x @ w + z to bank\n"
     assert codes(review(compile_text(third)).warnings) == []  # a third party's data too
@@ -148,20 +148,20 @@ def rules(text: str) -> list[str]:
 
 
 def test_rules() -> None:
-    assert rules('[inputs.t]\nstay_in = ["CN"]\n') == ["V1103"]  # rows to b (EU)
+    assert rules('[inputs.t]\nstay_in = ["CN"]\n') == ["V1203"]  # rows to b (EU)
     assert rules('[inputs.t]\nstay_in = ["CN", "EU"]\n') == []
     # c has no jurisdiction: only aggregates may reach it; total has 100 records
     assert rules('[inputs.t]\nstay_in = ["CN", "EU"]\nmin_aggregate = 100\n') == []
-    assert rules('[inputs.t]\nstay_in = ["CN", "EU"]\nmin_aggregate = 101\n') == ["V1103"]
+    assert rules('[inputs.t]\nstay_in = ["CN", "EU"]\nmin_aggregate = 101\n') == ["V1203"]
     # min_aggregate alone: only the owner may receive smaller aggregates
-    assert rules("[inputs.t]\nmin_aggregate = 5\n") == ["V1103"]
-    assert rules('[inputs.t]\nreceivers = ["b"]\n') == ["V1104"]  # c is not listed
+    assert rules("[inputs.t]\nmin_aggregate = 5\n") == ["V1203"]
+    assert rules('[inputs.t]\nreceivers = ["b"]\n') == ["V1204"]  # c is not listed
     assert rules('[inputs.t]\nreceivers = ["b", "c"]\n') == []
     # a model (not record-level): stay_in restricts every result derived from it
-    assert rules('[inputs.m]\nstay_in = ["EU"]\n') == ["V1103"]
-    assert rules('[inputs.m]\nreceivers = ["b"]\n') == ["V1104"]  # a receives model
+    assert rules('[inputs.m]\nstay_in = ["EU"]\n') == ["V1203"]
+    assert rules('[inputs.m]\nreceivers = ["b"]\n') == ["V1204"]  # a receives model
     assert rules('[inputs.m]\nreceivers = ["a"]\n') == []
-    assert rules('[inputs.t]\nrecords = "none"\nstay_in = ["CN", "EU"]\n') == ["V1103"]
+    assert rules('[inputs.t]\nrecords = "none"\nstay_in = ["CN", "EU"]\n') == ["V1203"]
 
 
 def test_undeclared_receiver_jurisdiction_is_named() -> None:
@@ -175,7 +175,7 @@ def test_undeclared_receiver_jurisdiction_is_named() -> None:
 def test_policy_must_fit_the_program() -> None:
     def fit(text: str) -> list[str]:
         return [d.message for d in review(compile_text(SMALL), [parse(text, "p.toml")])
-                .violations if d.code == "V1102"]
+                .violations if d.code == "V1202"]
 
     assert "no input `tt`" in fit('[inputs.tt]\nstay_in = ["CN"]\n')[0]
     assert "is a's, not b's" in fit('owner = "b"\n[inputs.t]\nstay_in = ["CN"]\n')[0]
@@ -204,7 +204,7 @@ def test_malformed_policies_name_file_and_field(text: str, fragment: str) -> Non
     with pytest.raises(VeilError) as info:
         parse(text, "bad.toml")
     (diag,) = info.value.diagnostics
-    assert diag.code == "V1101" and "policy bad.toml" in diag.message
+    assert diag.code == "V1201" and "policy bad.toml" in diag.message
     assert fragment in diag.message
 
 
@@ -228,7 +228,7 @@ def test_render_summary_for_approve() -> None:
                                     servers={"s_cn": "CN", "s_eu": "EU", "s_sg": "SG"})
     assert summary.splitlines()[0] == "flows (what reaches whom, derived from whose data)"
     assert "policies (" in summary and "1 violation" in summary
-    assert "error[V1103]" in summary and "warning[W1102]" in summary
+    assert "error[V1203]" in summary and "warning[W1202]" in summary
     assert "s_cn (CN), s_eu (EU), s_sg (SG)" in summary
 
 
@@ -243,7 +243,7 @@ def veil(*args: str) -> subprocess.CompletedProcess:
 def test_cli_cost_with_policy(tmp_path: Path) -> None:
     ok = veil("cost", str(CREDIT), "--policy", str(POLICY))
     assert ok.returncode == 0, ok.stderr
-    assert "no violation" in ok.stdout and "warning[W1102]" in ok.stderr
+    assert "no violation" in ok.stdout and "warning[W1202]" in ok.stderr
 
     bad = tmp_path / "prog"
     bad.mkdir()
@@ -254,17 +254,30 @@ def test_cli_cost_with_policy(tmp_path: Path) -> None:
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert data["policies"] == [str(POLICY)] and len(data["violations"]) == 1
-    assert "error[V1103]" in proc.stderr and "main.mpc:26:1" in proc.stderr
+    assert "error[V1203]" in proc.stderr and "main.mpc:26:1" in proc.stderr
     assert "Traceback" not in proc.stderr
 
     broken = tmp_path / "broken.toml"
     broken.write_text("[inputs.applicants]\nmin_aggregate = -1\n")
     proc = veil("cost", str(CREDIT), "--policy", str(POLICY), "--policy", str(broken))
-    assert proc.returncode == 1 and "error[V1101]" in proc.stderr and proc.stdout == ""
+    assert proc.returncode == 1 and "error[V1201]" in proc.stderr and proc.stdout == ""
 
 
 def test_two_policies_both_apply() -> None:
     eu = parse('[inputs.weights]\nstay_in = ["EU"]\n', "eu.toml")
     result = review(compile_path(CREDIT), [load(POLICY), eu])
-    assert codes(result.violations) == ["V1103"]
+    assert codes(result.violations) == ["V1203"]
     assert "`approved` reaches cn_bank (CN)" in result.violations[0].message
+
+
+def test_deployment_jurisdictions_fill_in_and_must_agree() -> None:
+    src = "party a in CN, b\ninput t: secret int[20, 2] from a\noutput s = t[0] to b\n"
+    compiled = compile_text(src)
+    filled = review(compiled, jurisdictions={"a": "CN", "b": "EU"})
+    assert filled.ok
+    assert (filled.flows[0].receiver_jurisdiction, filled.flows[0].crosses_border) == \
+        ("EU", True)
+    clash = review(compiled, jurisdictions={"a": "EU", "b": "EU"})
+    assert codes(clash.violations) == ["V1205"]
+    assert "`party a in CN`" in clash.violations[0].message
+    assert "deployment puts a in EU" in clash.violations[0].message

@@ -2,15 +2,15 @@
 
 Each output on its own may pass every policy and still leak:
 
-- W1101 *differencing*: two values sent to one receiver combine sets of records that
+- W1201 *differencing*: two values sent to one receiver combine sets of records that
   differ in fewer than `min_aggregate` records (`sum(x)` and `sum(x[1..N])`): their
   difference is about those few records alone.
-- W1102 *model extraction*: a party receives at least as many values derived from
+- W1202 *model extraction*: a party receives at least as many values derived from
   another owner's input as that input has elements, and every other input those values
   depend on is its own (or the same owner's): it asks as many questions as the secret
   has numbers, with answers it can fit (credit scoring's 1000 decisions on applicants
   the bank knows, against the other bank's 7 weights).
-- W1103 *echo*: an output that depends only on its receiver's own inputs (or on no
+- W1203 *echo*: an output that depends only on its receiver's own inputs (or on no
   input) tells the receiver nothing new; probably a mistake.
 
 All three are read off veil.analysis.provenance; they are warnings, not proofs. The
@@ -110,7 +110,7 @@ def _closest_pair(table: SetTable, sets: list[int], k: int
 def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
                  min_aggregate: dict[str, int], spans: dict[str, Span]
                  ) -> list[Diagnostic]:  # fmt: skip
-    """W1101 for each receiver and record-level input with two record sets too alike."""
+    """W1201 for each receiver and record-level input with two record sets too alike."""
     owners = {i.name: i.owner for i in circuit.inputs}
     found: list[Diagnostic] = []
     receivers = list(dict.fromkeys(r for o in circuit.outputs for r in o.receivers))
@@ -142,7 +142,7 @@ def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
             more = f" ({pairs:,} such pairs found)" if pairs > 1 else ""
             whose = f"the policy's for {name}" if name in min_aggregate else "the default"
             found.append(Diagnostic(
-                "W1101",
+                "W1201",
                 f"{receiver} receives {_element(out_a, el_a)} and {_element(out_b, el_b)}, "
                 f"which combine {_plural(size_a, 'record')} and "
                 f"{_plural(size_b, 'record')} of {owners[name]}.{name} but differ in only "
@@ -156,7 +156,7 @@ def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
 
 def model_extraction(circuit: Circuit, prov: Provenance, spans: dict[str, Span]
                      ) -> list[Diagnostic]:  # fmt: skip
-    """W1102 for each receiver and other owner whose inputs it could fit."""
+    """W1202 for each receiver and other owner whose inputs it could fit."""
     owners = {i.name: i.owner for i in circuit.inputs}
     found: list[Diagnostic] = []
     receivers = list(dict.fromkeys(r for o in circuit.outputs for r in o.receivers))
@@ -183,7 +183,7 @@ def model_extraction(circuit: Circuit, prov: Provenance, spans: dict[str, Span]
                            if owners[n] == receiver})
             what = ", ".join(f"{n} ({_plural(size, 'element')})" for n, size, _ in items)
             found.append(Diagnostic(
-                "W1102",
+                "W1202",
                 f"{receiver} receives {_plural(values, 'value')} derived from {owner}'s "
                 f"{what}, computed on its own {', '.join(mine)}: it may be able to estimate "
                 f"{'them' if len(items) > 1 else 'it'} (model extraction)",
@@ -195,7 +195,7 @@ def model_extraction(circuit: Circuit, prov: Provenance, spans: dict[str, Span]
 
 
 def echo(circuit: Circuit, prov: Provenance, spans: dict[str, Span]) -> list[Diagnostic]:
-    """W1103 for each output and receiver that owns every input the output depends on."""
+    """W1203 for each output and receiver that owns every input the output depends on."""
     owners = {i.name: i.owner for i in circuit.inputs}
     found: list[Diagnostic] = []
     for out in circuit.outputs:
@@ -206,7 +206,7 @@ def echo(circuit: Circuit, prov: Provenance, spans: dict[str, Span]) -> list[Dia
             what = (f"only {receiver}'s own {', '.join(used)}" if used
                     else "no secret input (it is a public value)")
             found.append(Diagnostic(
-                "W1103", f"`{out.name}` to {receiver} depends on {what}: it tells "
+                "W1203", f"`{out.name}` to {receiver} depends on {what}: it tells "
                 f"{receiver} nothing it does not already know",
                 spans.get(out.name),
                 "check that the output uses the inputs you meant, or remove "

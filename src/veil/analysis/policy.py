@@ -10,8 +10,9 @@ A policy is a TOML file per owner (docs/disclosure.md has the full reference):
     receivers = ["cn_bank", "eu_bank", "regulator"]   # optional allow-list
 
 `review` runs provenance, flows and the leakage warnings on a compiled program and
-checks every flow against every rule: errors are violations (V1103, V1104, or V1102
-when the policy does not fit the program), warnings are leakage warnings (W11xx).
+checks every flow against every rule: errors are violations (V1203, V1204, V1202 when
+the policy does not fit the program, V1205 when a deployment places a party elsewhere
+than the program), warnings are leakage warnings (W12xx).
 `veil cost --policy` prints them; `veil approve --policy` refuses to sign on an error.
 The owner of an input may always receive results about its own input.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +68,7 @@ class Policy:
 
 
 def _bad(source: str, where: str, problem: str) -> VeilError:
-    return VeilError([Diagnostic("V1101", f"policy {source}: {where}: {problem}",
+    return VeilError([Diagnostic("V1201", f"policy {source}: {where}: {problem}",
                                  help="see docs/disclosure.md for the policy format")])
 
 
@@ -78,14 +79,14 @@ def _names(value: Any, source: str, where: str, what: str) -> tuple[str, ...]:
 
 
 def parse(text: str, source: str = "policy.toml") -> Policy:
-    """A policy from TOML text; VeilError V1101 naming the file and field if malformed."""
+    """A policy from TOML text; VeilError V1201 naming the file and field if malformed."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         span = Span(source, int(where[1]), int(where[2]), int(where[1]),
                     int(where[2]) + 1) if where else None
-        raise VeilError([Diagnostic("V1101", f"policy {source}: not valid TOML: {exc}", span,
+        raise VeilError([Diagnostic("V1201", f"policy {source}: not valid TOML: {exc}", span,
                                     "see docs/disclosure.md for the policy format")]) from None
     unknown = sorted(set(data) - {"owner", "inputs"})
     if unknown:
@@ -128,12 +129,12 @@ def parse(text: str, source: str = "policy.toml") -> Policy:
 
 
 def load(path: Path | str) -> Policy:
-    """Read a policy file; VeilError V1101 if it cannot be read or is malformed."""
+    """Read a policy file; VeilError V1201 if it cannot be read or is malformed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise VeilError([Diagnostic("V1101", f"policy {path}: cannot read: {exc}")]) from None
+        raise VeilError([Diagnostic("V1201", f"policy {path}: cannot read: {exc}")]) from None
     return parse(text, str(path))
 
 
@@ -170,12 +171,12 @@ def output_spans(module: ast.Module) -> dict[str, Span]:
 
 
 def _fit(circuit: Circuit, policy: Policy) -> list[Diagnostic]:
-    """V1102 for rules that do not fit the program (a typo must not silently pass)."""
+    """V1202 for rules that do not fit the program (a typo must not silently pass)."""
     specs = {i.name: i for i in circuit.inputs}
     out = []
 
     def bad(message: str, help_text: str) -> None:
-        out.append(Diagnostic("V1102", f"policy {policy.source}: {message}", None, help_text))
+        out.append(Diagnostic("V1202", f"policy {policy.source}: {message}", None, help_text))
 
     if policy.owner is not None and policy.owner not in circuit.parties:
         bad(f"owner `{policy.owner}` is not a party of the program",
@@ -270,7 +271,7 @@ def _judge(rule: InputRule, owner: str, flow: Flow, source: Source, policy: Poli
     at = f"{receiver} ({place})" if place else f"{receiver} (jurisdiction not declared)"
     label = f"{owner}.{rule.input}"
     if rule.receivers is not None and receiver not in rule.receivers:
-        return ("V1104",
+        return ("V1204",
                 f"`{flow.output}` reaches {receiver}, which the policy {policy.source} does "
                 f"not allow to receive results derived from {label}",
                 f"allowed receivers: {', '.join(rule.receivers)}; remove {receiver} from "
@@ -284,24 +285,43 @@ def _judge(rule: InputRule, owner: str, flow: Flow, source: Source, policy: Poli
         m = source.min_records
         if m is None or m >= k:
             return None
-        return ("V1103",
+        return ("V1203",
                 f"`{flow.output}` reaches {at} with values that each combine as few as "
                 f"{m:,} record{'s' if m != 1 else ''} of {label}; the policy "
                 f"{policy.source} allows results of fewer than {k:,} records only {where}",
                 f"record-level by: {chain(prov, flow.output, rule.input)}; send it only to "
                 f"parties {where}, or aggregate it over at least {k:,} records{declare}")
-    return ("V1103",
+    return ("V1203",
             f"`{flow.output}` reaches {at} and is derived from {label}; the policy "
             f"{policy.source} allows results derived from it only {where}",
             f"derived by: {chain(prov, flow.output, rule.input)}; send it only to parties "
             f"{where}{declare}")
 
 
+def with_jurisdictions(circuit: Circuit, places: dict[str, str]
+                       ) -> tuple[Circuit, list[Diagnostic]]:  # fmt: skip
+    """The circuit with parties' jurisdictions from a deployment filled in where the
+    program declares none; V1205 for every party the two place differently."""
+    declared = dict(circuit.jurisdictions)
+    errors = [Diagnostic("V1205", f"the program declares `party {party} in {declared[party]}` "
+                         f"but the deployment puts {party} in {place}", None,
+                         "correct the program or the deployment: the parties sign both")
+              for party, place in places.items()
+              if party in declared and declared[party] != place]
+    merged = tuple((p, declared.get(p) or places[p]) for p in circuit.parties
+                   if p in declared or p in places)
+    return replace(circuit, jurisdictions=merged), errors
+
+
 def review_circuit(circuit: Circuit, policies: list[Policy] | tuple[Policy, ...] = (),
-                   spans: dict[str, Span] | None = None) -> Review:  # fmt: skip
-    """Flows, violations and leakage warnings of a (high-level) circuit."""
+                   spans: dict[str, Span] | None = None,
+                   jurisdictions: dict[str, str] | None = None) -> Review:  # fmt: skip
+    """Flows, violations and leakage warnings of a (high-level) circuit; `jurisdictions`
+    (party → jurisdiction, from a deployment) fill in those the program leaves out."""
     spans = spans or {}
     violations: list[Diagnostic] = []
+    if jurisdictions:
+        circuit, violations = with_jurisdictions(circuit, jurisdictions)
     marks: dict[str, bool] = {}
     minimum: dict[str, int] = {}
     for policy in policies:
@@ -310,7 +330,7 @@ def review_circuit(circuit: Circuit, policies: list[Policy] | tuple[Policy, ...]
             if rule.records is not None:
                 if marks.get(rule.input, rule.records) != rule.records:
                     violations.append(Diagnostic(
-                        "V1102", f"policy {policy.source}: [inputs.{rule.input}] records "
+                        "V1202", f"policy {policy.source}: [inputs.{rule.input}] records "
                         "contradicts another policy", None,
                         "the policies of one input must agree on whether it is "
                         "record-level"))
@@ -326,10 +346,14 @@ def review_circuit(circuit: Circuit, policies: list[Policy] | tuple[Policy, ...]
     return Review(flows, violations, warnings, list(policies))
 
 
-def review(compiled: Compiled, policies: list[Policy] | tuple[Policy, ...] = ()) -> Review:
+def review(compiled: Compiled, policies: list[Policy] | tuple[Policy, ...] = (),
+           jurisdictions: dict[str, str] | None = None) -> Review:  # fmt: skip
     """Flows, violations and leakage warnings of a compiled program (on its optimized
-    high-level circuit; see veil.analysis.provenance for why)."""
-    return review_circuit(compiled.circuit, policies, output_spans(compiled.program.module))
+    high-level circuit; see veil.analysis.provenance for why). `jurisdictions` are the
+    parties' from a deployment: they fill in undeclared ones, and a party the program
+    and the deployment place differently is an error (V1205)."""
+    return review_circuit(compiled.circuit, policies, output_spans(compiled.program.module),
+                          jurisdictions)
 
 
 def check(compiled: Compiled, policies: list[Policy] | tuple[Policy, ...] = ()
