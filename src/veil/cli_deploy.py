@@ -248,7 +248,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     cfg = PartyConfig(name, dep, key_path, approvals, timeout, SECURITY)
     result = run_party(cfg, circuit, dumps(circuit), compiled.fingerprint,
                        circuit_params(circuit), values)
-    mine = by_party(circuit, result.outputs).get(name, {})
+    mine = by_party(circuit, result.outputs, only=name).get(name, {})
     stats = _party_stats(result)
     if out_file is not None:
         _write_new(out_file, json.dumps(mine, indent=2) + "\n")
@@ -271,7 +271,9 @@ def _party_stats(result) -> dict[str, Any]:
     return {"compute_rounds": len(compute_rounds),
             "bytes_sent": [s["bytes_sent"] for s in servers],
             "messages": [s["messages"] for s in servers],
-            "input_bytes": result.input_bytes, "output_bytes": result.output_bytes}
+            "input_bytes": result.input_bytes, "output_bytes": result.output_bytes,
+            "seconds": result.seconds,
+            "server_seconds": [s.get("seconds", {}) for s in servers]}
 
 
 @main.group()

@@ -12,6 +12,7 @@ from typing import Any
 
 from veil.analysis.flows import describe
 from veil.cost.network import DEFAULT_PROFILES, Profile
+from veil.cost.timing import LinkSpeed, estimate, one_way_delays
 from veil.diagnostics import SourceMap
 from veil.ir.nodes import Circuit, Node
 from veil.ir.serialize import fingerprint
@@ -137,8 +138,10 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
     }
     report["backend"] = backend
     if backend == "rep3":
-        t = traffic(circuit, schedule(circuit))
-        busiest = max(t.bytes_per_server)
+        sched = schedule(circuit)
+        t = traffic(circuit, sched)
+        owners = sorted(t.input_bytes_per_owner)
+        receivers = sorted(t.output_bytes_per_receiver)
         report.update({
             "rounds": t.rounds,
             "rounds_by_phase": {"input": t.input_rounds, "compute": t.compute_rounds,
@@ -149,10 +152,14 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
             "bits_per_server": list(t.bits_per_server),
             "input_bytes": t.input_bytes_per_owner,
             "output_bytes": t.output_bytes_per_receiver,
-            "estimates": {p.name: {"rtt_ms": p.rtt_ms, "mbit_per_s": p.mbit_per_s,
-                                   "seconds": round(p.seconds(t.rounds, busiest), 6)}
-                          for p in profiles},
+            "one_way_delays": one_way_delays(sched),
+            "estimates": {},
         })
+        for p in profiles:
+            speed = LinkSpeed(p.rtt_ms, p.mbit_per_s)
+            phases = estimate(sched, t, lambda a, b, speed=speed: speed, owners, receivers)
+            report["estimates"][p.name] = {"rtt_ms": p.rtt_ms, "mbit_per_s": p.mbit_per_s,
+                                           "seconds": phases["total"], "phases": phases}
     if unoptimized is not None:
         before, _, _, before_depth = op_counts(unoptimized)
         report["unoptimized"] = {"ops": before, "depth": before_depth,
@@ -207,7 +214,8 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  server {i} sends           {b:>12,} bytes in {m:,} messages")
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
-                       f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")
+                       f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s; network "
+                       f"only: {report['one_way_delays']} one-way delays and the bytes)")
     if "unoptimized" in report:
         before = report["unoptimized"]
         inter_before = sum(before["ops"][c] for c in INTERACTIVE)

@@ -63,3 +63,15 @@ def peer_certificate(tls: ssl.SSLSocket) -> bytes:
     if not der:
         raise ssl.SSLError("the peer presented no certificate")
     return der
+
+
+def describe(exc: ssl.SSLError) -> str:
+    """What a TLS failure means for the user, from OpenSSL's reason code."""
+    reason = str(exc.reason or exc).lower().replace("_", " ")
+    if any(k in reason for k in ("unknown ca", "bad certificate", "certificate unknown",
+                                 "certificate required")):
+        return "did not accept this site's certificate (it is not the one pinned in the " \
+               "deployment)"
+    if "certificate verify failed" in reason:
+        return "presented a certificate that is not pinned in the deployment"
+    return f"TLS failed ({reason})"

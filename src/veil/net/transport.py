@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from veil.net.tls import describe
+
 MAGIC = b"VEIL"
 VERSION = 2
 HEADER = struct.Struct("!4sBBBB16sIQ")
@@ -139,8 +141,8 @@ class Channel:
             except TimeoutError:
                 continue
             except ssl.SSLError as exc:
-                raise PeerError(f"the TLS connection to {self.peer_name} failed while waiting "
-                                f"for {what}: {exc.reason or exc}") from None
+                raise PeerError(f"{self.peer_name} {describe(exc)} (waiting for {what})") \
+                    from None
             except (OSError, ValueError) as exc:
                 raise PeerError(f"connection to {self.peer_name} failed while waiting for "
                                 f"{what}: {getattr(exc, 'strerror', None) or exc}") from None

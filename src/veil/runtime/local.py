@@ -47,7 +47,8 @@ class LocalRun:
 
     timeout: float = 30.0
     fault: Fault | None = None
-    audit_dir: Path | None = None
+    audit_dir: Path | None = None  # each server appends to <dir>/<server>.log
+    workdir: Path | None = None  # keep the keys and deployment here (default: deleted)
     name: str = "rep3"
     server_log: Callable[[str], None] | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -70,8 +71,9 @@ class LocalRun:
         if clash:
             raise VeilError([Diagnostic("V0801", f"a party may not be called "
                                                  f"{sorted(clash)[0]} in a local run")])
-        with tempfile.TemporaryDirectory(prefix="veil-run-") as tmp:
-            root = Path(tmp)
+        with contextlib.ExitStack() as stack:
+            root = self.workdir or Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="veil-run-")))
             dep, listeners = _local_deployment(root, circuit.parties)
             approvals_given = [
                 approvals.create(keys.load_private_key(root / f"{site}.key"), site, dep, fp,
@@ -149,7 +151,8 @@ def _strip(message: str) -> str:
 
 def _local_deployment(root: Path, parties: tuple[str, ...]):
     for name in (*SERVER_NAMES, *parties):
-        keys.keygen(name, root)
+        if not (root / f"{name}.key").exists():
+            keys.keygen(name, root)
     listeners = [listen(HOST, 0) for _ in SERVER_NAMES]
     lines = []
     for i, (name, sock) in enumerate(zip(SERVER_NAMES, listeners, strict=True)):

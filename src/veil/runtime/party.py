@@ -60,16 +60,6 @@ def aborted(detail: str, help: str | None = None) -> VeilError:
                      "a silent peer is tolerated")])
 
 
-def _tls_reason(exc: ssl.SSLError) -> str:
-    reason = str(exc.reason or exc).lower()
-    if any(k in reason for k in ("unknown ca", "bad certificate", "certificate unknown",
-                                 "certificate required")):
-        return "did not accept this party's certificate"
-    if "certificate verify failed" in reason:
-        return "presented a certificate that is not pinned in the deployment"
-    return f"TLS failed ({reason.replace('_', ' ')})"
-
-
 def _connect(cfg: PartyConfig, me_id: int, index: int, hello: bytes, ctx: ssl.SSLContext,
              deadline: float) -> Channel:  # fmt: skip
     site = cfg.deployment.servers[index]
@@ -81,7 +71,7 @@ def _connect(cfg: PartyConfig, me_id: int, index: int, hello: bytes, ctx: ssl.SS
             conn = tls.wrap_client(ctx, sock, max(1.0, min(remaining, 10.0)))
         except ssl.SSLError as exc:
             sock.close()
-            raise PeerError(f"{site.name} at {site.host}:{site.port} {_tls_reason(exc)}") \
+            raise PeerError(f"{site.name} at {site.host}:{site.port} {tls.describe(exc)}") \
                 from None
         except OSError as exc:  # reset while the server (re)starts: try again
             sock.close()
@@ -115,6 +105,7 @@ def _await_start(channels: list[Channel], deadline: float, timeout: float) -> by
                 raise PeerError(f"the session did not start within {timeout:g} s" +
                                 (f"; the servers are waiting for {', '.join(who)}"
                                  if who else ""))
+            ch.timeout = max(0.05, deadline - time.monotonic())  # not a fresh full wait
         return note
 
     sessions = []
@@ -155,7 +146,8 @@ def run_party(cfg: PartyConfig, circuit: Circuit, circuit_text: str, fingerprint
     hello = PartyHello(cfg.name, terms, new_nonce(), tuple(cfg.approvals),
                        compress_circuit(circuit_text)).encode()
     me_id = site_ids(circuit)[cfg.name]
-    deadline = time.monotonic() + cfg.timeout
+    started = time.monotonic()
+    deadline = started + cfg.timeout
     channels: list[Channel | None] = [None, None, None]
     errors: list[str] = []
 
@@ -174,12 +166,18 @@ def run_party(cfg: PartyConfig, circuit: Circuit, circuit_text: str, fingerprint
     try:
         if errors:
             raise PeerError("; ".join(errors))
+        connected_at = time.monotonic()
         session = _await_start(connected, deadline, cfg.timeout)
+        started_at = time.monotonic()
         for ch in connected:
             ch.session = session
             ch.timeout = cfg.timeout
             ch.on_progress = _progress_reporter(cfg.on_progress)
-        return party_session(cfg.name, circuit, values, connected)
+        result = party_session(cfg.name, circuit, values, connected)
+        result.seconds = {"connect": round(connected_at - started, 6),
+                          "wait_start": round(started_at - connected_at, 6), **result.seconds,
+                          "total": round(time.monotonic() - started, 6)}
+        return result
     except PeerError as exc:
         for ch in connected:
             ch.abort(f"{cfg.name} stopped: {exc}")

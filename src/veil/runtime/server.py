@@ -295,10 +295,6 @@ class Server:
             ch.abort(f"{self.cfg.name}: {name} has no input and no output in this program; "
                      f"there is nothing for it to do (its approval is still required)")
             return
-        for other in list(self.groups.values()):
-            if other.terms != hello.terms and name in other.required:
-                self.conflict(other, arrival, mine, mesh)
-                return
         group = self.groups.get(hello.terms)
         if group is None:
             group = self.groups[hello.terms] = Group(hello.terms, circuit, required)
@@ -310,28 +306,35 @@ class Server:
         group.parties[name] = arrival
         self.say(f"{name} connected for program {hello.terms.fingerprint[:16]}… "
                  f"(certificate {arrival.site.certificate_sha256[:16]}…)")
+        self.find_conflicts(mine, mesh)
 
-    def conflict(self, group: Group, arrival: Arrival, mine: dict,
-                 mesh: dict[int, Channel]) -> None:  # fmt: skip
-        hello = arrival.hello
-        assert isinstance(hello, PartyHello)
-        others = ", ".join(sorted(group.parties)) or "other parties"
-        reason = (f"{self.cfg.name} refuses: {hello.name} submitted program "
-                  f"{hello.terms.fingerprint[:16]}… (params {hello.terms.params}), but "
-                  f"{others} submitted {group.terms.fingerprint[:16]}… (params "
-                  f"{group.terms.params}): the parties are not running the same program; "
-                  f"nothing was run")
-        self.say(reason)
-        self.audit("refused", {"fingerprint": group.terms.fingerprint,
-                               "params": group.terms.params_dict,
-                               "parties": sorted([*group.parties, hello.name]),
-                               "reason": printable(reason)})
-        arrival.channel.abort(reason)
-        self.drop_group(group, reason)
-        if group.terms in mine:  # already proposed to the other servers: stop them too
-            for ch in mesh.values():
-                ch.abort(reason)
-            raise CycleEnd("refused")
+    def find_conflicts(self, mine: dict, mesh: dict[int, Channel]) -> None:
+        """Refuse groups whose parties are all connected but not all for the same terms:
+        the parties are not running the same program (or params), so none of it can
+        start. Decided once everyone needed is here, so every party hears why."""
+        where = {name: g for g in self.groups.values() for name in g.parties}
+        for group in list(self.groups.values()):
+            if group.terms not in self.groups or any(n not in where for n in group.required):
+                continue
+            involved = {id(where[n]): where[n] for n in group.required}
+            if len(involved) == 1:
+                continue
+            stories = "; ".join(
+                f"{', '.join(sorted(g.parties))} submitted program {g.terms.fingerprint[:16]}… "
+                f"with params {g.terms.params}" for g in involved.values())
+            reason = (f"{self.cfg.name} refuses: the parties are not running the same program "
+                      f"({stories}); nothing was run")
+            self.say(reason)
+            for g in involved.values():
+                self.audit("refused", {"fingerprint": g.terms.fingerprint,
+                                       "params": g.terms.params_dict,
+                                       "parties": sorted(g.parties), "reason": reason})
+                self.drop_group(g, reason)
+            if any(g.terms in mine for g in involved.values()):
+                for ch in mesh.values():  # already proposed: stop the other servers too
+                    ch.abort(reason)
+                raise CycleEnd("refused")
+            where = {name: g for g in self.groups.values() for name in g.parties}
 
     def drop_group(self, group: Group, reason: str) -> None:
         self.groups.pop(group.terms, None)

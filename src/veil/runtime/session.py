@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -162,6 +162,7 @@ class PartyResult:
     input_bytes: int
     output_bytes: int
     server_stats: list[dict]
+    seconds: dict[str, float] = field(default_factory=dict)  # when each phase ended
 
 
 def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
@@ -169,12 +170,14 @@ def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
     """One party's input and output phases over channels to the three servers (in order).
 
     `values` holds this party's own encoded inputs only."""
+    started = time.monotonic()
     owners = owners_of(circuit)
     input_bytes = 0
     if name in owners:
         for ch, message in zip(servers, input_messages(owners[name], values), strict=True):
             ch.send(INPUT, 0, message)
             input_bytes += ch.counters.sent(INPUT)[1]
+    inputs_sent = time.monotonic()
     last = schedule(circuit).compute_rounds + 1
     outputs: dict[str, np.ndarray] = {}
     output_bytes = 0
@@ -192,7 +195,10 @@ def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
             stats.append(json.loads(bytes(ch.recv(DONE, last, max_length=1 << 20))))
         except ValueError:
             raise PeerError(f"{ch.peer_name} sent a malformed done message") from None
-    return PartyResult(outputs, input_bytes, output_bytes, stats)
+    done = time.monotonic()
+    return PartyResult(outputs, input_bytes, output_bytes, stats,
+                       {"input": round(inputs_sent - started, 6),
+                        "compute_and_output": round(done - inputs_sent, 6)})
 
 
 def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
@@ -211,4 +217,5 @@ def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
         "input_bytes": input_bytes,
         "output_bytes": output_bytes,
         "server_seconds": [s.get("seconds", {}) for s in server_stats],
+        "party_seconds": {p: r.seconds for p, r in sorted(results.items())},
     }
