@@ -281,3 +281,24 @@ def test_deployment_jurisdictions_fill_in_and_must_agree() -> None:
     assert codes(clash.violations) == ["V1205"]
     assert "`party a in CN`" in clash.violations[0].message
     assert "deployment puts a in EU" in clash.violations[0].message
+
+
+def test_cli_cost_with_a_deployment_fills_and_checks_jurisdictions(tmp_path: Path) -> None:
+    from deploy_harness import Site
+
+    site = Site(tmp_path / "site")  # parties: cn_bank CN, eu_bank EU, regulator EU
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "main.mpc").write_text(SOURCE.replace(" in EU", "").replace(" in CN", ""))
+    proc = veil("cost", str(bare), "--deployment", str(site.path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    flows = {(f["output"], f["receiver"]): f for f in json.loads(proc.stdout)["flows"]}
+    assert flows["approvals", "regulator"]["receiver_jurisdiction"] == "EU"
+    assert flows["approvals", "regulator"]["crosses_border"] is True
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "main.mpc").write_text(SOURCE.replace("party cn_bank in CN", "party cn_bank in SG"))
+    proc = veil("cost", str(moved), "--deployment", str(site.path))
+    assert proc.returncode == 1 and "error[V1205]" in proc.stderr
+    assert "`party cn_bank in SG` but the deployment puts cn_bank in CN" in proc.stderr
