@@ -249,7 +249,8 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
         result = LocalRun(timeout=timeout).run(
             circuit, load=lambda party: load_party_inputs(circuit, party,
                                                           inputs_dir / f"{party}.json"),
-            fingerprint=compiled.fingerprint, problems=problems)
+            circuit_text=compiled.canonical, fingerprint=compiled.fingerprint,
+            problems=problems)
     else:
         result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir))
     outputs = by_party(circuit, result.outputs)

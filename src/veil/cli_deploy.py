@@ -227,7 +227,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     from veil.deploy.approvals import load_dir
     from veil.io.inputs import load_party_inputs
     from veil.io.outputs import by_party, render_text
-    from veil.ir.serialize import circuit_params, dumps
+    from veil.ir.serialize import circuit_params
     from veil.runtime.party import PartyConfig, run_party
 
     dep = _load_deployment(deployment_path, allow_same_jurisdiction)
@@ -246,7 +246,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     values = load_party_inputs(circuit, name, path)
     approvals = load_dir(approvals_dir)
     cfg = PartyConfig(name, dep, key_path, approvals, timeout, SECURITY)
-    result = run_party(cfg, circuit, dumps(circuit), compiled.fingerprint,
+    result = run_party(cfg, circuit, compiled.canonical, compiled.fingerprint,
                        circuit_params(circuit), values)
     mine = by_party(circuit, result.outputs, only=name).get(name, {})
     stats = _party_stats(result)

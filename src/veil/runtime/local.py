@@ -35,6 +35,7 @@ from veil.runtime.party import RUN_ABORTED, PartyConfig, aborted, run_party
 from veil.runtime.server import ServerConfig, run_server
 from veil.runtime.session import Fault, PartyResult, combined_stats
 from veil.runtime.sharing import owners_of, receivers_of
+from veil.schedule import schedule
 
 HOST = "127.0.0.1"
 SERVER_NAMES = ("server0", "server1", "server2")
@@ -79,6 +80,7 @@ class LocalRun:
                 approvals.create(keys.load_private_key(root / f"{site}.key"), site, dep, fp,
                                  params)
                 for site in (*circuit.parties, *SERVER_NAMES)]
+            schedule(circuit)  # once, here: the forked processes inherit it
             self.timings["setup"] = time.monotonic() - started
             ctx = multiprocessing.get_context("fork")
             servers, parties = [], {}
@@ -89,7 +91,8 @@ class LocalRun:
                                                    if self.audit_dir else None),
                                        timeout=self.timeout, session_wait=self.timeout,
                                        once=True, listener=listeners[i], fault=self.fault,
-                                       log=self.server_log or (lambda line: None))
+                                       log=self.server_log or (lambda line: None),
+                                       circuits={fp: circuit})
                     servers.append(_start(ctx, _server_main, (cfg,)))
                 for sock in listeners:
                     sock.close()  # the servers hold them now
