@@ -120,3 +120,34 @@ def test_approvals_directory_with_a_stray_file_is_an_error(tmp_path: Path) -> No
         approvals.load_dir(tmp_path)
     with pytest.raises(VeilError, match="does not exist"):
         approvals.load_dir(tmp_path / "missing")
+
+
+def test_approve_shows_the_flows_and_refuses_a_program_that_breaks_a_policy(tmp_path: Path
+                                                                           ) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+    from deploy_harness import CREDIT
+
+    from veil.cli import main
+
+    site = Site(tmp_path)
+    policy = CREDIT / "cn_bank_policy.toml"
+    ok = CliRunner().invoke(main, ["approve", str(CREDIT), "--deployment", str(site.path),
+                                   "--key", str(site.key("cn_bank")), "--policy", str(policy),
+                                   "-o", str(tmp_path / "ok.json")])
+    assert ok.exit_code == 0, ok.output
+    assert "flows (what reaches whom" in ok.output and "no violation" in ok.output
+    assert "W1202" in ok.output  # the model-extraction warning is shown, not fatal
+    leaky = tmp_path / "leaky"
+    shutil.copytree(CREDIT, leaky)
+    main_mpc = leaky / "main.mpc"
+    main_mpc.write_text(main_mpc.read_text().replace("output approved to cn_bank",
+                                                     "output approved to cn_bank, eu_bank"))
+    bad = CliRunner().invoke(main, ["approve", str(leaky), "--deployment", str(site.path),
+                                    "--key", str(site.key("cn_bank")), "--policy", str(policy),
+                                    "-o", str(tmp_path / "bad.json")])
+    assert bad.exit_code == 1
+    assert "V1203" in bad.output and "eu_bank" in bad.output and "no approval was written" in \
+        bad.output
+    assert not (tmp_path / "bad.json").exists()

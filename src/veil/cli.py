@@ -104,10 +104,13 @@ def main() -> None:
 @_user_errors
 def check(program: Path, params: tuple[str, ...], backend: str, template: Path | None) -> None:
     """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
+    from veil.analysis.policy import review
     from veil.io.inputs import template as input_template
 
     compiled = _compile(program, params, backend=backend)
     circuit = compiled.circuit
+    for w in review(compiled).warnings:
+        click.echo(w.render(compiled.sources), err=True)
     if template is not None:
         owners: dict[str, dict[str, Any]] = {}
         for spec in circuit.inputs:
@@ -171,11 +174,16 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
                                    "pairs that could reconstruct, the estimate per link.")
 @click.option("--allow-same-jurisdiction", is_flag=True,
               help="Accept a deployment in which one jurisdiction runs two servers.")
+@click.option("--policy", "policy_files", multiple=True, metavar="FILE",
+              type=click.Path(path_type=Path),
+              help="A data owner's TOML policy to check the flows against (repeatable); "
+                   "exit status 1 if the program breaks one (see docs/disclosure.md).")
 @_user_errors
 def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
          as_json: bool, backend: str, profiles: tuple[str, ...], deployment_path: Path | None,
-         allow_same_jurisdiction: bool) -> None:  # fmt: skip
+         allow_same_jurisdiction: bool, policy_files: tuple[Path, ...]) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
+    from veil.analysis import policy as owner_policy
     from veil.cost import report
     from veil.cost.network import DEFAULT_PROFILES, parse_profile
 
@@ -183,24 +191,37 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
         chosen = tuple(parse_profile(p) for p in profiles) or DEFAULT_PROFILES
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--profile") from None
+    policies = [owner_policy.load(path) for path in policy_files]
     compiled = _compile(program, params, opt_level, backend, pass_list)
-    data = report.build(compiled.executable, compiled.passes, compiled.warnings,
-                        compiled.unoptimized_executable(), backend, chosen)
-    extra: list[str] = []
+    dep = None
     if deployment_path is not None:
-        from veil.cost import deployment as deployment_section
         from veil.deploy.deployment import load
 
         if backend != "rep3":
             raise click.BadParameter("a deployment runs rep3", param_hint="--deployment")
         dep = load(deployment_path, allow_same_jurisdiction)
         dep.check_program_parties(compiled.executable.parties)
+    # A deployment's party jurisdictions fill in those the program does not declare.
+    places = {name: site.jurisdiction for name, site in dep.parties.items()} if dep else None
+    disclosure = owner_policy.review(compiled, policies, places)
+    for w in disclosure.warnings:
+        click.echo(w.render(compiled.sources), err=True)
+    data = report.build(compiled.executable, compiled.passes,
+                        [*compiled.warnings, *disclosure.warnings],
+                        compiled.unoptimized_executable(), backend, chosen,
+                        disclosure.as_report())
+    extra: list[str] = []
+    if dep is not None:
+        from veil.cost import deployment as deployment_section
+
         data["deployment"] = deployment_section.section(compiled.executable, dep)
         extra = deployment_section.render(data["deployment"])
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo("\n".join([report.render(data, compiled.sources), *extra]))
+    if disclosure.violations:
+        raise VeilError(disclosure.violations, compiled.sources)
 
 
 @main.command()

@@ -114,10 +114,14 @@ def _disclosure_summary(compiled, dep) -> str:
 @KEY
 @click.option("-o", "--out", "out_file", required=True, type=click.Path(path_type=Path),
               metavar="FILE", help="Write the signed approval to FILE (never overwritten).")
+@click.option("--policy", "policy_files", multiple=True, type=click.Path(path_type=Path),
+              metavar="FILE", help="A data owner's policy (TOML, repeatable): refuse to sign "
+                                   "a program that breaks it.")
 @SAME_JURISDICTION
 @_user_errors
 def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_path: Path,
-            out_file: Path, allow_same_jurisdiction: bool) -> None:  # fmt: skip
+            out_file: Path, policy_files: tuple[Path, ...],
+            allow_same_jurisdiction: bool) -> None:  # fmt: skip
     """Review PROGRAM's disclosures and sign an approval of exactly this computation.
 
     The approval covers the program fingerprint (which includes every param value), the
@@ -135,9 +139,28 @@ def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_p
                                              f"{deployment_path}",
                                     help="use the key whose certificate the deployment pins")])
     _refuse_existing(out_file)
+    from veil.analysis import policy as owner_policy
+
+    policies = [owner_policy.load(p) for p in policy_files]
     compiled = _compile(program, params)
     dep.check_program_parties(compiled.executable.parties)
     click.echo(_disclosure_summary(compiled, dep))
+    review = owner_policy.review(compiled, policies,
+                                 jurisdictions={n: s.jurisdiction for n, s in dep.parties.items()})
+    click.echo("")
+    click.echo(owner_policy.render_summary(review, compiled.sources,
+                                           servers={s.name: s.jurisdiction
+                                                    for s in dep.servers}))
+    if not review.ok:
+        raise VeilError([*review.violations,
+                         Diagnostic("V1203" if any(d.code == "V1203" for d in review.violations)
+                                    else review.violations[0].code,
+                                    f"not approved: the program breaks "
+                                    f"{len(review.violations)} polic"
+                                    f"{'y rule' if len(review.violations) == 1 else 'y rules'}; "
+                                    f"no approval was written",
+                                    help="change the program (or the policy) and review "
+                                         "it again")], compiled.sources)
     approval = approvals.create(key, site.name, dep, compiled.fingerprint,
                                 circuit_params(compiled.executable), SECURITY)
     _write_new(out_file, approval.to_json())

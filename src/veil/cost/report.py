@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from veil.analysis.flows import describe
 from veil.cost.network import DEFAULT_PROFILES, Profile
 from veil.cost.timing import LinkSpeed, estimate, one_way_delays
 from veil.diagnostics import SourceMap
@@ -106,9 +107,12 @@ def _type_dict(t) -> dict[str, Any]:
 
 def build(circuit: Circuit, passes: list[PassRecord] | None = None,
           warnings: list | None = None, unoptimized: Circuit | None = None,
-          backend: str = "plain", profiles: tuple[Profile, ...] = DEFAULT_PROFILES
-          ) -> dict[str, Any]:  # fmt: skip
-    """The report as one JSON-ready dict (with rounds and traffic for `rep3`)."""
+          backend: str = "plain", profiles: tuple[Profile, ...] = DEFAULT_PROFILES,
+          disclosure: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The report as one JSON-ready dict (with rounds and traffic for `rep3`).
+
+    `disclosure` (veil.analysis.policy.Review.as_report: flows, policies, violations)
+    is computed on the high-level circuit, so the caller passes it in."""
     totals, by_line, by_fn, depth = op_counts(circuit)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -120,6 +124,7 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
                    for i in circuit.inputs],
         "disclosures": [{"name": o.name, "receivers": list(o.receivers), **_type_dict(o.type)}
                         for o in circuit.outputs],
+        **(disclosure or {}),
         "ops": totals,
         "interactive_elements": sum(totals[c] for c in INTERACTIVE),
         "depth": depth,
@@ -179,6 +184,17 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
     for d in report["disclosures"]:
         out.append(f"  {d['name']:<20} {d['base']}{_dims(d['shape']):<14} "
                    f"to {', '.join(d['receivers'])}")
+    if "flows" in report:
+        out.append("")
+        out.append("flows (what reaches whom, derived from whose data)")
+        out.extend(f"  {describe(f)}" for f in report["flows"])
+    if report.get("policies"):
+        violations = report["violations"]
+        verdict = f"{len(violations)} violation{'s' if len(violations) != 1 else ''}" \
+            if violations else "no violation"
+        out.append("")
+        out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
+        out.extend(violations)
     out.append("")
     out.append("operations (elements)")
     for cat in CATEGORIES:

@@ -98,7 +98,10 @@ def _connect(cfg: PartyConfig, me_id: int, index: int, hello: bytes, ctx: ssl.SS
                                 f"{tls.describe(exc)}") from None
             except OSError:
                 pass
-            raise
+            raise PeerError(f"{site.name} at {site.host}:{site.port} closed the connection right "
+                            f"after the TLS handshake: most likely it did not accept this "
+                            f"site's certificate (is it the one pinned in the deployment?)") \
+                from None
         return channel
 
 
