@@ -82,12 +82,18 @@ class Round:
     def bits_sent(self) -> list[int]:
         return [sum(b) for b in self.bits]
 
+    def bytes_to(self, server: int, direction: int) -> int:
+        """Bytes of the message `server` sends in `direction` (PREV or NEXT), or 0."""
+        if not self.ring[server][direction] and not self.bits[server][direction]:
+            return 0
+        return HEADER_BYTES + payload_bytes(self.ring[server][direction],
+                                            self.bits[server][direction])
+
     def messages(self, server: int) -> int:
         return sum(1 for d in (PREV, NEXT) if self.ring[server][d] or self.bits[server][d])
 
     def bytes_sent(self, server: int) -> int:
-        return sum(HEADER_BYTES + payload_bytes(self.ring[server][d], self.bits[server][d])
-                   for d in (PREV, NEXT) if self.ring[server][d] or self.bits[server][d])
+        return sum(self.bytes_to(server, d) for d in (PREV, NEXT))
 
 
 @dataclass
@@ -103,7 +109,20 @@ class Schedule:
 
 
 def schedule(circuit: Circuit) -> Schedule:
-    """Levels by longest path (interactive nodes weigh 1), grouped into rounds."""
+    """Levels by longest path (interactive nodes weigh 1), grouped into rounds.
+
+    Computed once per circuit object and kept on it (circuits are immutable): a server,
+    the parties and the report all ask for it, and processes forked after it was
+    computed share it."""
+    cached = circuit.__dict__.get("_schedule")
+    if cached is not None:
+        return cached
+    result = _schedule(circuit)
+    object.__setattr__(circuit, "_schedule", result)
+    return result
+
+
+def _schedule(circuit: Circuit) -> Schedule:
     graph = circuit.digraph()
     interactive = {n.id for n in circuit.nodes if is_interactive(n, circuit)}
     level: dict[int, int] = {}

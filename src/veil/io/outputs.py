@@ -18,12 +18,16 @@ def to_json_value(raw: np.ndarray, base: str, frac_bits: int = FRAC_BITS) -> Any
     return decode(raw, base, frac_bits).tolist()
 
 
-def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
-    """{party: {output name: value}} — each party sees only what it receives."""
+def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray],
+             only: str | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """{party: {output name: value}} — each party sees only what it receives (`only`: the
+    one party whose outputs these are)."""
     result: dict[str, dict[str, Any]] = {}
     for spec in circuit.outputs:
+        if only is not None and only not in spec.receivers:
+            continue
         value = to_json_value(raw_outputs[spec.name], spec.type.base, circuit.frac_bits)
-        for party in spec.receivers:
+        for party in spec.receivers if only is None else (only,):
             result.setdefault(party, {})[spec.name] = value
     return result
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from veil.diagnostics import Diagnostic
-from veil.ir.nodes import Circuit
+from veil.ir.nodes import InputSpec
 from veil.ir.semantics import decode, encode
 
 MAX_REPORTED = 5  # per field: enough to show the pattern
@@ -24,18 +24,17 @@ def raw_bounds(lo: float, hi: float, base: str, frac_bits: int) -> tuple[int, in
     return int(both[0]), int(both[1])
 
 
-def check_declared_ranges(circuit: Circuit, values: dict[str, np.ndarray],
-                          inputs_dir: Path) -> list[Diagnostic]:  # fmt: skip
-    """V0709 for every loaded element outside its input's declared range."""
+def check_declared_ranges(specs: list[InputSpec], values: dict[str, np.ndarray], path: Path,
+                          frac_bits: int) -> list[Diagnostic]:  # fmt: skip
+    """V0709 for every loaded element of one owner's file outside its declared range."""
     problems: list[Diagnostic] = []
-    for spec in circuit.inputs:
+    for spec in specs:
         if spec.range is None or spec.name not in values:
             continue
-        lo, hi = raw_bounds(*spec.range, spec.type.base, circuit.frac_bits)
+        lo, hi = raw_bounds(*spec.range, spec.type.base, frac_bits)
         raw = np.asarray(values[spec.name]).view(np.int64)
         outside = np.argwhere((raw < lo) | (raw > hi))
-        path = inputs_dir / f"{spec.owner}.json"
-        shown = decode(raw.view(np.uint64), spec.type.base, circuit.frac_bits)
+        shown = decode(raw.view(np.uint64), spec.type.base, frac_bits)
         for index in outside[:MAX_REPORTED]:
             at = "".join(f"[{i}]" for i in index)
             value = shown[tuple(index)] if index.size else shown

@@ -134,6 +134,7 @@ class CheckedProgram:
     globals: Scope
     loader: ModuleLoader
     warnings: list[Diagnostic]
+    jurisdictions: dict[str, str] = field(default_factory=dict)  # party → `in` jurisdiction
     frac_bits: int = FRAC_BITS
 
     @property
@@ -160,6 +161,7 @@ class Checker(BuiltinRules):
         self.param_overrides = dict(param_overrides or {})
         self.diags: list[Diagnostic] = []
         self.parties: list[str] = []
+        self.jurisdictions: dict[str, str] = {}
         self.inputs: list[InputInfo] = []
         self.params: dict[str, tuple[VType, Value]] = {}
         self.outputs: dict[str, tuple[VType, tuple[str, ...]]] = {}
@@ -228,7 +230,7 @@ class Checker(BuiltinRules):
             raise VeilError(sorted(self.diags, key=where), self.loader.sources)
         return CheckedProgram(module, self.parties, self.inputs, self.params, self.outputs, top,
                               self.loader, [d for d in self.diags if d.severity != "error"],
-                              self.frac_bits)
+                              self.jurisdictions, self.frac_bits)
 
     def _precision(self, module: ast.Module) -> None:
         """`precision N` (at most once, in the program): read before anything else, because
@@ -260,12 +262,15 @@ class Checker(BuiltinRules):
                     self.err("V0502", "a library module cannot declare parties", item.span,
                              "declare parties in the program that uses the module")
                     continue
-                for ref in item.parties:
+                places = item.jurisdictions or (None,) * len(item.parties)
+                for ref, place in zip(item.parties, places, strict=True):
                     if ref.name in self.parties:
                         self.err("V0202", f"party `{ref.name}` is declared twice", ref.span,
                                  "declare each party once")
                     else:
                         self.parties.append(ref.name)
+                        if place is not None:
+                            self.jurisdictions[ref.name] = place.name
             elif isinstance(item, ast.UseDecl):
                 self._use(item, scope)
             elif isinstance(item, ast.FnDecl):
