@@ -189,6 +189,8 @@ class _Analysis:
                 shape = self.c.node(node.args[0]).type.shape
                 count = shape[-1] if shape else 1
             lo, hi = _product(a, b, count)
+            if node.args[0] == node.args[1] and (op == "mul" or len(t.shape) == 0):
+                lo = max(lo, 0.0)  # x * x, v @ v: squares are never negative
             return Interval(lo, hi, a.scale + b.scale, a.unrestricted | b.unrestricted)
         if op == "sum":
             a = args[0]

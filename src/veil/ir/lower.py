@@ -761,6 +761,12 @@ class Lowerer:
         dims = tuple(int(self.b.scalar(self.expr(d, env))) for d in e.args[1:])
         return self.b.add("reshape", (x,), {"shape": dims})
 
+    def _builtin_concat(self, e: ast.Call, env: Env) -> int:
+        parts = [self.expr(a, env) for a in e.args]
+        if len({self.b.type(p).base for p in parts}) > 1:
+            parts = [self.convert(p, FIXED) for p in parts]
+        return self.b.add("concat", tuple(parts))
+
     def _builtin_transpose(self, e: ast.Call, env: Env) -> int:
         return self.b.add("transpose", (self.expr(e.args[0], env),))
 

@@ -143,7 +143,7 @@ class CheckedProgram:
 
 
 BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
-            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits",
+            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits", "concat",
             *INTRINSICS)  # fmt: skip
 
 
