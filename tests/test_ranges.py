@@ -130,7 +130,7 @@ def test_intervals() -> None:
     iv = ranges.run(c).intervals
     out = {o.name: iv[o.node] for o in c.outputs}
     f = 2.0**16
-    assert out["a"].lo == -6 * f and out["a"].hi == 9 * f + 1  # truncation: +1 unit
+    assert out["a"].lo == 0 and out["a"].hi == 9 * f + 1  # a square; truncation: +1 unit
     assert out["b"].lo == -6 * f - 10 * f and out["b"].hi == 9 * f
 
 
