@@ -171,7 +171,7 @@ class _Analysis:
         if op in ("update", "concat", "stack"):
             return _hull(args, args[0].scale)
         if op == "select":
-            return _hull(args[1:], max(args[1].scale, args[2].scale))
+            return self.select(node, args)
         if op == "add":
             a, b = args
             return Interval(a.lo + b.lo, a.hi + b.hi, max(a.scale, b.scale),
@@ -209,6 +209,30 @@ class _Analysis:
             return self.math(node, args)
         # anything else (protocol-level ops): the whole ring, never reported
         return Interval(-RING_LIMIT, RING_LIMIT - 1)
+
+    def select(self, node: Node, args: list[Interval]) -> Interval:
+        """Either branch; for the shapes `max`, `min` and `abs` lower to, what they are."""
+        scale = max(args[1].scale, args[2].scale)
+        cond = self.c.node(node.args[0])
+        then, other = node.args[1], node.args[2]
+        deps = args[1].unrestricted | args[2].unrestricted
+        if cond.op == "lt":
+            p, q = cond.args
+            if (then, other) == (q, p):  # p < q ? q : p  is  max(p, q)
+                return Interval(max(args[1].lo, args[2].lo), max(args[1].hi, args[2].hi),
+                                scale, deps)
+            if (then, other) == (p, q):  # q < p ? q : p  is  min(p, q)
+                return Interval(min(args[1].lo, args[2].lo), min(args[1].hi, args[2].hi),
+                                scale, deps)
+            zero = self.c.node(q)
+            flipped = self.c.node(then)
+            if other == p and flipped.op == "neg" and flipped.args[0] == p and \
+                    zero.op == "const" and not np.any(const_array(zero)):  # abs
+                x = args[2]
+                top = max(abs(x.lo), abs(x.hi))
+                return Interval(0.0 if x.lo <= 0 <= x.hi else min(abs(x.lo), abs(x.hi)), top,
+                                scale, deps)
+        return _hull(args[1:], scale)
 
     # ------------------------------------------------------------ math functions
 
