@@ -31,17 +31,17 @@ computes and exchanges what the schedule says, one message per peer per round.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from veil.backend import prg
+from veil.backend.duplex import round_trip
 from veil.ir.nodes import Circuit, Node
 from veil.ir.ops import trunc_bits
 from veil.ir.semantics import apply, const_array
-from veil.net.transport import ROUND, Channel
+from veil.net.transport import Channel
 from veil.schedule import NEXT, PREV, SERVERS, Schedule, trunc_roles
 from veil.types import BOOL, WORD
 
@@ -298,24 +298,20 @@ class Rep3Server:
                 out[PREV].append(mine[node.id])
                 layout[NEXT].append((node.type.shape, node.type.base == BOOL))
         channel_to = {PREV: self.to_prev, NEXT: self.from_next}  # both are two-way
-
-        def sender(d: int) -> Callable[[], None]:
-            return lambda: channel_to[d].send(ROUND, number, pack(out[d]))
-
-        def receiver(d: int) -> Callable[[], bytearray]:
-            return lambda: channel_to[d].recv(ROUND, number)
-
         # a direction with nothing to say sends no message (the schedule counts none)
-        sends = [sender(d) for d in (PREV, NEXT) if sum(p.size for p in out[d])]
-        receives = [d for d in (PREV, NEXT) if sum(int(np.prod(s)) for s, _ in layout[d])]
-        payloads = _converse(sends, [receiver(d) for d in receives])
-        if sends:
+        sends = {d: pack(out[d]) if sum(p.size for p in out[d]) else None for d in (PREV, NEXT)}
+        expects = {d: sum(int(np.prod(s)) for s, _ in layout[d]) > 0 for d in (PREV, NEXT)}
+        plan = [(channel_to[d], sends[d], expects[d]) for d in (NEXT, PREV)]
+        got = dict(zip((NEXT, PREV), round_trip(number, plan), strict=True))
+        if any(v is not None for v in sends.values()):
             self.rounds_sent.append(number)
         received: dict[int, list[np.ndarray]] = {
             d: [np.zeros(s, dtype=np.bool_ if b else U64) for s, b in layout[d]]
             for d in (PREV, NEXT)}
-        for d, payload in zip(receives, payloads, strict=True):
-            received[d] = unpack(payload, layout[d])
+        for d in (PREV, NEXT):
+            payload = got[d]
+            if payload is not None:
+                received[d] = unpack(payload, layout[d])
         for node in nodes:
             if node.op == "trunc":
                 self.values[node.id] = self.trunc_finish(node, received[PREV].pop(0),
@@ -365,31 +361,3 @@ class Rep3Server:
         with np.errstate(over="ignore"):
             return np.asarray(share.astype(U64) + mask, dtype=U64)
 
-
-def _converse(sends: list[Callable[[], None]], receives: list[Callable[[], bytearray]]
-              ) -> list[bytearray]:  # fmt: skip
-    """Send every message (each from its own thread, so that no send waits for another
-    peer) while receiving in order: large messages cannot deadlock the three servers."""
-    if not receives:
-        for send in sends:
-            send()
-        return []
-    errors: list[BaseException] = []
-
-    def guarded(send: Callable[[], None]) -> None:
-        try:
-            send()
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(send,), daemon=True) for send in sends]
-    for t in threads:
-        t.start()
-    try:
-        results = [receive() for receive in receives]
-    finally:
-        for t in threads:
-            t.join()
-    if errors:
-        raise errors[0]
-    return results
