@@ -51,9 +51,13 @@ def trunc_roles(size: int, position: int) -> list[slice]:
     """Which elements of a truncation each server leads, as slices of the flat array.
 
     In the truncation protocol (veil.backend.rep3) one server of three, the sender,
-    does most of the sending for an element; element e of the node at `position` in the
-    circuit has sender (e + position) mod 3, so that the work is spread evenly."""
-    return [slice((s - position) % SERVERS, size, SERVERS) for s in range(SERVERS)]
+    does most of the sending for an element. The elements are cut into three contiguous
+    blocks (contiguous, so that each server works on views, not copies), and block k of
+    the node at `position` in the circuit is led by server (k + position) mod 3, so that
+    the work is spread evenly, also over many small truncations."""
+    bounds = [size * k // SERVERS for k in range(SERVERS + 1)]
+    blocks = [slice(bounds[k], bounds[k + 1]) for k in range(SERVERS)]
+    return [blocks[(s - position) % SERVERS] for s in range(SERVERS)]
 
 
 def trunc_traffic(size: int, position: int) -> list[tuple[int, int]]:

@@ -199,13 +199,24 @@ class Rep3Server:
 
     def _trunc_setup(self, node: Node) -> tuple[list[slice], np.ndarray, np.ndarray, np.ndarray]:
         """Element roles, the shift per element, and the pads from both keys: three rows
-        per key (a share component, then the pads of the two candidates)."""
+        per key (a share component, then the pads of the two candidates) for the elements
+        whose sender holds that key, the other block left unused (zero)."""
         n = node.type.size
         roles = trunc_roles(n, self.sched.position[node.id])
         bits = np.broadcast_to(np.asarray(trunc_bits(node.attr("bits"), node.type.shape),
                                           dtype=U64), node.type.shape).reshape(-1)
-        pads_prev = prg.ring(self.key_prev, node.id, prg.TRUNC_MASK, (3, n))
-        pads_next = prg.ring(self.key_next, node.id, prg.TRUNC_MASK, (3, n))
+        me = self.me
+        pads_prev = np.zeros((3, n), dtype=U64)
+        pads_next = np.zeros((3, n), dtype=U64)
+        # key k_j is held by servers j-1 and j and serves the blocks led by either of them;
+        # one stream per key and block, so that both holders cut it the same way
+        for pads, key, senders in ((pads_prev, self.key_prev, (me, (me - 1) % SERVERS)),
+                                   (pads_next, self.key_next, (me, (me + 1) % SERVERS))):
+            for s in senders:
+                block = roles[s]
+                if block.stop > block.start:
+                    pads[:, block] = prg.ring(key, node.id, prg.TRUNC_MASK + 256 * (s + 1),
+                                              (3, block.stop - block.start))
         return roles, bits, pads_prev, pads_next
 
     def _mask_bit(self, b_part: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, ...]:

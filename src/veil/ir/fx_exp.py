@@ -9,12 +9,13 @@ Scientific Operations", ACNS 2019, exp2 by integer and fractional part):
   1 + b_j(2^(2^j) - 1) over the bits b_j of n (integer products, 3 rounds); 2^φ a
   polynomial in φ. Arguments above ln(2^(62-2f)) saturate at the largest accepted value
   and those below -(f+1)·ln 2 give 0 (both by a comparison made alongside).
-- sigmoid(x) = 1/(1 + 2^-|t|): for |t| = n + φ, n < 32, the value is one of 32
-  polynomials in φ (one per n, fitted to 1/(1 + 2^-(n+φ))). The bits of n, the sign
-  and an "|x| is large" flag select the polynomial's coefficients through a one-hot
-  demultiplexer (3 AND rounds), so all the polynomials share the powers of φ and cost
-  one product each. 16 rounds for f = 16, against 18 comparisons and selects for the
-  piecewise-linear sigmoid, with an error below 2·10^-5 instead of 3·10^-3.
+- sigmoid(x) = 1/(1 + 2^-|t|): for |t| = n + φ, n < 16, the value is one of 16
+  polynomials in φ (one per n, fitted to 1/(1 + 2^-(n+φ))), mirrored for negative x;
+  beyond, it is 0 or 1 within 2^-16. The bits of n, the sign and an "|x| is large" flag
+  select the polynomial's coefficients through a one-hot demultiplexer (3 AND rounds),
+  so all the polynomials share the powers of φ and cost one product each. 16 rounds for
+  f = 16, against 18 comparisons and selects for the piecewise-linear sigmoid, with an
+  error of one unit (1.5·10^-5) instead of 3·10^-3.
 """
 
 from __future__ import annotations
@@ -94,9 +95,15 @@ def sigmoid_degree(f: int) -> int:
     return max(fx_tables.SIGMOID)
 
 
+def sigmoid_segments(f: int) -> int:
+    """|t| = n + φ with n below this: beyond, the sigmoid is 0 or 1 within 2^-segments,
+    which must be below one unit (16 segments up to 16 fractional bits, else 32)."""
+    return 16 if f <= 16 else 32
+
+
 def sigmoid_limit(f: int) -> int:
-    """Raw |x| beyond which |t| >= 32: the sigmoid is 0 or 1 to within 2^-32."""
-    return math.floor(32 * math.log(2) * 2.0**f) - 1
+    """Raw |x| beyond which |t| reaches the segments (|x| >= 11.09 at 16 bits)."""
+    return math.floor(sigmoid_segments(f) * math.log(2) * 2.0**f) - 1
 
 
 def sigmoid(e: Emit, x: Handle) -> Handle:
@@ -115,7 +122,8 @@ def sigmoid(e: Emit, x: Handle) -> Handle:
     bits = e.bits(e.scale(raw, round(LOG2_E * 2.0 ** (scale_t - f))))
     sign = e.row(bits, 63)
     magnitude = e.op("xor", (e.rows(bits, 0, 63), e.rows(bits, 63, 64)))  # |t| (to 2^-57)
-    digits = [e.row(magnitude, scale_t + j) for j in range(5)]
+    segments = sigmoid_segments(f)
+    digits = [e.row(magnitude, scale_t + j) for j in range(segments.bit_length() - 1)]
 
     def literals(b: Handle) -> Handle:
         return e.stack([e.op("not", (b,)), b])  # [2, n]: row v is [bit == v]
@@ -128,24 +136,25 @@ def sigmoid(e: Emit, x: Handle) -> Handle:
 
     low = outer(literals(digits[1]), literals(digits[0]))  # n mod 4
     mid = outer(literals(digits[3]), literals(digits[2]))
-    high = e.op("and", (outer(literals(sign), literals(digits[4])),  # n4 + 2·sign
-                        _column(e, e.op("not", (big,)))))
-    one_hot = outer(high, outer(mid, low))  # row n + 32·sign, all 0 when |x| is large
+    top = literals(sign) if len(digits) == 4 else outer(literals(sign), literals(digits[4]))
+    high = e.op("and", (top, _column(e, e.op("not", (big,)))))  # n's top bits and the sign
+    one_hot = outer(high, outer(mid, low))  # row n + segments·sign, 0 when |x| is large
     flags = e.b2a(e.concat([one_hot, _column(e, large_positive)]))
     phi_bits = e.b2a(e.rows(magnitude, scale_t - frac, scale_t))
     phi = e.row(e.linear(np.array([[1 << i for i in range(frac)]]), phi_bits), 0)
     degree = sigmoid_degree(f)
     table = fx_tables.SIGMOID[degree]
-    weights = np.zeros((degree + 1, 64), dtype=np.int64)
+    weights = np.zeros((degree + 1, 2 * segments), dtype=np.int64)
     for s in (0, 1):  # sigmoid(-a) = 1 - sigmoid(a)
-        for k in range(32):
+        for k in range(segments):
             for j, c in enumerate(table[k]):
                 value = (s + (1 - 2 * s) * c) if j == 0 else (1 - 2 * s) * c
-                weights[j, k + 32 * s] = round(value * 2.0**coef_scale)
-    coefficients = e.linear(weights, e.rows(flags, 0, 64))  # [degree + 1, n]
+                weights[j, k + segments * s] = round(value * 2.0**coef_scale)
+    coefficients = e.linear(weights, e.rows(flags, 0, 2 * segments))  # [degree + 1, n]
     p = powers(e, phi, degree, frac)
     total = e.scale(e.row(coefficients, 0), 1 << frac)
     for j in range(1, degree + 1):
         total = e.add(total, e.mul(e.row(coefficients, j), p[j]))
     value = e.trunc(total, coef_scale + frac - f)
-    return e.op("cast", (e.add(value, e.scale(e.row(flags, 64), 1 << f)),), base=FIXED)
+    return e.op("cast", (e.add(value, e.scale(e.row(flags, 2 * segments), 1 << f)),),
+                base=FIXED)
