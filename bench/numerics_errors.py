@@ -78,7 +78,7 @@ FUNCTIONS = [
     Function("math.sqrt(x)", "math.sqrt(x)", "x ≥ 0", np.sqrt, lambda rng, n: (mix(
         log_uniform(rng, ULP, TOP * 0.999, n // 2), rng.uniform(0, 4, n - n // 2 - 2),
         [0.0, TOP - ULP]),)),
-    Function("ml.sigmoid(x)", "ml.sigmoid(x)", "all x (0 or 1 beyond ±22.2)",
+    Function("ml.sigmoid(x)", "ml.sigmoid(x)", "all x (0 or 1 beyond ±11.09)",
              lambda x: 0.5 * (1 + np.tanh(x / 2)), lambda rng, n: (mix(
                  rng.uniform(-16, 16, n - n // 10), both_signs(rng, log_uniform(
                      rng, 16, TOP * 0.999, n // 10))),)),
