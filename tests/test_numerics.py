@@ -272,3 +272,10 @@ def test_stored_coefficients_are_what_the_fitting_script_makes() -> None:
 def test_domains_in_the_range_analysis(decls: str, expr: str, code: str | None) -> None:
     found = compile_text(f"party p\nuse math\n{decls}\noutput r = {expr} to p\n").warnings
     assert [w.code for w in found] == ([code] if code else [])
+
+
+def test_two_divisions_by_one_secret_normalize_it_once() -> None:
+    compiled = compile_text("party p\ninput a: secret fixed[5] from p\ninput c: secret fixed[5] "
+                            "from p\ninput b: secret fixed[5] from p\n"
+                            "output r = a / b + c / b to p\n")
+    assert [n.op for n in compiled.circuit.nodes].count("to_bits") == 1
