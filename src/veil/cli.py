@@ -198,7 +198,7 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     from veil.backend.plain import PlainBackend
     from veil.backend.rep3_session import Rep3Backend
     from veil.io.inputs import load_inputs
-    from veil.io.outputs import by_party, render_text, write_dir
+    from veil.io.outputs import decoded_by_party, dumps, render_text, write_dir
 
     compiled = _compile(program, params, opt_level, backend, pass_list)
     assert compiled.path is not None
@@ -207,12 +207,12 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     inputs = load_inputs(circuit, inputs_dir)
     runner = Rep3Backend(timeout=timeout) if backend == "rep3" else PlainBackend()
     result = runner.run(circuit, inputs)
-    outputs = by_party(circuit, result.outputs)
+    outputs = decoded_by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)
     if as_json:
-        click.echo(json.dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
-                               "backend": backend, "stats": result.stats}, indent=2))
+        click.echo(dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
+                          "backend": backend, "stats": result.stats}))
     else:
         click.echo(f"fingerprint {compiled.fingerprint} (backend {backend})")
         click.echo(render_text(outputs))

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from veil.ir import bitops
 from veil.types import BOOL, FIXED, INT, WORD, VType, broadcast, join_label, matmul_shape
 
 ELEMENTWISE_ARITH = {"add", "sub", "mul"}
@@ -22,8 +23,11 @@ DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "
 PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
 """Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 
+BIT_LAYOUT = {"bitslice", "pack", "unpack", "xor_net"}
+"""Bit-sliced boolean evaluation (see veil.ir.bitops): local, affine over GF(2)."""
+
 ALL_OPS = (
-    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL
+    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
     | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits"}
 )
 
@@ -150,6 +154,8 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if args[0].base != BOOL:
             raise IRError("b2a on non-bool")
         return VType(label, INT, args[0].shape)
+    if op in BIT_LAYOUT:
+        return _infer_bit_layout(op, args, a, label)
     if op == "reshape":
         shape = tuple(a["shape"])
         n = 1
@@ -188,6 +194,51 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
             raise IRError("stack shapes")
         return VType(label, base, (len(args), *shapes.pop()))
     raise IRError(f"unknown op {op!r}")
+
+
+def _infer_bit_layout(op: str, args: Sequence[VType], a: dict[str, Any], label: str) -> VType:
+    if op == "bitslice":
+        if args[0].base != WORD:
+            raise IRError(f"bitslice of {args[0]}")
+        n = args[0].size
+        if a["packed"]:
+            return VType(label, WORD, (64, bitops.words_for(n)))
+        return VType(label, BOOL, (64, n))
+    if op == "pack":
+        if args[0].base != BOOL or len(args[0].shape) != 2:
+            raise IRError(f"pack of {args[0]}")
+        rows, n = args[0].shape
+        return VType(label, WORD, (rows, bitops.words_for(n)))
+    if op == "unpack":
+        t = args[0]
+        if t.base != WORD or len(t.shape) != 2 or bitops.words_for(a["n"]) != t.shape[1]:
+            raise IRError(f"unpack of {t} to {a['n']} bits")
+        return VType(label, BOOL, (t.shape[0], a["n"]))
+    # xor_net
+    bases = {t.base for t in args}
+    tails = {t.shape[1:] for t in args}
+    if not args or len(bases) != 1 or bases & {INT, FIXED} or len(tails) != 1 or \
+            any(len(t.shape) < 1 for t in args):
+        raise IRError(f"xor_net operands {[str(t) for t in args]}")
+    load, code, out = tuple(a["load"]), tuple(a["code"]), tuple(a["out"])
+    if len(load) % 2:
+        raise IRError("xor_net loads come in (operand, row) pairs")
+    for k, row in zip(load[0::2], load[1::2], strict=True):
+        if not (0 <= k < len(args) and 0 <= row < args[k].shape[0]):
+            raise IRError(f"xor_net loads row {row} of operand {k}")
+    try:
+        _, batches, total = bitops._program(load, code)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise IRError(f"xor_net program: {exc}") from None
+    for code_op, top, count, first, second in batches:
+        for operand in (first, second):
+            if operand.size and (operand.min() < 0 or operand.max() >= top):
+                raise IRError("xor_net gate reads a row not yet computed")
+        if first.size + second.size != bitops.ARITY[code_op] * count:
+            raise IRError("xor_net batch size")
+    if any(not 0 <= r < total for r in out):
+        raise IRError("xor_net outputs a row it does not have")
+    return VType(label, bases.pop(), (len(out), *tails.pop()))
 
 
 def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
