@@ -19,7 +19,8 @@ same files with ``np.loadtxt``/``json``, computes the same result in the clear a
 writes each receiver's ``<party>.json`` with ``json.dump``. It prints the medians, the
 ratio veil/plaintext (median of the per-repetition ratios), and the peak memory: the
 largest sum of the resident set sizes of the run's process tree (sampled every 10 ms
-from /proc) and the largest single process (``ru_maxrss``).
+from /proc) and the largest peak of one process of the tree (its VmHWM, which is what
+``/usr/bin/time`` reports as maximum resident set size).
 
 ``--phases`` runs the steps of ``veil run`` in this process instead and times each:
 interpreter start + ``import veil.cli`` (in a fresh process), compiling, loading the
@@ -118,17 +119,19 @@ def write_case(case: str, n: int, where: Path, rng: np.random.Generator) -> Path
 # ---------------------------------------------------------------- measuring a command
 
 
-def _tree_rss(pid: int) -> int:
-    """Sum of VmRSS (bytes) of a process and all its descendants."""
+def _tree_rss(pid: int, high_water: dict[int, int]) -> int:
+    """Sum of VmRSS (bytes) of a process and all its descendants; records each one's
+    VmHWM (its own peak, kept by the kernel) in high_water."""
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("VmHWM:"):
+                        high_water[p] = max(high_water.get(p, 0), int(line.split()[1]) * 1024)
+                    elif line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
-                        break
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     stack.extend(int(c) for c in f.read().split())
@@ -141,20 +144,20 @@ def _tree_rss(pid: int) -> int:
 class Measured:
     seconds: float
     tree_peak_mb: float  # largest sampled sum over the process tree
-    max_process_mb: float  # largest single process (ru_maxrss of the children)
+    max_process_mb: float  # largest peak (VmHWM) of one process of the tree
 
 
 def measure(cmd: list[str], env: dict | None = None) -> Measured:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
+    high_water: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_rss(proc.pid, high_water))
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -165,8 +168,7 @@ def measure(cmd: list[str], env: dict | None = None) -> Measured:
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return Measured(elapsed, peak / 2**20, max(after, before) / 1024)
+    return Measured(elapsed, peak / 2**20, max(high_water.values(), default=0) / 2**20)
 
 
 @dataclass

@@ -294,6 +294,8 @@ class Rep3Backend:
                     reasons.append(f"server {me} exited with code {proc.exitcode}")
         return "; ".join(reasons)
 
+
+
 def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
     """Three fresh random shares of a value (x = x0 + x1 + x2, or x0 ⊕ x1 ⊕ x2)."""
     value = np.asarray(value)
@@ -304,8 +306,10 @@ def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
         return [r0, r1, value.astype(np.bool_) ^ r0 ^ r1]
     r = np.frombuffer(os.urandom(16 * n), dtype=U64)
     r0, r1 = r[:n].reshape(value.shape), r[n:].reshape(value.shape)
-    with np.errstate(over="ignore"):
-        return [r0, r1, np.asarray(value.astype(U64) - r0 - r1, dtype=U64)]
+    last = value.astype(U64)  # one new array, no temporaries
+    last -= r0
+    last -= r1
+    return [r0, r1, last]
 
 
 def runner_session(circuit: Circuit, inputs: dict[str, np.ndarray], channels: list[Channel],
@@ -350,15 +354,67 @@ def share_inputs(circuit: Circuit, inputs: dict[str, np.ndarray],
     """Each owner splits its inputs into three random shares; server i gets (x_i, x_i+1)."""
     sent: dict[str, int] = {}
     for owner, specs in owners_of(circuit).items():
-        components = [split(inputs[s.name], s.type.base == BOOL) for s in specs]
         before = sum(ch.counters.bytes_sent for ch in channels)
-        for me, ch in enumerate(channels):
-            parts = []
-            for comps in components:
-                parts += [comps[me], comps[(me + 1) % SERVERS]]
-            ch.send(INPUT, 0, pack(parts))
+        for me, message in input_messages(specs, inputs):
+            channels[me].send(INPUT, 0, message)
         sent[owner] = sum(ch.counters.bytes_sent for ch in channels) - before
     return sent
+
+
+def _fill_random(buf: np.ndarray, step: int = 1 << 20) -> None:
+    for i in range(0, buf.size, step):
+        buf[i:i + step] = np.frombuffer(os.urandom(min(step, buf.size - i)), dtype=np.uint8)
+
+
+def input_messages(specs: list, inputs: dict[str, np.ndarray]):
+    """Yield (server, message) for one owner's inputs, as `pack` lays them out: for each
+    input the server's two components, ring values first, then all bits packed.
+
+    Ring inputs, the large ones, are shared in two message buffers instead of three
+    component arrays plus a message: server 0's message [x0 | x1] is random; server
+    1's is [x1 | x − x0 − x1]; server 0's buffer is then rewritten in place into server
+    2's [x2 | x0]. The runner holds the inputs and two messages at most (for a 1M×7
+    fixed input: 56 + 2 × 112 MB instead of 56 + 3 × 56 + 112)."""
+    ring = [inputs[s.name].reshape(-1) for s in specs if s.type.base != BOOL]
+    bool_parts = [split(inputs[s.name], True) for s in specs if s.type.base == BOOL]
+    sizes = [int(x.size) for x in ring]
+    starts = np.cumsum([0, *(2 * n for n in sizes)])
+    ring_total = int(starts[-1])
+    bits_total = 2 * sum(int(p[0].size) for p in bool_parts)
+    length = 8 * ring_total + (bits_total + 7) // 8
+
+    def halves(buf: bytearray) -> list[tuple[np.ndarray, np.ndarray]]:
+        words = np.frombuffer(buf, dtype=U64, count=ring_total)
+        return [(words[a:a + n], words[a + n:a + 2 * n])
+                for a, n in zip(starts[:-1], sizes, strict=True)]
+
+    def with_bits(buf: bytearray, me: int) -> bytearray:
+        if bool_parts:
+            bits = np.concatenate([part.reshape(-1) for comps in bool_parts
+                                   for part in (comps[me], comps[(me + 1) % SERVERS])])
+            np.frombuffer(buf, dtype=np.uint8, offset=8 * ring_total)[...] = np.packbits(bits)
+        return buf
+
+    first = bytearray(length)
+    _fill_random(np.frombuffer(first, dtype=np.uint8, count=8 * ring_total))
+    yield 0, with_bits(first, 0)  # [x0 | x1], both random
+    def fill_second(second: bytearray) -> None:
+        for x, (x0, x1), (y1, y2) in zip(ring, halves(first), halves(second), strict=True):
+            y1[...] = x1
+            np.subtract(x.astype(U64, copy=False), x0, out=y2)
+            y2 -= x1
+
+    def rewrite_first(second: bytearray) -> None:
+        for (x0, x1), (_, x2) in zip(halves(first), halves(second), strict=True):
+            x1[...] = x0
+            x0[...] = x2
+
+    second = bytearray(length)
+    fill_second(second)
+    yield 1, with_bits(second, 1)  # [x1 | x2]
+    rewrite_first(second)
+    del second  # no view of it is left: its 8 bytes a value go back before the last send
+    yield 2, with_bits(first, 2)  # [x2 | x0]
 
 
 Shares = dict[str, list[list[np.ndarray]]]  # receiver → per server → per output
