@@ -20,8 +20,6 @@ All of these are linear (or affine) bit permutations and XORs: local on shares.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 U64 = np.uint64
@@ -94,13 +92,22 @@ def unpack(words: np.ndarray, n: int) -> np.ndarray:
     return np.unpackbits(raw, axis=1, count=n, bitorder="little").view(np.bool_)
 
 
-@lru_cache(maxsize=512)
+_PROGRAMS: dict[tuple[int, int], tuple] = {}
+_PROGRAMS_MAX = 4096
+
+
 def _program(load: tuple[int, ...], code: tuple[int, ...]) -> tuple:
     """Index arrays of an xor_net program: per operand (its load positions, its rows),
-    and per batch (op, first new row, a indices, b indices)."""
+    and per batch (op, first new row, count, a indices, b indices); parsed once per
+    program. Cached by the identity of the attribute tuples, which the cache keeps
+    alive (so an id cannot be reused for another tuple while its entry exists): hashing
+    a tuple of 10^5 ints at every evaluation would cost more than the XORs."""
+    entry = _PROGRAMS.get((id(load), id(code)))
+    if entry is not None and entry[0] is code and entry[1] is load:
+        return entry[2]
     args = np.array(load[0::2], dtype=np.intp)
     rows = np.array(load[1::2], dtype=np.intp)
-    loads = tuple((k, np.flatnonzero(args == k), rows[args == k]) for k in np.unique(args))
+    loads = tuple((k, np.flatnonzero(args == k), rows[args == k]) for k in sorted(set(load[0::2])))
     batches = []
     top = len(rows)
     pc = 0
@@ -111,7 +118,11 @@ def _program(load: tuple[int, ...], code: tuple[int, ...]) -> tuple:
         batches.append((op, top, count, operands[:count], operands[count:]))
         top += count
         pc += 2 + width
-    return loads, tuple(batches), top
+    parsed = (loads, tuple(batches), top)
+    if len(_PROGRAMS) >= _PROGRAMS_MAX:
+        _PROGRAMS.clear()
+    _PROGRAMS[(id(load), id(code))] = (code, load, parsed)
+    return parsed
 
 
 def program_rows(load: tuple[int, ...], code: tuple[int, ...]) -> int:
