@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from veil.ir import bitops
@@ -47,18 +48,18 @@ class Group:
     batch: tuple[int, ...]
     secret: bool
 
-    @property
+    @cached_property
     def size(self) -> int:
         n = 1
         for d in self.batch:
             n *= d
         return n
 
-    @property
+    @cached_property
     def packed(self) -> bool:
         return bitops.packed_layout(self.size)
 
-    @property
+    @cached_property
     def layout(self) -> tuple:
         return (self.batch, self.packed)
 
@@ -83,13 +84,12 @@ class _Wires:
     mask: list[int]  # bit j: depends on argument j
     level: list[int]  # AND depth
     gates: list[_Gate] = field(default_factory=list)
-    maker: dict[int, _Gate] = field(default_factory=dict)
 
 
 def _read(circuit: BristolCircuit, n_args: int) -> _Wires:
     n = circuit.wires
     w = _Wires(list(range(n)), [None] * n, [0] * n, [0] * n)
-    canon, const, mask, level = w.canon, w.const, w.mask, w.level
+    canon, const, mask, level, gates = w.canon, w.const, w.mask, w.level, w.gates
     for j in range(n_args):
         for wire in circuit.input_wires(j):
             mask[wire] = 1 << j
@@ -98,47 +98,45 @@ def _read(circuit: BristolCircuit, n_args: int) -> _Wires:
         canon[out] = source
         const[out], mask[out], level[out] = const[source], mask[source], level[source]
 
-    def emit(op: str, ins: tuple[int, ...], out: int) -> None:
-        gate = _Gate(op, ins, out)
-        w.gates.append(gate)
-        w.maker[out] = gate
-        mask[out] = mask[ins[0]] | (mask[ins[1]] if len(ins) > 1 else 0)
-        level[out] = max(level[i] for i in ins) + (1 if op == AND else 0)
+    def binary(kind: str, a: int, b: int, out: int) -> None:
+        ca, cb = const[a], const[b]
+        if ca is None and cb is None:  # the common case, kept short
+            gates.append(_Gate(kind, (a, b), out))
+            mask[out] = mask[a] | mask[b]
+            la, lb = level[a], level[b]
+            level[out] = (la if la > lb else lb) + (kind == AND)
+        elif ca is not None and cb is not None:
+            const[out] = ca & cb if kind == AND else ca ^ cb
+        else:
+            other, value = (b, ca) if ca is not None else (a, cb)
+            if kind == AND and value == 0:
+                const[out] = 0
+            elif kind == AND or value == 0:  # x & 1 = x, x ^ 0 = x
+                alias(out, other)
+            else:  # x ^ 1
+                unary(other, out)
+
+    def unary(a: int, out: int) -> None:
+        if const[a] is not None:
+            const[out] = 1 - const[a]
+        else:
+            gates.append(_Gate(INV, (a,), out))
+            mask[out], level[out] = mask[a], level[a]
 
     for gate in circuit.gates:
-        op = gate.op
-        if op == "EQ":
-            const[gate.outs[0]] = gate.ins[0]
-            continue
-        if op == "MAND":
-            half = len(gate.ins) // 2
-            pairs = [(AND, (gate.ins[k], gate.ins[half + k]), o) for k, o in enumerate(gate.outs)]
+        op, ins, outs = gate.op, gate.ins, gate.outs
+        if op in (XOR, AND):
+            binary(op, canon[ins[0]], canon[ins[1]], outs[0])
+        elif op == INV:
+            unary(canon[ins[0]], outs[0])
         elif op == "EQW":
-            alias(gate.outs[0], canon[gate.ins[0]])
-            continue
-        else:
-            pairs = [(op, gate.ins, gate.outs[0])]
-        for kind, raw_ins, out in pairs:
-            ins = tuple(canon[i] for i in raw_ins)
-            values = [const[i] for i in ins]
-            if all(v is not None for v in values):
-                a, b = [*values, 0][:2]
-                const[out] = {AND: a & b, XOR: a ^ b, INV: 1 - a}[kind]
-                continue
-            if kind == INV:
-                emit(INV, ins, out)
-                continue
-            known = next((k for k, v in enumerate(values) if v is not None), None)
-            if known is not None:
-                other, value = ins[1 - known], values[known]
-                if kind == AND and value == 0:
-                    const[out] = 0
-                elif kind == AND or value == 0:  # x & 1 = x, x ^ 0 = x
-                    alias(out, other)
-                else:  # x ^ 1
-                    emit(INV, (other,), out)
-                continue
-            emit(kind, ins, out)
+            alias(outs[0], canon[ins[0]])
+        elif op == "EQ":
+            const[outs[0]] = ins[0]
+        else:  # MAND
+            half = len(ins) // 2
+            for k, out in enumerate(outs):
+                binary(AND, canon[ins[k]], canon[ins[half + k]], out)
     return w
 
 

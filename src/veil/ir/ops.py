@@ -220,23 +220,17 @@ def _infer_bit_layout(op: str, args: Sequence[VType], a: dict[str, Any], label: 
     if not args or len(bases) != 1 or bases & {INT, FIXED} or len(tails) != 1 or \
             any(len(t.shape) < 1 for t in args):
         raise IRError(f"xor_net operands {[str(t) for t in args]}")
-    load, code, out = tuple(a["load"]), tuple(a["code"]), tuple(a["out"])
+    load, code, out = a["load"], a["code"], a["out"]
     if len(load) % 2:
         raise IRError("xor_net loads come in (operand, row) pairs")
-    for k, row in zip(load[0::2], load[1::2], strict=True):
-        if not (0 <= k < len(args) and 0 <= row < args[k].shape[0]):
-            raise IRError(f"xor_net loads row {row} of operand {k}")
     try:
-        _, batches, total = bitops._program(load, code)
+        total = bitops.program_rows(load, code)  # parsing checks the gates' rows
     except (KeyError, IndexError, ValueError) as exc:
         raise IRError(f"xor_net program: {exc}") from None
-    for code_op, top, count, first, second in batches:
-        for operand in (first, second):
-            if operand.size and (operand.min() < 0 or operand.max() >= top):
-                raise IRError("xor_net gate reads a row not yet computed")
-        if first.size + second.size != bitops.ARITY[code_op] * count:
-            raise IRError("xor_net batch size")
-    if any(not 0 <= r < total for r in out):
+    problem = bitops.check_loads(load, code, [t.shape[0] for t in args])
+    if problem:
+        raise IRError(f"xor_net: {problem}")
+    if out and not 0 <= min(out) <= max(out) < total:
         raise IRError("xor_net outputs a row it does not have")
     return VType(label, bases.pop(), (len(out), *tails.pop()))
 
@@ -247,6 +241,11 @@ def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
     if isinstance(bits, int):
         return bits
     return np.array(bits, dtype=np.uint64).reshape(shape)
+
+
+MAYBE_INTERACTIVE = {"mul", "matmul", "trunc", "b2a", "lt", "eq", "to_bits", "and", "or",
+                     "select"}
+"""The only ops `is_interactive` can answer yes for (callers may skip the others)."""
 
 
 def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
