@@ -24,8 +24,8 @@ Parts (``--parts``; 4 runs only when named: ``--parts sha256``):
    lowering, each optimizer pass, the metrics recorded around each pass, the lowering to
    rep3 primitives) and the node counts. The stages are timed by wrapping the functions
    that ``compile_source`` calls while it runs; the source is not edited.
-3. **Run.** AES-128 under ``rep3`` (``Rep3Backend``: three server processes over TCP on
-   this machine), one key for all blocks::
+3. **Run.** AES-128 under ``rep3`` (``LocalRun``: three server processes and one per
+   party, over TLS on this machine), one key for all blocks::
 
        party owner
        party reader
@@ -41,7 +41,7 @@ Parts (``--parts``; 4 runs only when named: ``--parts sha256``):
    again). ``online`` is the compute phase, from the moment all three servers hold their
    input shares. Rounds and bytes are what the run measured, compared with the cost
    report (``veil.cost.report.build``). The script also wraps ``dumps``, ``loads``,
-   ``fingerprint`` and ``schedule`` of ``veil.backend.rep3_session`` and the servers'
+   ``fingerprint`` and ``schedule`` of ``veil.runtime`` and the servers'
    entry point, to split the rest of ``total`` into interpreter start-up, circuit
    (de)serialization, fingerprints and scheduling.
 
@@ -82,11 +82,11 @@ import veil.compiler
 import veil.lang.parser
 import veil.opt.pipeline
 from veil import bristol
-from veil.backend import rep3_session
 from veil.compiler import Compiled, compile_source
 from veil.cost.report import build
 from veil.ir import lower_rep3
 from veil.ir.semantics import encode
+from veil.runtime import handshake, local, server, session
 
 ROOT = Path(__file__).resolve().parent.parent
 AES_FILE = ROOT / "tests" / "data" / "bristol" / "aes_128.txt"
@@ -131,12 +131,15 @@ def _stamped(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-# Runs in this process and, through spawn's re-import of the main module, in each server.
-# `_serve` keeps its name and module, so the parent still pickles it by reference.
-for _name in ("_serve", "server_session", "loads", "dumps", "fingerprint", "schedule"):
-    _fn = getattr(rep3_session, _name)
+# Installed in this process; the forked server and party processes inherit it.
+for _name, _owner, _attr in (("_serve", local, "_server_main"),
+                             ("server_session", server, "serve_session"),
+                             ("loads", server, "loads"), ("dumps", local, "dumps"),
+                             ("fingerprint", handshake.PartyHello, "circuit_text"),
+                             ("schedule", session, "schedule")):
+    _fn = getattr(_owner, _attr)
     if not getattr(_fn, "__veil_bench_aes__", False):
-        setattr(rep3_session, _name, _stamped(_name, _fn))
+        setattr(_owner, _attr, _stamped(_name, _fn))
 
 
 @dataclass
@@ -173,7 +176,7 @@ def read_phases(
             events.setdefault(pid, []).append((name, t0, t1))
             peak[pid] = max(peak.get(pid, 0.0), mb)
     me = os.getpid()
-    servers = [ev for pid, ev in events.items() if pid != me]
+    servers = [ev for ev in events.values() if any(n == "_serve" for n, _, _ in ev)]
     runner = events.get(me, [])
     if len(servers) != 3 or not any(n == "dumps" for n, _, _ in runner):
         return None
@@ -199,7 +202,8 @@ def read_phases(
         fingerprint=max(total(ev, "fingerprint") for ev in servers),
         schedule=max(total(ev, "schedule") for ev in servers),
         runner=sum(t1 - t0 for n, t0, t1 in runner),
-        server_mb=max(mb for pid, mb in peak.items() if pid != me),
+        server_mb=max(mb for pid, mb in peak.items()
+                      if any(n == "_serve" for n, _, _ in events[pid])),
     )
 
 
@@ -596,21 +600,21 @@ def profile_run(blocks: int, top: int) -> None:
     plain_s = time.perf_counter() - start
 
     profiles: list[cProfile.Profile] = []
-    original = rep3_harness.server_session
+    original = rep3_harness.serve_session
 
     def profiled(*args: Any, **kwargs: Any) -> Any:
         prof = cProfile.Profile()
         profiles.append(prof)
         return prof.runcall(original, *args, **kwargs)
 
-    rep3_harness.server_session = profiled
+    rep3_harness.serve_session = profiled
     runner = cProfile.Profile()
     try:
         start = time.perf_counter()
         run = runner.runcall(rep3_harness.run_threaded, circuit, inputs, timeout=600.0)
         elapsed = time.perf_counter() - start
     finally:
-        rep3_harness.server_session = original
+        rep3_harness.serve_session = original
     status, detail = check_aes(run.result.outputs["ct"], key, data)
     print(
         f"{blocks:,} block(s), {len(circuit):,} nodes: {plain_s:.3f} s in one process without "

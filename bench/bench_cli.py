@@ -24,7 +24,7 @@ from /proc) and the largest peak of one process of the tree (its VmHWM, which is
 
 ``--phases`` runs the steps of ``veil run`` in this process instead and times each:
 interpreter start + ``import veil.cli`` (in a fresh process), compiling, loading the
-inputs, ``Rep3Backend.run`` (of which the compute rounds, "online", are measured inside
+inputs, ``LocalRun.run`` (of which the compute rounds, "online", are measured inside
 the servers as in ``bench_rep3.py``), decoding the outputs and writing them.
 
 The machine is shared: timings vary by 2x between runs; take the medians.
@@ -246,10 +246,10 @@ def table(rows: list[Row]) -> str:
 
 def phases(case: str, n: int, seed: int) -> None:
     """The steps of one `veil run`, timed in this process (plus a fresh import)."""
-    from veil.backend.rep3_session import Rep3Backend
     from veil.compiler import compile_path
     from veil.io.inputs import load_inputs
     from veil.io.outputs import decoded_by_party, render_text, write_dir
+    from veil.runtime.local import LocalRun
 
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import veil.cli"], check=True)
@@ -269,7 +269,7 @@ def phases(case: str, n: int, seed: int) -> None:
         circuit = compiled.executable
         step("fingerprint", lambda: compiled.fingerprint)
         inputs = step("load inputs", load_inputs, circuit, prog / "inputs")
-        result = step("Rep3Backend.run", Rep3Backend(timeout=120).run, circuit, inputs)
+        result = step("LocalRun.run", LocalRun(timeout=120).run, circuit, inputs)
         timings = bench_rep3.read_timings(str(Path(tmp) / "timing"))
         outputs = step("decode outputs", decoded_by_party, circuit, result.outputs)
         step("write --out files", write_dir, outputs, Path(tmp) / "out")
@@ -281,7 +281,7 @@ def phases(case: str, n: int, seed: int) -> None:
     print(f"{case}, n = {n:,}: the steps of one `veil run` (in one process, s)")
     for name, t in times.items():
         print(f"  {name:<40} {t:8.3f}  {100 * t / total:5.1f}%")
-        if name == "Rep3Backend.run":
+        if name == "LocalRun.run":
             print(f"    {'of which compute rounds (online)':<38} {online:8.3f}")
     print(f"  {'sum':<40} {total:8.3f}")
     print(f"  peak RSS: this process {peak:,.0f} MB, largest server {children:,.0f} MB")

@@ -6,7 +6,7 @@ Run from the repository root:
     python bench/bench_rep3.py --n 100000 --repeat 1
 
 Cases (each a small Veil program compiled for `rep3`, run on random inputs with
-`Rep3Backend`, checked against numpy):
+`LocalRun`, checked against numpy):
 
 - ``mul_int``   ``a * b`` on ``secret int[N]`` (64-bit ring multiplications);
 - ``mul_fixed`` ``a * b`` on ``secret fixed[N]`` (a multiplication and a truncation);
@@ -19,7 +19,7 @@ Cases (each a small Veil program compiled for `rep3`, run on random inputs with
 
 Two times are reported for each case, the median over ``--repeat`` runs:
 
-- ``total``: wall time of ``Rep3Backend.run`` as a user sees it: starting three
+- ``total``: wall time of ``LocalRun.run`` as a user sees it: starting three
   interpreter processes, connecting, key agreement, secret-sharing and sending the
   inputs, the compute rounds, the output shares and the reconstruction.
 - ``online``: the compute rounds only (local operations and the round messages), from
@@ -68,11 +68,11 @@ import numpy as np
 
 from veil.backend.base import RunResult
 from veil.backend.rep3 import Rep3Server
-from veil.backend.rep3_session import Rep3Backend
 from veil.compiler import Compiled, compile_source
 from veil.cost.report import build
 from veil.ir.nodes import Circuit
 from veil.ir.semantics import encode
+from veil.runtime.local import LocalRun
 from veil.types import FRAC_BITS
 
 TIMINGS_ENV = "VEIL_BENCH_TIMINGS"
@@ -324,14 +324,14 @@ def compile_case(case: Case, opt_level: int | None = None
 
 def run_once(circuit: Circuit, inputs: dict[str, np.ndarray], timeout: float, tmp: str,
              tag: str, profile: bool = False) -> tuple[RunResult, float, list | None]:  # fmt: skip
-    """One Rep3Backend run: its result, its wall time and the servers' compute timings."""
+    """One LocalRun run: its result, its wall time and the servers' compute timings."""
     stamp = os.path.join(tmp, tag)
     os.environ[TIMINGS_ENV] = stamp
     if profile:
         os.environ[PROFILE_ENV] = "1"
     try:
         start = time.perf_counter()
-        result = Rep3Backend(timeout=timeout).run(circuit, inputs)
+        result = LocalRun(timeout=timeout).run(circuit, inputs)
         elapsed = time.perf_counter() - start
     finally:
         os.environ.pop(TIMINGS_ENV, None)
@@ -491,20 +491,20 @@ def profile_threads(case: Case, top: int, opt_level: int | None = None) -> None:
     compiled, inputs, _ = compile_case(case, opt_level)
     circuit = compiled.executable
     profiles: list[cProfile.Profile] = []
-    original = rep3_harness.server_session
+    original = rep3_harness.serve_session
 
     def profiled(*args, **kwargs):  # type: ignore[no-untyped-def]
         prof = cProfile.Profile()
         profiles.append(prof)
         return prof.runcall(original, *args, **kwargs)
 
-    rep3_harness.server_session = profiled
+    rep3_harness.serve_session = profiled
     try:
         start = time.perf_counter()
         run = rep3_harness.run_threaded(circuit, inputs, timeout=600.0)
         elapsed = time.perf_counter() - start
     finally:
-        rep3_harness.server_session = original
+        rep3_harness.serve_session = original
     status, detail = case.check(run.result.outputs)
     print(
         f"{case.name}: {case.elements:,} elements in {elapsed:.3f} s in one process "

@@ -103,8 +103,15 @@ def test_cost_profiles() -> None:
     data = json.loads(result.output)
     assert set(data["estimates"]) == {"sat"}
     est = data["estimates"]["sat"]
-    assert est["seconds"] == round(data["rounds"] * 0.6 + max(data["bytes_per_server"]) * 8
-                                   / 20e6, 6)
+    phases = est["phases"]
+    assert est["seconds"] == phases["total"]
+    # every compute round is one one-way delay (300 ms) plus its bytes at 20 Mbit/s
+    compute_bytes = max(data["bytes_per_server"])
+    assert 0.3 * data["rounds_by_phase"]["compute"] <= phases["compute"] <= \
+        0.3 * data["rounds_by_phase"]["compute"] + compute_bytes * 8 / 20e6
+    # connect (5), agree, start, input, output: one one-way delay each beyond the rounds
+    assert data["one_way_delays"] == data["rounds_by_phase"]["compute"] + 9
+    assert phases["connect"] >= 5 * 0.3 and phases["agree"] == phases["start"] == 0.3
     assert invoke("cost", AUCTION, "--profile", "bad").exit_code == 2
 
 

@@ -123,3 +123,24 @@ output s = sum(k) to r
             assert not np.any(shares[0] + shares[1] == np.uint64(value))
     for server in range(3):
         assert chi2_same(guesses[(0, server)], guesses[(10**12, server)]) < CHI2_LIMIT
+
+
+def test_bool_input_shares_are_uniform() -> None:
+    """Every bit an owner sends is a uniformly random share, whatever the bool input is
+    (a regression test: shares once came from random *bytes* cast to bool, so nearly all
+    were true and one server's pair revealed the input)."""
+    c = compile_source(f"""
+party owner
+party r
+input b: secret bool[{N}] from owner
+output n = sum(b) to r
+""", backend="rep3").executable
+    for value in (False, True):
+        run = run_threaded(c, {"b": encode(np.full(N, value), "bool")})
+        assert int(run.result.outputs["n"].view(np.int64)) == (N if value else 0)
+        for server in range(3):
+            payload = view_bytes(run.views[server], (INPUT,))
+            bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))[:2 * N]
+            assert abs(bits.mean() - 0.5) < 0.03, (value, server)
+            pair = bits[:N] ^ bits[N:]  # x_i ⊕ x_{i+1}: uniform, independent of b
+            assert abs(pair.mean() - 0.5) < 0.03, (value, server)

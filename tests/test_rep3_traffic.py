@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from veil.backend.plain import PlainBackend
-from veil.backend.rep3_session import Rep3Backend
 from veil.compiler import compile_path, compile_source
 from veil.cost import report
 from veil.io.inputs import load_inputs
 from veil.ir.semantics import decode, encode
+from veil.runtime.local import LocalRun
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
 ALL = sorted(p.name for p in PROGRAMS.iterdir() if (p / "main.mpc").is_file())
@@ -51,7 +51,7 @@ def test_program_rounds_and_bytes_equal_the_report(name: str) -> None:
     rep3 = compile_path(PROGRAMS / name, backend="rep3")
     plain = compile_path(PROGRAMS / name, backend="plain")
     inputs = load_inputs(rep3.executable, PROGRAMS / name / "inputs")
-    result = Rep3Backend(timeout=20).run(rep3.executable, inputs)
+    result = LocalRun(timeout=20).run(rep3.executable, inputs)
     assert_traffic_matches(rep3.executable, result.stats)
     expected = decoded(plain.circuit, PlainBackend().run(plain.circuit, inputs).outputs)
     got = decoded(rep3.executable, result.outputs)
@@ -68,7 +68,7 @@ def test_test_program_traffic_and_results() -> None:
     values = {"x": [1, 11, 7, 30, -5, 12], "f": [1.0, -2.0, 3.5, 0.25, 8.0, -1.5],
               "flags": [True, True, False, True, True, False]}
     enc = {s.name: encode(values[s.name], s.type.base) for s in c.executable.inputs}
-    result = Rep3Backend(timeout=20).run(c.executable, enc)
+    result = LocalRun(timeout=20).run(c.executable, enc)
     assert_traffic_matches(c.executable, result.stats)
     got = decoded(c.executable, result.outputs)
     want = decoded(plain.circuit, PlainBackend().run(plain.circuit, enc).outputs)

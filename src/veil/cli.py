@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a user error (printed without a traceback), 2 a usage e
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -26,6 +27,13 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--param")
         out[name.strip()] = value.strip()
     return out
+
+
+def _timeout(value: float) -> float:
+    """A number of seconds that time arithmetic can use (not nan, inf or centuries)."""
+    if not math.isfinite(value) or value > 86400 * 7:
+        raise click.BadParameter("must be a finite number of seconds, at most a week")
+    return value
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,10 +104,13 @@ def main() -> None:
 @_user_errors
 def check(program: Path, params: tuple[str, ...], backend: str, template: Path | None) -> None:
     """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
+    from veil.analysis.policy import review
     from veil.io.inputs import template as input_template
 
     compiled = _compile(program, params, backend=backend)
     circuit = compiled.circuit
+    for w in review(compiled).warnings:
+        click.echo(w.render(compiled.sources), err=True)
     if template is not None:
         owners: dict[str, dict[str, Any]] = {}
         for spec in circuit.inputs:
@@ -158,10 +169,21 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
 @JSON
 @click.option("--profile", "profiles", multiple=True, metavar="NAME=RTT_MS,MBIT",
               help="Network profile for the time estimate (replaces lan/wan), e.g. wan=150,100.")
+@click.option("--deployment", "deployment_path", type=click.Path(path_type=Path),
+              metavar="FILE", help="Add a deployment section: servers, jurisdictions, the "
+                                   "pairs that could reconstruct, the estimate per link.")
+@click.option("--allow-same-jurisdiction", is_flag=True,
+              help="Accept a deployment in which one jurisdiction runs two servers.")
+@click.option("--policy", "policy_files", multiple=True, metavar="FILE",
+              type=click.Path(path_type=Path),
+              help="A data owner's TOML policy to check the flows against (repeatable); "
+                   "exit status 1 if the program breaks one (see docs/disclosure.md).")
 @_user_errors
 def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-         as_json: bool, backend: str, profiles: tuple[str, ...]) -> None:  # fmt: skip
+         as_json: bool, backend: str, profiles: tuple[str, ...], deployment_path: Path | None,
+         allow_same_jurisdiction: bool, policy_files: tuple[Path, ...]) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
+    from veil.analysis import policy as owner_policy
     from veil.cost import report
     from veil.cost.network import DEFAULT_PROFILES, parse_profile
 
@@ -169,19 +191,44 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
         chosen = tuple(parse_profile(p) for p in profiles) or DEFAULT_PROFILES
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--profile") from None
+    policies = [owner_policy.load(path) for path in policy_files]
     compiled = _compile(program, params, opt_level, backend, pass_list)
-    data = report.build(compiled.executable, compiled.passes, compiled.warnings,
-                        compiled.unoptimized_executable(), backend, chosen)
+    dep = None
+    if deployment_path is not None:
+        from veil.deploy.deployment import load
+
+        if backend != "rep3":
+            raise click.BadParameter("a deployment runs rep3", param_hint="--deployment")
+        dep = load(deployment_path, allow_same_jurisdiction)
+        dep.check_program_parties(compiled.executable.parties)
+    # A deployment's party jurisdictions fill in those the program does not declare.
+    places = {name: site.jurisdiction for name, site in dep.parties.items()} if dep else None
+    disclosure = owner_policy.review(compiled, policies, places)
+    for w in disclosure.warnings:
+        click.echo(w.render(compiled.sources), err=True)
+    data = report.build(compiled.executable, compiled.passes,
+                        [*compiled.warnings, *disclosure.warnings],
+                        compiled.unoptimized_executable(), backend, chosen,
+                        disclosure.as_report())
+    extra: list[str] = []
+    if dep is not None:
+        from veil.cost import deployment as deployment_section
+
+        data["deployment"] = deployment_section.section(compiled.executable, dep)
+        extra = deployment_section.render(data["deployment"])
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
-        click.echo(report.render(data, compiled.sources))
+        click.echo("\n".join([report.render(data, compiled.sources), *extra]))
+    if disclosure.violations:
+        raise VeilError(disclosure.violations, compiled.sources)
 
 
 @main.command()
 @_compiling
 @JSON
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              metavar="SECONDS", callback=lambda ctx, p, v: _timeout(v),
               help="Seconds a silent peer is tolerated before the run is aborted (rep3).")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Directory of <party>.json input files [default: inputs/ beside the program].")
@@ -193,20 +240,28 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
         out_dir: Path | None) -> None:  # fmt: skip
     """Run PROGRAM on its parties' input files and print each party's outputs.
 
-    With rep3 (the default) three server processes compute over secret shares on this
-    machine, talking over TCP on localhost; each party sees only its own outputs."""
+    With rep3 (the default) this is a deployment on one machine: ephemeral keys, three
+    server processes and one process per party over TLS on localhost; each party process
+    reads only its own input file and reconstructs only its own outputs."""
     from veil.backend.plain import PlainBackend
-    from veil.backend.rep3_session import Rep3Backend
-    from veil.io.inputs import load_inputs
+    from veil.io.inputs import inputs_dir_problems, load_inputs, load_party_inputs
     from veil.io.outputs import decoded_by_party, dumps, render_text, write_dir
+    from veil.runtime.local import LocalRun
 
     compiled = _compile(program, params, opt_level, backend, pass_list)
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
     circuit = compiled.executable
-    inputs = load_inputs(circuit, inputs_dir)
-    runner = Rep3Backend(timeout=timeout) if backend == "rep3" else PlainBackend()
-    result = runner.run(circuit, inputs)
+    if backend == "rep3":
+        # here only file names are checked: each party process reads its own file
+        problems = inputs_dir_problems(circuit, inputs_dir)
+        result = LocalRun(timeout=timeout).run(
+            circuit, load=lambda party: load_party_inputs(circuit, party,
+                                                          inputs_dir / f"{party}.json"),
+            circuit_text=compiled.canonical, fingerprint=compiled.fingerprint,
+            problems=problems)
+    else:
+        result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir))
     outputs = decoded_by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)
@@ -230,6 +285,9 @@ def passes() -> None:
         click.echo(f"-O{level}: {' '.join(names) or '(none: the naive circuit)'}")
     click.echo(f"after rep3 lowering (-O1 and up): {' '.join(PROTOCOL_PASSES)}")
 
+
+# the deployment commands register themselves on `main`
+from veil import cli_deploy  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

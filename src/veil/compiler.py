@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from veil.diagnostics import Diagnostic, SourceMap, VeilError
 from veil.ir import lower_rep3
 from veil.ir.lower import lower, unused_input_warnings
 from veil.ir.nodes import Circuit
-from veil.ir.serialize import fingerprint
+from veil.ir.serialize import dumps
 from veil.lang.checker import CheckedProgram, check
 from veil.lang.modules import ModuleLoader, resolve_program_path
 from veil.opt.pipeline import DEFAULT_LEVEL, PROTOCOL_PASSES, PassRecord, optimize, record
@@ -48,10 +49,15 @@ class Compiled:
         return self.unoptimized
 
     @functools.cached_property
+    def canonical(self) -> str:
+        """The executable circuit's canonical JSON (computed once: serializing a large
+        circuit, e.g. AES with 37k gates, takes a noticeable fraction of a second)."""
+        return dumps(self.executable)
+
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """SHA-256 of the executable circuit's canonical JSON (computed once: serializing
-        a large circuit, e.g. AES with 37k gates, takes a noticeable fraction of a second)."""
-        return fingerprint(self.executable)
+        """SHA-256 of the canonical JSON: what the parties approve."""
+        return hashlib.sha256(self.canonical.encode("ascii")).hexdigest()
 
 
 def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None = None,

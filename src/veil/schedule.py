@@ -69,7 +69,20 @@ class Schedule:
 
 
 def schedule(circuit: Circuit) -> Schedule:
-    """Levels by longest path (interactive nodes weigh 1), grouped into rounds."""
+    """Levels by longest path (interactive nodes weigh 1), grouped into rounds.
+
+    Computed once per circuit object and kept on it (circuits are immutable): a server,
+    the parties and the report all ask for it, and processes forked after it was
+    computed share it."""
+    cached = circuit.__dict__.get("_schedule")
+    if cached is not None:
+        return cached
+    result = _schedule(circuit)
+    object.__setattr__(circuit, "_schedule", result)
+    return result
+
+
+def _schedule(circuit: Circuit) -> Schedule:
     graph = circuit.digraph()
     interactive = {n.id for n in circuit.nodes if is_interactive(n, circuit)}
     level: dict[int, int] = {}

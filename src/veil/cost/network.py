@@ -1,8 +1,5 @@
-"""Network profiles and the time estimate of a run: rounds × RTT + bytes / bandwidth.
-
-Each round is a round trip in the worst case (a server waits for its peer's message
-before it can continue), and the busiest server's bytes go through its link.
-"""
+"""Network profiles: one latency and bandwidth for every link, for the time estimate
+when no deployment file says what each link is (veil.cost.timing has the model)."""
 
 from __future__ import annotations
 
@@ -15,8 +12,6 @@ class Profile:
     rtt_ms: float
     mbit_per_s: float
 
-    def seconds(self, rounds: int, bytes_sent: int) -> float:
-        return rounds * self.rtt_ms / 1000 + bytes_sent * 8 / (self.mbit_per_s * 1e6)
 
 
 DEFAULT_PROFILES = (

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from veil.analysis.flows import describe
 from veil.cost.network import DEFAULT_PROFILES, Profile
+from veil.cost.timing import LinkSpeed, estimate, one_way_delays
 from veil.diagnostics import SourceMap
 from veil.ir.nodes import Circuit, Node
 from veil.ir.serialize import fingerprint
@@ -133,9 +135,12 @@ def _type_dict(t) -> dict[str, Any]:
 
 def build(circuit: Circuit, passes: list[PassRecord] | None = None,
           warnings: list | None = None, unoptimized: Circuit | None = None,
-          backend: str = "plain", profiles: tuple[Profile, ...] = DEFAULT_PROFILES
-          ) -> dict[str, Any]:  # fmt: skip
-    """The report as one JSON-ready dict (with rounds and traffic for `rep3`)."""
+          backend: str = "plain", profiles: tuple[Profile, ...] = DEFAULT_PROFILES,
+          disclosure: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The report as one JSON-ready dict (with rounds and traffic for `rep3`).
+
+    `disclosure` (veil.analysis.policy.Review.as_report: flows, policies, violations)
+    is computed on the high-level circuit, so the caller passes it in."""
     totals, by_line, by_fn, depth = op_counts(circuit)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -147,6 +152,7 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
                    for i in circuit.inputs],
         "disclosures": [{"name": o.name, "receivers": list(o.receivers), **_type_dict(o.type)}
                         for o in circuit.outputs],
+        **(disclosure or {}),
         "ops": totals,
         "interactive_elements": sum(totals[c] for c in INTERACTIVE),
         "depth": depth,
@@ -160,8 +166,10 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
     }
     report["backend"] = backend
     if backend == "rep3":
-        t = traffic(circuit, schedule(circuit))
-        busiest = max(t.bytes_per_server)
+        sched = schedule(circuit)
+        t = traffic(circuit, sched)
+        owners = sorted(t.input_bytes_per_owner)
+        receivers = sorted(t.output_bytes_per_receiver)
         report.update({
             "rounds": t.rounds,
             "rounds_by_phase": {"input": t.input_rounds, "compute": t.compute_rounds,
@@ -173,10 +181,14 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
             "comparisons": comparison_costs(circuit),
             "input_bytes": t.input_bytes_per_owner,
             "output_bytes": t.output_bytes_per_receiver,
-            "estimates": {p.name: {"rtt_ms": p.rtt_ms, "mbit_per_s": p.mbit_per_s,
-                                   "seconds": round(p.seconds(t.rounds, busiest), 6)}
-                          for p in profiles},
+            "one_way_delays": one_way_delays(sched),
+            "estimates": {},
         })
+        for p in profiles:
+            speed = LinkSpeed(p.rtt_ms, p.mbit_per_s)
+            phases = estimate(sched, t, lambda a, b, speed=speed: speed, owners, receivers)
+            report["estimates"][p.name] = {"rtt_ms": p.rtt_ms, "mbit_per_s": p.mbit_per_s,
+                                           "seconds": phases["total"], "phases": phases}
     if unoptimized is not None:
         before, _, _, before_depth = op_counts(unoptimized)
         report["unoptimized"] = {"ops": before, "depth": before_depth,
@@ -201,6 +213,17 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
     for d in report["disclosures"]:
         out.append(f"  {d['name']:<20} {d['base']}{_dims(d['shape']):<14} "
                    f"to {', '.join(d['receivers'])}")
+    if "flows" in report:
+        out.append("")
+        out.append("flows (what reaches whom, derived from whose data)")
+        out.extend(f"  {describe(f)}" for f in report["flows"])
+    if report.get("policies"):
+        violations = report["violations"]
+        verdict = f"{len(violations)} violation{'s' if len(violations) != 1 else ''}" \
+            if violations else "no violation"
+        out.append("")
+        out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
+        out.extend(violations)
     out.append("")
     out.append("operations (elements)")
     for cat in CATEGORIES:
@@ -225,6 +248,9 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
                        f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")
+        if report["estimates"]:
+            out.append(f"  (network only: {report['one_way_delays']} one-way delays and the "
+                       f"bytes; local computation not included)")
     if "unoptimized" in report:
         before = report["unoptimized"]
         inter_before = sum(before["ops"][c] for c in INTERACTIVE)

@@ -105,13 +105,25 @@ def template(spec: InputSpec) -> Any:
     return np.full(spec.type.shape, zero, dtype=object).tolist() if spec.type.shape else zero
 
 
-def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
-    """Every input of the circuit, encoded; VeilError listing every problem otherwise."""
-    problems = Problems()
+def _owners(circuit: Circuit) -> dict[str, list[InputSpec]]:
     owners: dict[str, list[InputSpec]] = {}
     for spec in circuit.inputs:
         owners.setdefault(spec.owner, []).append(spec)
-    values: dict[str, np.ndarray] = {}
+    return owners
+
+
+def inputs_dir_problems(circuit: Circuit, inputs_dir: Path) -> list[Diagnostic]:
+    """Does the directory hold one file per input owner and no stray ones? Names only: no
+    file is read, so a launcher can check it without seeing any party's data. A missing
+    directory raises at once (there is nothing to read)."""
+    problems = Problems()
+    _check_dir(circuit, inputs_dir, _owners(circuit), problems)
+    return problems.items
+
+
+def _check_dir(circuit: Circuit, inputs_dir: Path, owners: dict[str, list[InputSpec]],
+               problems: Problems) -> bool:  # fmt: skip
+    """Collect the directory's problems; False when there is no directory to read."""
     if not inputs_dir.is_dir():
         if owners:
             raise VeilError([Diagnostic(
@@ -119,7 +131,7 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
                 None, f"create it with one JSON file per input owner "
                 f"({', '.join(sorted(owners))}); `veil check --template {inputs_dir}` "
                 "writes templates")])
-        return values
+        return False
     for path in sorted(inputs_dir.glob("*.json")):
         party = path.stem
         if party not in owners:
@@ -135,40 +147,76 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
             names = ", ".join(s.name for s in specs)
             problems.add("V0701", f"{path}: missing input file of party `{party}`",
                          f"it must hold {names}")
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            problems.add("V0707", f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.add("V0707", f"{path}: cannot read: {exc}")
-            continue
-        if not isinstance(data, dict):
-            problems.add("V0707", f"{path}: expected a JSON object of fields, got "
-                         f"{type(data).__name__}", 'e.g. {"weights": [0.1, 0.2]}')
-            continue
-        bool_literals = "true" in text or "false" in text
-        declared = {s.name for s in specs}
-        for field in sorted(set(data) - declared):
-            problems.add("V0702", f"{path}: unknown field `{field}`",
-                         f"party `{party}` provides: {', '.join(sorted(declared))}")
-        for spec in specs:
-            where = f"{path}: field `{spec.name}`"
-            if spec.name not in data:
-                problems.add("V0701", f"{where} is missing",
-                             f"expected {spec.type.base} of shape {fmt_shape(spec.type.shape)}")
-                continue
-            value = data[spec.name]
-            if isinstance(value, str) and spec.type.shape and \
-                    not (spec.type.base == BOOL and value.lower().startswith("0x")):
-                csv_path = path.parent / value
-                encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems)
-            else:
-                encoded = json_field(value, spec, where, problems, bool_literals)
-            if encoded is not None:
-                values[spec.name] = encoded
+    return True
+
+
+def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
+    """Every input of the circuit, encoded; VeilError listing every problem otherwise."""
+    problems = Problems()
+    owners = _owners(circuit)
+    values: dict[str, np.ndarray] = {}
+    if not _check_dir(circuit, inputs_dir, owners, problems):
+        return values
+    for party, specs in owners.items():
+        path = inputs_dir / f"{party}.json"
+        if path.is_file():
+            _load_owner_file(party, specs, path, problems, values)
     if problems.items:
         raise VeilError(problems.items)
     return values
+
+
+def load_party_inputs(circuit: Circuit, party: str, path: Path) -> dict[str, np.ndarray]:
+    """One party's own inputs from its own file (what `veil party` reads, and nothing
+    else); VeilError listing every problem otherwise."""
+    specs = [s for s in circuit.inputs if s.owner == party]
+    problems = Problems()
+    values: dict[str, np.ndarray] = {}
+    if not specs:
+        return values
+    if not path.is_file():
+        names = ", ".join(s.name for s in specs)
+        raise VeilError([Diagnostic("V0701", f"{path}: missing input file of party `{party}`",
+                                    None, f"it must hold {names}")])
+    _load_owner_file(party, specs, path, problems, values)
+    if problems.items:
+        raise VeilError(problems.items)
+    return values
+
+
+def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: Problems,
+                     values: dict[str, np.ndarray]) -> None:  # fmt: skip
+    """Validate and encode one owner's input file into `values`; problems are collected."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.add("V0707", f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add("V0707", f"{path}: cannot read: {exc}")
+        return
+    if not isinstance(data, dict):
+        problems.add("V0707", f"{path}: expected a JSON object of fields, got "
+                     f"{type(data).__name__}", 'e.g. {"weights": [0.1, 0.2]}')
+        return
+    bool_literals = "true" in text or "false" in text  # else no element can be a bool
+    declared = {s.name for s in specs}
+    for field in sorted(set(data) - declared):
+        problems.add("V0702", f"{path}: unknown field `{field}`",
+                     f"party `{party}` provides: {', '.join(sorted(declared))}")
+    for spec in specs:
+        where = f"{path}: field `{spec.name}`"
+        if spec.name not in data:
+            problems.add("V0701", f"{where} is missing",
+                         f"expected {spec.type.base} of shape {fmt_shape(spec.type.shape)}")
+            continue
+        value = data[spec.name]
+        if isinstance(value, str) and spec.type.shape and \
+                not (spec.type.base == BOOL and value.lower().startswith("0x")):
+            csv_path = path.parent / value
+            encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems)
+        else:
+            encoded = json_field(value, spec, where, problems, bool_literals)
+        if encoded is not None:
+            values[spec.name] = encoded

@@ -26,22 +26,26 @@ def to_json_value(raw: np.ndarray, base: str) -> Any:
     return decode(raw, base).tolist()
 
 
-def decoded_by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray]
-                     ) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
-    """{party: {output name: decoded array}} — each party sees only what it receives.
-    Scalars are 0-d arrays; ints int64, fixed float64, bools bool."""
+def decoded_by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray],
+                     only: str | None = None) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+    """{party: {output name: decoded array}} — each party sees only what it receives
+    (`only`: the one party whose outputs these are). Scalars are 0-d arrays; ints int64,
+    fixed float64, bools bool."""
     result: dict[str, dict[str, np.ndarray]] = {}
     for spec in circuit.outputs:
+        if only is not None and only not in spec.receivers:
+            continue
         value = decode(raw_outputs[spec.name], spec.type.base)
-        for party in spec.receivers:
+        for party in spec.receivers if only is None else (only,):
             result.setdefault(party, {})[spec.name] = value
     return result
 
 
-def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+def by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray],
+             only: str | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
     """{party: {output name: value}} as plain Python values (nested lists)."""
     return {party: {name: value.tolist() for name, value in values.items()}
-            for party, values in decoded_by_party(circuit, raw_outputs).items()}
+            for party, values in decoded_by_party(circuit, raw_outputs, only).items()}
 
 
 # ---------------------------------------------------------------- JSON

@@ -151,8 +151,10 @@ class Lowerer:
             self.stmt(item, env)
         params = tuple((name, v.tolist() if isinstance(v, np.ndarray) else v)
                        for name, (_, v) in self.program.params.items())
+        places = self.program.jurisdictions
+        jurisdictions = tuple((p, places[p]) for p in self.program.parties if p in places)
         return Circuit(tuple(self.b.nodes), tuple(self.program.parties), tuple(self.inputs),
-                       tuple(self.outputs), params, FRAC_BITS)
+                       tuple(self.outputs), params, FRAC_BITS, jurisdictions)
 
     # ------------------------------------------------------------ conversions
 

@@ -67,6 +67,8 @@ class Circuit:
     outputs: tuple[OutputSpec, ...]
     params: tuple[tuple[str, Any], ...] = ()
     frac_bits: int = 16
+    jurisdictions: tuple[tuple[str, str], ...] = ()
+    """(party, jurisdiction) for every party declared `party NAME in JURISDICTION`."""
     _index: dict[int, Node] = field(default=None, compare=False, repr=False)  # type: ignore
 
     def __post_init__(self) -> None:
@@ -94,6 +96,10 @@ class Circuit:
         inputs = tuple(replace(i, node=rename.get(i.node, i.node)) for i in self.inputs)
         outputs = tuple(replace(o, node=rename.get(o.node, o.node)) for o in self.outputs)
         return replace(self, nodes=tuple(nodes), inputs=inputs, outputs=outputs)
+
+    def jurisdiction(self, party: str) -> str | None:
+        """Where `party` is, as the program declares it (None if it does not say)."""
+        return dict(self.jurisdictions).get(party)
 
     def users(self) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {n.id: [] for n in self.nodes}

@@ -59,7 +59,7 @@ def to_dict(circuit: Circuit) -> dict:
             "span": span,
             "fn": n.fn,
         })
-    return {
+    data = {
         "format": FORMAT,
         "frac_bits": circuit.frac_bits,
         "parties": list(circuit.parties),
@@ -70,6 +70,16 @@ def to_dict(circuit: Circuit) -> dict:
                      "node": pos[o.node]} for o in circuit.outputs],
         "nodes": nodes,
     }
+    # Jurisdictions are part of what the parties sign (the disclosure report's border
+    # crossings rest on them); a program that declares none keeps its old fingerprint.
+    if circuit.jurisdictions:
+        data["jurisdictions"] = dict(circuit.jurisdictions)
+    return data
+
+
+def circuit_params(circuit: Circuit) -> dict[str, Any]:
+    """The param values compiled into a circuit, JSON-ready (what approvals name)."""
+    return {k: _jsonable(v) for k, v in circuit.params}
 
 
 def dumps(circuit: Circuit) -> str:
@@ -97,8 +107,10 @@ def from_dict(data: dict) -> Circuit:
     outputs = tuple(OutputSpec(o["name"], tuple(o["receivers"]), _untype(o["type"]), o["node"])
                     for o in data["outputs"])
     params = tuple((k, _hashable(v)) for k, v in sorted(data["params"].items()))
+    places = data.get("jurisdictions", {})
+    jurisdictions = tuple((p, places[p]) for p in data["parties"] if p in places)
     return Circuit(tuple(nodes), tuple(data["parties"]), inputs, outputs, params,
-                   data["frac_bits"])
+                   data["frac_bits"], jurisdictions)
 
 
 def loads(text: str) -> Circuit:

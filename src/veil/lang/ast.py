@@ -191,7 +191,10 @@ class Output(Stmt):
 
 @dataclass(frozen=True)
 class PartyDecl(Stmt):
+    """`party a in CN, b`: names, and for each the jurisdiction it is in (None if unsaid)."""
+
     parties: tuple[NameRef, ...]
+    jurisdictions: tuple[NameRef | None, ...] = ()
 
 
 @dataclass(frozen=True)

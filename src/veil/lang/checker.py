@@ -131,6 +131,7 @@ class CheckedProgram:
     globals: Scope
     loader: ModuleLoader
     warnings: list[Diagnostic]
+    jurisdictions: dict[str, str] = field(default_factory=dict)  # party → `in` jurisdiction
 
     @property
     def sources(self) -> SourceMap:
@@ -149,6 +150,7 @@ class Checker(BuiltinRules):
         self.param_overrides = dict(param_overrides or {})
         self.diags: list[Diagnostic] = []
         self.parties: list[str] = []
+        self.jurisdictions: dict[str, str] = {}
         self.inputs: list[InputInfo] = []
         self.params: dict[str, tuple[VType, Value]] = {}
         self.outputs: dict[str, tuple[VType, tuple[str, ...]]] = {}
@@ -215,7 +217,8 @@ class Checker(BuiltinRules):
 
             raise VeilError(sorted(self.diags, key=where), self.loader.sources)
         return CheckedProgram(module, self.parties, self.inputs, self.params, self.outputs, top,
-                              self.loader, [d for d in self.diags if d.severity != "error"])
+                              self.loader, [d for d in self.diags if d.severity != "error"],
+                              self.jurisdictions)
 
     def _declare_module_items(self, module: ast.Module, scope: Scope, is_main: bool) -> None:
         """Hoist parties, modules and functions so they may be used before their line."""
@@ -225,12 +228,15 @@ class Checker(BuiltinRules):
                     self.err("V0502", "a library module cannot declare parties", item.span,
                              "declare parties in the program that uses the module")
                     continue
-                for ref in item.parties:
+                places = item.jurisdictions or (None,) * len(item.parties)
+                for ref, place in zip(item.parties, places, strict=True):
                     if ref.name in self.parties:
                         self.err("V0202", f"party `{ref.name}` is declared twice", ref.span,
                                  "declare each party once")
                     else:
                         self.parties.append(ref.name)
+                        if place is not None:
+                            self.jurisdictions[ref.name] = place.name
             elif isinstance(item, ast.UseDecl):
                 self._use(item, scope)
             elif isinstance(item, ast.FnDecl):

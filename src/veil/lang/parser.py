@@ -64,7 +64,12 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def party_decl(self, meta, children):
-        return ast.PartyDecl(self._span(meta), tuple(self._ref(t) for t in children))
+        return ast.PartyDecl(self._span(meta), tuple(name for name, _ in children),
+                             tuple(where for _, where in children))
+
+    def party_item(self, children):
+        name, where = children
+        return self._ref(name), (self._ref(where) if where is not None else None)
 
     @v_args(meta=True)
     def const_decl(self, meta, children):

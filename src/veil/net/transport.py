@@ -1,44 +1,70 @@
-"""The message layer: framed messages between parties over TCP, with clear failures.
+"""The message layer: framed messages between sites, with clear failures.
 
 Every message carries a fixed header: magic, version, kind, sender, receiver, the
 session id, the round number and the payload length. A receiver checks all of them, so
-a message from another run, another party or another round is an error, not data.
+a message from another run, another site or another round is an error, not data.
 A closed connection or a peer silent for longer than the timeout raises PeerError
-naming the peer; the caller aborts the run. The same layer serves the local runner
-(TCP on localhost) and a multi-host deployment (where the sockets are wrapped in TLS).
+naming the peer; the caller aborts the run. Sites are numbered: servers 0, 1, 2 (their
+order in the deployment) and the program's parties from 3 on, in the program's order.
+
+The same layer runs over TLS sockets (every deployment, and `veil run`) and over plain
+socket pairs (the in-process test harness). Traffic is counted per message kind, so the
+protocol's bytes can be compared with the cost report's prediction exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
+import ssl
 import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from veil.net.tls import describe
 
 MAGIC = b"VEIL"
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct("!4sBBBB16sIQ")
 assert HEADER.size == 36  # veil.schedule.HEADER_BYTES
+NO_SESSION = bytes(16)
+UNKNOWN = 255  # the sender id of a peer not identified yet
 
 # message kinds
-HELLO = 1
-KEY = 2
-INPUT = 3
-ROUND = 4
-OUTPUT = 5
-ABORT = 6
-DONE = 7
+HELLO = 1  # first message of a connection: who is calling and for what (JSON)
+SESSION = 2  # server ↔ server: a session proposal with a signed key share (JSON)
+INPUT = 3  # party → server: its shares of its inputs
+ROUND = 4  # server → server: one compute round
+OUTPUT = 5  # server → party: one share of its outputs
+ABORT = 6  # anyone: stopping, with a reason
+DONE = 7  # server → party: finished, with what it measured (JSON)
+START = 8  # server → party: the session is agreed and approved; send inputs (JSON)
+PROGRESS = 9  # server → party: still working (round k of n), or who is still awaited
 
-KIND_NAMES = {HELLO: "hello", KEY: "key", INPUT: "input", ROUND: "round", OUTPUT: "output",
-              ABORT: "abort", DONE: "done"}  # fmt: skip
+KIND_NAMES = {HELLO: "hello", SESSION: "session", INPUT: "input", ROUND: "round",
+              OUTPUT: "output", ABORT: "abort", DONE: "done", START: "start",
+              PROGRESS: "progress"}  # fmt: skip
 MAX_PAYLOAD = 1 << 34
+MAX_REASON = 600
 
 
 class PeerError(Exception):
-    """A peer closed the connection, went silent, or sent something unexpected."""
+    """A peer closed the connection, went silent, or sent something unexpected;
+    `aborted` when the peer said so itself (an ABORT message with its reason)."""
+
+    def __init__(self, message: str, aborted: bool = False) -> None:
+        super().__init__(message)
+        self.aborted = aborted
+
+
+def printable(text: str, limit: int = MAX_REASON) -> str:
+    """One line of printable characters, cut to `limit` (a peer's text is never echoed raw)."""
+    cleaned = "".join(c if c.isprintable() else " " for c in text.replace("\n", " "))
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[:limit - 1] + "…"
 
 
 @dataclass
@@ -47,10 +73,33 @@ class Counters:
     bytes_sent: int = 0
     messages_received: int = 0
     bytes_received: int = 0
+    sent_by_kind: dict[int, list[int]] = field(default_factory=dict)  # kind → [messages, bytes]
+    received_by_kind: dict[int, list[int]] = field(default_factory=dict)
+
+    def count(self, sent: bool, kind: int, nbytes: int) -> None:
+        table = self.sent_by_kind if sent else self.received_by_kind
+        entry = table.setdefault(kind, [0, 0])
+        entry[0] += 1
+        entry[1] += nbytes
+        if sent:
+            self.messages_sent += 1
+            self.bytes_sent += nbytes
+        else:
+            self.messages_received += 1
+            self.bytes_received += nbytes
+
+    def sent(self, *kinds: int) -> tuple[int, int]:
+        """(messages, bytes) sent of these kinds."""
+        rows = [self.sent_by_kind.get(k, [0, 0]) for k in kinds]
+        return sum(r[0] for r in rows), sum(r[1] for r in rows)
+
+    def received(self, *kinds: int) -> tuple[int, int]:
+        rows = [self.received_by_kind.get(k, [0, 0]) for k in kinds]
+        return sum(r[0] for r in rows), sum(r[1] for r in rows)
 
 
 class Channel:
-    """One framed, two-way connection between this party and one peer."""
+    """One framed, two-way connection between this site and one peer."""
 
     def __init__(self, sock: socket.socket, me: int, peer: int, session: bytes,
                  peer_name: str, timeout: float):  # fmt: skip
@@ -62,20 +111,25 @@ class Channel:
         self.timeout = timeout
         self.counters = Counters()
         self.log: list[tuple[int, int, bytes]] | None = None  # tests: every received message
+        self.on_progress: Callable[[bytes], None] | None = None
+        self._send_lock = threading.Lock()
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, kind: int, round_no: int, payload: bytes | memoryview = b"") -> None:
         header = HEADER.pack(MAGIC, VERSION, kind, self.me, self.peer, self.session, round_no,
                              len(payload))
         try:
-            self.sock.sendall(header)
-            if len(payload):
-                self.sock.sendall(payload)
-        except OSError as exc:
-            raise PeerError(f"cannot send to {self.peer_name}: {exc.strerror or exc}") from None
-        self.counters.messages_sent += 1
-        self.counters.bytes_sent += HEADER.size + len(payload)
+            with self._send_lock:
+                self.sock.settimeout(self.timeout)  # a receive may have left a short one
+                self.sock.sendall(header)
+                if len(payload):
+                    self.sock.sendall(payload)
+        except (OSError, ValueError) as exc:
+            raise PeerError(f"cannot send to {self.peer_name}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from None
+        self.counters.count(True, kind, HEADER.size + len(payload))
 
     def _recv_exact(self, n: int, deadline: float, what: str) -> bytearray:
         buf = bytearray(n)
@@ -86,14 +140,17 @@ class Channel:
             if remaining <= 0:
                 raise PeerError(f"{self.peer_name} sent nothing for {self.timeout:g} s "
                                 f"(waiting for {what})")
-            self.sock.settimeout(remaining)
             try:
+                self.sock.settimeout(remaining)
                 k = self.sock.recv_into(view[got:], n - got)
             except TimeoutError:
                 continue
-            except OSError as exc:
+            except ssl.SSLError as exc:
+                raise PeerError(f"{self.peer_name} {describe(exc)} (waiting for {what})") \
+                    from None
+            except (OSError, ValueError) as exc:
                 raise PeerError(f"connection to {self.peer_name} failed while waiting for "
-                                f"{what}: {exc.strerror or exc}") from None
+                                f"{what}: {getattr(exc, 'strerror', None) or exc}") from None
             if k == 0:
                 raise PeerError(f"{self.peer_name} closed the connection (waiting for {what})")
             got += k
@@ -101,102 +158,102 @@ class Channel:
 
     def wait_readable(self, seconds: float) -> bool:
         """True when data (or a close) is waiting, False after `seconds` of silence."""
-        import select
-
-        readable, _, _ = select.select([self.sock], [], [], seconds)
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        try:
+            readable, _, _ = select.select([self.sock], [], [], seconds)
+        except (OSError, ValueError):
+            return True  # closed: the next recv says so
         return bool(readable)
 
-    def recv(self, kind: int, round_no: int) -> bytearray:
+    def recv_any(self, what: str, max_length: int = MAX_PAYLOAD
+                 ) -> tuple[int, int, bytearray]:  # fmt: skip
+        """The next message of any kind but ABORT (which raises): (kind, round, payload)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            header = self._recv_exact(HEADER.size, deadline, what)
+            magic, version, kind, sender, receiver, session, round_no, length = \
+                HEADER.unpack(header)
+            if magic != MAGIC or version != VERSION:
+                raise PeerError(f"{self.peer_name} does not speak this protocol version")
+            if kind == ABORT:
+                try:  # the reason follows at once; do not let a spent deadline hide it
+                    raw = self._recv_exact(min(length, 4000), time.monotonic() + 1.0,
+                                           "abort reason")
+                    reason = printable(bytes(raw).decode("utf-8", "replace"))
+                except PeerError:
+                    reason = "stopped (no reason given)"
+                # a reason reads as the peer's own words: "stopped: …", "refused …"
+                raise PeerError(f"{self.peer_name} {reason}", aborted=True)
+            if session != self.session:
+                raise PeerError(f"{self.peer_name} is in another session")
+            if (self.peer != UNKNOWN and sender != self.peer) or receiver != self.me:
+                raise PeerError(f"message from site {sender} to {receiver} on the channel of "
+                                f"{self.peer_name}")
+            if length > max_length:
+                raise PeerError(f"{self.peer_name} announced a {length}-byte "
+                                f"{KIND_NAMES.get(kind, kind)} message")
+            payload = self._recv_exact(length, deadline, what)
+            if self.log is not None:
+                self.log.append((kind, round_no, bytes(payload)))
+            self.counters.count(False, kind, HEADER.size + length)
+            if kind == PROGRESS and self.on_progress is not None:
+                self.on_progress(bytes(payload))  # a sign of life: wait afresh
+                deadline = time.monotonic() + self.timeout
+                continue
+            return kind, round_no, payload
+
+    def recv(self, kind: int, round_no: int, max_length: int = MAX_PAYLOAD) -> bytearray:
         """The payload of the next message, which must be of this kind and round."""
         what = f"{KIND_NAMES.get(kind, kind)} message of round {round_no}"
-        deadline = time.monotonic() + self.timeout
-        header = self._recv_exact(HEADER.size, deadline, what)
-        magic, version, got_kind, sender, receiver, session, got_round, length = \
-            HEADER.unpack(header)
-        if magic != MAGIC or version != VERSION:
-            raise PeerError(f"{self.peer_name} does not speak this protocol version")
-        if got_kind == ABORT:
-            try:  # the reason follows at once; do not let a spent deadline hide it
-                reason = bytes(self._recv_exact(min(length, 4000), time.monotonic() + 1.0,
-                                                "abort reason")).decode("utf-8", "replace")
-            except PeerError:
-                reason = "no reason given"
-            raise PeerError(f"{self.peer_name} aborted: {reason}")
-        if session != self.session:
-            raise PeerError(f"{self.peer_name} is in another session")
-        if sender != self.peer or receiver != self.me:
-            raise PeerError(f"message from party {sender} to {receiver} on the channel of "
-                            f"{self.peer_name}")
+        got_kind, got_round, payload = self.recv_any(what, max_length)
         if got_kind != kind or got_round != round_no:
             raise PeerError(f"{self.peer_name} sent a {KIND_NAMES.get(got_kind, got_kind)} "
                             f"message of round {got_round}, expected {what}")
-        if length > MAX_PAYLOAD:
-            raise PeerError(f"{self.peer_name} announced a {length}-byte message")
-        payload = self._recv_exact(length, deadline, what)
-        if self.log is not None:
-            self.log.append((got_kind, got_round, bytes(payload)))
-        self.counters.messages_received += 1
-        self.counters.bytes_received += HEADER.size + length
         return payload
 
     def abort(self, reason: str) -> None:
-        """Tell the peer this party is stopping (best effort), then close."""
-        data = reason.encode("utf-8")[:4000]
-        with contextlib.suppress(OSError):
-            self.sock.sendall(HEADER.pack(MAGIC, VERSION, ABORT, self.me, self.peer,
-                                          self.session, 0, len(data)) + data)
+        """Tell the peer this site is stopping (best effort, never blocking long), then close.
+
+        The reason is what the peer prints after this site's name, e.g. "stopped: s_eu
+        closed the connection" or "refused to run program …: no approval from eu_bank"."""
+        data = printable(reason).encode("utf-8")
+        with contextlib.suppress(OSError, ValueError):
+            self.sock.settimeout(1.0)
+            if self._send_lock.acquire(timeout=1.0):
+                try:
+                    self.sock.sendall(HEADER.pack(MAGIC, VERSION, ABORT, self.me, self.peer,
+                                                  self.session, 0, len(data)) + data)
+                finally:
+                    self._send_lock.release()
         self.close()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             self.sock.close()
 
 
 def listen(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server = socket.socket(family, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((host, port))
-    server.listen(16)
+    server.listen(64)
     return server
 
 
-def connect(host: str, port: int, timeout: float, peer_name: str) -> socket.socket:
-    """Connect, retrying until the peer listens or the timeout passes."""
+def connect(host: str, port: int, timeout: float, peer_name: str,
+            stop: Callable[[], bool] | None = None) -> socket.socket:  # fmt: skip
+    """Connect, retrying until the peer listens, the timeout passes or `stop()` is true."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return socket.create_connection((host, port), timeout=max(0.1, timeout))
+            return socket.create_connection((host, port), timeout=max(0.1, min(timeout, 10.0)))
         except OSError as exc:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (stop is not None and stop()):
                 raise PeerError(f"cannot reach {peer_name} at {host}:{port}: "
                                 f"{exc.strerror or exc}") from None
             time.sleep(0.05)
-
-
-IDENT = struct.Struct("!4sB16s")
-
-
-def introduce(sock: socket.socket, me: int, session: bytes) -> None:
-    """First bytes on a new connection: who is calling, in which session."""
-    sock.sendall(IDENT.pack(MAGIC, me, session))
-
-
-def identify(sock: socket.socket, session: bytes, timeout: float) -> int:
-    """Read the caller's introduction on an accepted connection; its party id."""
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while len(data) < IDENT.size:
-            chunk = sock.recv(IDENT.size - len(data))
-            if not chunk:
-                raise PeerError("a connection closed before introducing itself")
-            data += chunk
-    except TimeoutError:
-        raise PeerError("a connection did not introduce itself in time") from None
-    magic, who, got_session = IDENT.unpack(data)
-    if magic != MAGIC or got_session != session:
-        raise PeerError("a connection from another session or program was refused")
-    return who
 
 
 def exchange(send: Callable[[], None], receive: Callable[[], object]) -> object:

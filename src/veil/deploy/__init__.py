@@ -1,0 +1,1 @@
+"""Deployment: identity keys and certificates, the deployment file, approvals, audit logs."""

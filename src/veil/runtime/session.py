@@ -1,0 +1,221 @@
+"""The protocol part of a session, once every site is connected and the keys agreed.
+
+Server side (`serve_session`): take each owner's input shares, compute the rounds of the
+schedule with the two other servers, send each receiver one re-randomized share of its
+outputs, and tell every party the run is done with what it measured. Party side
+(`party_session`): send its own input shares to the three servers, then reconstruct its
+own outputs (if it receives any) from the three servers' shares.
+
+A receiver needs the shares of all three servers: an output is revealed only when every
+server finished the computation. Real servers (veil.runtime.server) and the in-process
+test harness (tests/rep3_harness.py) both run exactly this code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veil.backend.rep3 import Rep3Server, pack, unpack
+from veil.ir.nodes import Circuit
+from veil.net.transport import DONE, INPUT, OUTPUT, PROGRESS, ROUND, Channel, PeerError
+from veil.runtime.sharing import (
+    input_layout,
+    input_messages,
+    owners_of,
+    receivers_of,
+    reconstruct,
+)
+from veil.schedule import SERVERS, schedule
+
+Audit = Callable[[str, dict], None]
+
+
+@dataclass
+class Fault:
+    """Test-only fault injection: make one server exit or hang at a compute round."""
+
+    server: int
+    round: int
+    action: str  # "exit" | "hang"
+
+
+def _no_audit(event: str, fields: dict) -> None:
+    pass
+
+
+@contextmanager
+def heartbeat(parties: dict[str, Channel], server: Rep3Server, interval: float):
+    """While the servers compute, tell every party once per `interval` that this server is
+    alive and which round it is in: a party waiting for its outputs can then tell a long
+    computation from a dead server."""
+    stop = threading.Event()
+    total = server.sched.compute_rounds
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            payload = json.dumps({"phase": "compute", "round": len(server.rounds_sent),
+                                  "rounds": total}).encode()
+            for ch in parties.values():
+                with contextlib.suppress(PeerError):  # gone: the output phase says so
+                    ch.send(PROGRESS, 0, payload)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
+                  peers: dict[int, Channel], parties: dict[str, Channel],
+                  audit: Audit = _no_audit, fault: Fault | None = None,
+                  heartbeat_s: float | None = None) -> dict:  # fmt: skip
+    """One server's input, compute and output phases; returns what it measured.
+
+    `keys` = (k_me, shared with server me-1; k_me+1, shared with server me+1);
+    `peers` holds channels to the two other servers, `parties` to every input owner
+    and result receiver (by name)."""
+    sched = schedule(circuit)
+    prev, nxt = (me - 1) % SERVERS, (me + 1) % SERVERS
+    server = Rep3Server(me, circuit, sched, keys[0], keys[1], peers[prev], peers[nxt])
+    started = time.monotonic()
+    for owner, specs in owners_of(circuit).items():
+        payload = parties[owner].recv(INPUT, 0)
+        try:
+            arrays = unpack(payload, input_layout(specs))
+        except ValueError as exc:
+            raise PeerError(f"{owner} sent malformed input shares: {exc}") from None
+        for k, spec in enumerate(specs):
+            server.values[spec.node] = (arrays[2 * k], arrays[2 * k + 1])
+        audit("input", {"owner": owner, "bytes": len(payload),
+                        "inputs": [{"name": s.name, "shape": list(s.type.shape)} for s in specs],
+                        "sha256": hashlib.sha256(payload).hexdigest()})
+    input_done = time.monotonic()
+    if fault is not None and fault.server == me:
+        _inject(server, fault)
+    if heartbeat_s:
+        with heartbeat(parties, server, heartbeat_s):
+            server.compute()
+    else:
+        server.compute()
+    compute_done = time.monotonic()
+    messages, sent = 0, 0
+    for ch in peers.values():
+        m, b = ch.counters.sent(ROUND)
+        messages, sent = messages + m, sent + b
+    audit("compute", {"rounds": len(server.rounds_sent), "messages": messages, "bytes": sent})
+
+    last = sched.compute_rounds + 1
+    for receiver, outs in receivers_of(circuit).items():
+        shares = [server.output_share(o.node, o.type.base) for o in outs]
+        payload = pack(shares)
+        parties[receiver].send(OUTPUT, last, payload)
+        audit("output", {"receiver": receiver, "outputs": [o.name for o in outs],
+                         "bytes": len(payload)})
+    for ch in parties.values():
+        m, b = ch.counters.sent(OUTPUT)
+        messages, sent = messages + m, sent + b
+    stats = {
+        "server": me,
+        "rounds_sent": server.rounds_sent,
+        "messages": messages,
+        "bytes_sent": sent,
+        "seconds": {"input": round(input_done - started, 6),
+                    "compute": round(compute_done - input_done, 6)},
+    }
+    done = json.dumps(stats).encode()
+    for ch in parties.values():
+        ch.send(DONE, last, done)
+    return stats
+
+
+def _inject(server: Rep3Server, fault: Fault) -> None:
+    original = server.run_round
+
+    def run_round(number: int) -> None:
+        if number == fault.round:
+            if fault.action == "exit":
+                os._exit(3)
+            time.sleep(3600)
+        original(number)
+
+    server.run_round = run_round  # type: ignore[method-assign]
+
+
+@dataclass
+class PartyResult:
+    """What one party got from a run: its own raw outputs, and what it measured."""
+
+    outputs: dict[str, np.ndarray]
+    input_bytes: int
+    output_bytes: int
+    server_stats: list[dict]
+    seconds: dict[str, float] = field(default_factory=dict)  # when each phase ended
+
+
+def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
+                  servers: list[Channel]) -> PartyResult:  # fmt: skip
+    """One party's input and output phases over channels to the three servers (in order).
+
+    `values` holds this party's own encoded inputs only."""
+    started = time.monotonic()
+    owners = owners_of(circuit)
+    input_bytes = 0
+    if name in owners:
+        for ch, message in zip(servers, input_messages(owners[name], values), strict=True):
+            ch.send(INPUT, 0, message)
+            input_bytes += ch.counters.sent(INPUT)[1]
+    inputs_sent = time.monotonic()
+    last = schedule(circuit).compute_rounds + 1
+    outputs: dict[str, np.ndarray] = {}
+    output_bytes = 0
+    outs = receivers_of(circuit).get(name)
+    if outs:
+        payloads = [ch.recv(OUTPUT, last) for ch in servers]
+        output_bytes = sum(ch.counters.received(OUTPUT)[1] for ch in servers)
+        try:
+            outputs = reconstruct(outs, payloads)
+        except ValueError as exc:
+            raise PeerError(f"malformed output shares: {exc}") from None
+    stats = []
+    for ch in servers:
+        try:
+            stats.append(json.loads(bytes(ch.recv(DONE, last, max_length=1 << 20))))
+        except ValueError:
+            raise PeerError(f"{ch.peer_name} sent a malformed done message") from None
+    done = time.monotonic()
+    return PartyResult(outputs, input_bytes, output_bytes, stats,
+                       {"input": round(inputs_sent - started, 6),
+                        "compute_and_output": round(done - inputs_sent, 6)})
+
+
+def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
+    """The run's statistics as the cost report states them, from the parties' results."""
+    any_result = next(iter(results.values()))
+    server_stats = sorted(any_result.server_stats, key=lambda s: s["server"])
+    compute_rounds = sorted({r for s in server_stats for r in s["rounds_sent"]})
+    input_bytes = {p: r.input_bytes for p, r in sorted(results.items()) if r.input_bytes}
+    output_bytes = {p: r.output_bytes for p, r in sorted(results.items()) if r.output_bytes}
+    return {
+        "backend": "rep3",
+        "rounds": (1 if input_bytes else 0) + len(compute_rounds) + (1 if output_bytes else 0),
+        "compute_rounds": len(compute_rounds),
+        "bytes_sent": [s["bytes_sent"] for s in server_stats],
+        "messages": [s["messages"] for s in server_stats],
+        "input_bytes": input_bytes,
+        "output_bytes": output_bytes,
+        "server_seconds": [s.get("seconds", {}) for s in server_stats],
+        "party_seconds": {p: r.seconds for p, r in sorted(results.items())},
+    }
