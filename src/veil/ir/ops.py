@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from veil.ir import bitops
 from veil.types import BOOL, FIXED, INT, WORD, VType, broadcast, join_label, matmul_shape
 
 ELEMENTWISE_ARITH = {"add", "sub", "mul"}
@@ -27,9 +28,13 @@ MATH = {"div", "recip", "exp", "log", "sqrt", "sigmoid"}
 node each while the circuit is optimized and analysed, then expanded into the ops above
 (veil.ir.numerics) before any backend runs."""
 
+BIT_LAYOUT = {"bitslice", "pack", "unpack", "xor_net"}
+"""Bit-sliced boolean evaluation (see veil.ir.bitops): local, affine over GF(2)."""
+
 ALL_OPS = (
-    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | MATH
-    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits", "cast"}
+    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
+    | MATH | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits",
+              "cast"}
 )
 
 
@@ -163,6 +168,8 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if args[0].base != BOOL:
             raise IRError("b2a on non-bool")
         return VType(label, INT, args[0].shape)
+    if op in BIT_LAYOUT:
+        return _infer_bit_layout(op, args, a, label)
     if op == "reshape":
         shape = tuple(a["shape"])
         n = 1
@@ -203,12 +210,56 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
     raise IRError(f"unknown op {op!r}")
 
 
+def _infer_bit_layout(op: str, args: Sequence[VType], a: dict[str, Any], label: str) -> VType:
+    if op == "bitslice":
+        if args[0].base != WORD:
+            raise IRError(f"bitslice of {args[0]}")
+        n = args[0].size
+        if a["packed"]:
+            return VType(label, WORD, (64, bitops.words_for(n)))
+        return VType(label, BOOL, (64, n))
+    if op == "pack":
+        if args[0].base != BOOL or len(args[0].shape) != 2:
+            raise IRError(f"pack of {args[0]}")
+        rows, n = args[0].shape
+        return VType(label, WORD, (rows, bitops.words_for(n)))
+    if op == "unpack":
+        t = args[0]
+        if t.base != WORD or len(t.shape) != 2 or bitops.words_for(a["n"]) != t.shape[1]:
+            raise IRError(f"unpack of {t} to {a['n']} bits")
+        return VType(label, BOOL, (t.shape[0], a["n"]))
+    # xor_net
+    bases = {t.base for t in args}
+    tails = {t.shape[1:] for t in args}
+    if not args or len(bases) != 1 or bases & {INT, FIXED} or len(tails) != 1 or \
+            any(len(t.shape) < 1 for t in args):
+        raise IRError(f"xor_net operands {[str(t) for t in args]}")
+    load, code, out = a["load"], a["code"], a["out"]
+    if len(load) % 2:
+        raise IRError("xor_net loads come in (operand, row) pairs")
+    try:
+        total = bitops.program_rows(load, code)  # parsing checks the gates' rows
+    except (KeyError, IndexError, ValueError) as exc:
+        raise IRError(f"xor_net program: {exc}") from None
+    problem = bitops.check_loads(load, code, [t.shape[0] for t in args])
+    if problem:
+        raise IRError(f"xor_net: {problem}")
+    if out and not 0 <= min(out) <= max(out) < total:
+        raise IRError("xor_net outputs a row it does not have")
+    return VType(label, bases.pop(), (len(out), *tails.pop()))
+
+
 def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
     """A trunc node's shift: one int, or (division by an array of public values of very
     different sizes) one shift per element, stored flat in the attribute."""
     if isinstance(bits, int):
         return bits
     return np.array(bits, dtype=np.uint64).reshape(shape)
+
+
+MAYBE_INTERACTIVE = {"mul", "matmul", "trunc", "b2a", "lt", "eq", "to_bits", "and", "or",
+                     "select"}
+"""The only ops `is_interactive` can answer yes for (callers may skip the others)."""
 
 
 def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
