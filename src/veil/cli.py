@@ -322,6 +322,75 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
         click.echo(render_text(outputs))
 
 
+@main.command("fmt")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True,
+              help="Write nothing; list the files that would change, exit status 1 if any.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Write nothing; print the changes as a unified diff.")
+def fmt_cmd(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
+    """Format .mpc files in place: one layout, every comment kept.
+
+    A directory stands for every .mpc file under it; `-` formats standard input to
+    standard output. A file that does not parse is reported (with the syntax error) and
+    left as it is; the others are still formatted. Exit status 1 if a file does not
+    parse or, with --check, would change."""
+    import difflib
+
+    from veil.lang.fmt import FormatError, format_source
+
+    if Path("-") in paths:
+        if len(paths) > 1:
+            raise click.BadParameter("`-` (standard input) cannot be mixed with files")
+        text = sys.stdin.read()
+        try:
+            click.echo(format_source(text, "<stdin>"), nl=False)
+        except VeilError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+        return
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(path.rglob("*.mpc"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATHS")
+    changed, failed = 0, 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            new = format_source(text, str(path))
+        except (VeilError, FormatError) as exc:
+            click.echo(exc.render() if isinstance(exc, VeilError) else str(exc), err=True)
+            failed += 1
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"error[V0001]: {path}: cannot read: {exc}", err=True)
+            failed += 1
+            continue
+        if new == text:
+            continue
+        changed += 1
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
+                                                    str(path), f"{path} (formatted)")), nl=False)
+        elif check:
+            click.echo(f"would reformat {path}")
+        else:
+            path.write_text(new, encoding="utf-8")
+            click.echo(f"reformatted {path}")
+    verb = "would be reformatted" if check or show_diff else "reformatted"
+    summary = f"{changed} file{'s' if changed != 1 else ''} {verb}, " \
+              f"{len(files) - changed - failed} unchanged"
+    if failed:
+        summary += f", {failed} not formatted (errors above)"
+    click.echo(summary, err=True)
+    if failed or (check and changed):
+        sys.exit(1)
+
+
 @main.command()
 def passes() -> None:
     """List the optimizer passes and the levels that run them."""
