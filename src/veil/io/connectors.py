@@ -18,7 +18,6 @@ V0701 for a missing column, V0709 for a connector whose optional extra is not in
 
 from __future__ import annotations
 
-import importlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -26,26 +25,13 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from veil.diagnostics import Diagnostic, VeilError
+from veil.diagnostics import Diagnostic
+from veil.extras import require
 from veil.io.arrays import convert_columns
 from veil.ir.nodes import InputSpec
 
 KINDS = {"parquet": ("parquet", "columns"), "sql": ("sql", "url")}
 """Each connector's keys (the first one names the kind)."""
-
-EXTRAS = {"pyarrow": "pandas", "pandas": "pandas", "sqlalchemy": "sql", "pygments": "docs"}
-
-
-def require(module: str, purpose: str) -> Any:
-    """Import an optional dependency, or raise V0709 naming the extra that installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        extra = EXTRAS.get(module.split(".")[0], module)
-        raise VeilError([Diagnostic(
-            "V0709", f"{purpose} needs {module.split('.')[0]}, which is not installed",
-            help=f"pip install 'veil[{extra}]'")]) from None
-
 
 def is_connector(value: Any) -> bool:
     return isinstance(value, dict) and any(k in value for k in KINDS)
