@@ -315,18 +315,21 @@ def _fit_shape(shape: tuple[int, ...], spec: InputSpec, field: _Field) -> tuple[
     return None
 
 
-def _positions(mask: np.ndarray) -> list[tuple[int, ...]]:
-    """The first few positions where `mask` holds, as index tuples."""
-    flat = np.flatnonzero(mask.reshape(-1))[:MAX_PROBLEMS]
-    return [tuple(int(i) for i in np.unravel_index(k, mask.shape)) for k in flat]
-
-
-def _report(field: _Field, mask: np.ndarray, code: str, message: str,
-            help: str | None = None) -> bool:  # fmt: skip
-    """Add one problem per position of `mask` (up to the limit); True if there was any."""
-    if not mask.any():
+def _report(field: _Field, checks: list[tuple[np.ndarray, str, str, str | None]]) -> bool:
+    """Report each element that fails a check (the first check it fails), in element
+    order and up to the limit, like the element-by-element checks of files; True if any
+    element failed. `checks` are (mask, code, message, help)."""
+    failed = np.zeros(checks[0][0].shape, dtype=bool) if checks else np.zeros(())
+    which = np.full(failed.shape, -1)
+    for k, (mask, *_) in enumerate(checks):
+        new = np.asarray(mask, dtype=bool) & ~failed
+        which[new] = k
+        failed |= new
+    if not failed.any():
         return False
-    for pos in _positions(mask):
+    for flat in np.flatnonzero(failed.reshape(-1))[:MAX_PROBLEMS]:
+        pos = tuple(int(i) for i in np.unravel_index(flat, failed.shape))
+        _, code, message, help = checks[int(which.reshape(-1)[flat])]
         field.add(code, message, help, pos)
     return True
 
@@ -334,67 +337,60 @@ def _report(field: _Field, mask: np.ndarray, code: str, message: str,
 def _check(array: np.ndarray, missing: np.ndarray | None, base: str,
            field: _Field) -> np.ndarray | None:  # fmt: skip
     """Element checks by kind; the values as int64, float64 or bool, or None."""
-    if missing is not None and _report(field, missing, "V0705", "a missing value",
-                                       "fill or drop missing values before the run"):
+    if missing is not None and _report(field, [(missing, "V0705", "a missing value",
+                                                "fill or drop missing values before the run")]):
         return None
     kind = array.dtype.kind
+    every = np.ones(array.shape, dtype=bool)
     if kind == "O":
         return _check_objects(array, base, field)
     if kind in "USa":
-        _report(field, np.ones(array.shape, dtype=bool), "V0704", "text, not a number",
-                f"expected {_WORDS[base]}; convert the data first (e.g. pd.to_numeric)")
+        _report(field, [(every, "V0704", "text, not a number",
+                         f"expected {_WORDS[base]}; convert the data first (e.g. pd.to_numeric)")])
         return None
     if kind not in "biuf":
         field.add("V0704", f"values of numpy type {array.dtype} are not numbers",
                   f"expected {_WORDS[base]}")
         return None
     if base == BOOL:
-        if kind == "b":
-            return array.astype(np.bool_)
-        with np.errstate(invalid="ignore"):
-            bad = ~((array == 0) | (array == 1))
-        if _report(field, bad, "V0704", "not a bool", "expected true/false (or 0/1)"):
-            return None
+        if kind != "b":
+            with np.errstate(invalid="ignore"):
+                bad = ~((array == 0) | (array == 1))
+            if _report(field, [(bad, "V0704", "not a bool", "expected true/false (or 0/1)")]):
+                return None
         return array.astype(np.bool_)
     if kind == "b":
-        _report(field, np.ones(array.shape, dtype=bool), "V0704", "a bool, not a number",
-                f"expected {_WORDS[base]}; convert with .astype(int) if 0/1 is meant")
+        _report(field, [(every, "V0704", "a bool, not a number",
+                         f"expected {_WORDS[base]}; convert with .astype(int) if 0/1 is meant")])
         return None
-    if kind == "f" and _report(field, ~np.isfinite(array), "V0705",
-                               "not a finite number (a missing value, NaN or infinity)"):
+    checks = []
+    if kind == "f":
+        checks.append((~np.isfinite(array), "V0705",
+                       "not a finite number (a missing value, NaN or infinity)", None))
+    with np.errstate(invalid="ignore"):
+        if base == INT:
+            checks += _int_checks(array, kind)
+        else:
+            too_big = array >= np.uint64(FIXED_LIMIT) if kind == "u" else \
+                np.abs(array.astype(np.float64)) >= FIXED_LIMIT
+            checks.append((too_big, "V0705", "outside the fixed-point range ±2^31",
+                           "scale the data down (e.g. thousands instead of units)"))
+    if checks and _report(field, checks):
         return None
-    if base == INT:
-        return _check_int(array, kind, field)
-    return _check_fixed(array, kind, field)
+    return array.astype(np.int64 if base == INT else np.float64)
 
 
-def _check_int(array: np.ndarray, kind: str, field: _Field) -> np.ndarray | None:
+def _int_checks(array: np.ndarray, kind: str) -> list[tuple[np.ndarray, str, str, str | None]]:
     if kind == "u":
-        if _report(field, array > np.uint64(INT_MAX), "V0705",
-                   "does not fit in a signed 64-bit int"):
-            return None
-        return array.astype(np.int64)
+        return [(array > np.uint64(INT_MAX), "V0705", "does not fit in a signed 64-bit int",
+                 None)]
     if kind == "i":
-        return array.astype(np.int64)
-    if _report(field, array != np.floor(array), "V0704", "not an integer",
-               "the field is declared int; declare it fixed for fractions"):
-        return None
+        return []
     # float64 holds 2^63 exactly; -2^63 fits, +2^63 does not
-    if _report(field, (array >= 2.0**63) | (array < -(2.0**63)), "V0705",
-               "does not fit in a signed 64-bit int"):
-        return None
-    return array.astype(np.int64)
-
-
-def _check_fixed(array: np.ndarray, kind: str, field: _Field) -> np.ndarray | None:
-    if kind == "u":
-        too_big = array >= np.uint64(FIXED_LIMIT)
-    else:
-        too_big = np.abs(array.astype(np.float64)) >= FIXED_LIMIT
-    if _report(field, too_big, "V0705", "outside the fixed-point range ±2^31",
-               "scale the data down (e.g. thousands instead of units)"):
-        return None
-    return array.astype(np.float64)
+    return [(array != np.floor(array), "V0704", "not an integer",
+             "the field is declared int; declare it fixed for fractions"),
+            ((array >= 2.0**63) | (array < -(2.0**63)), "V0705",
+             "does not fit in a signed 64-bit int", None)]
 
 
 def _check_objects(array: np.ndarray, base: str, field: _Field) -> np.ndarray | None:
