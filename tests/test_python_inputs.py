@@ -260,13 +260,13 @@ def test_sqlite_problems_and_read_only(circuit, tmp_path: Path) -> None:
     path = owner_file(tmp_path,
                       m={"sql": "SELECT amount, note FROM applicants", "url": url},
                       v={"sql": "DELETE FROM applicants", "url": url},
-                      s={"sql": "SELECT nothing FROM applicants", "url": url},
+                      s={"sql": "SELECT salary FROM applicants", "url": url},
                       flag={"sql": "SELECT 1", "url": "bank.db"})
     found = problems_of(circuit, path)
     assert sorted(codes(found)) == ["V0705", "V0707", "V0707", "V0707"]
     text = "\n".join(d.render() for d in found)
     assert "(row 1, column `note` of" in text and "readonly" in text.lower()
-    assert "no such column: nothing" in text and "is not a database URL" in text
+    assert "no such column: salary" in text and "is not a database URL" in text
     rows = sqlite3.connect(tmp_path / "bank.db").execute("SELECT count(*) FROM applicants")
     assert rows.fetchone() == (3,)  # the DELETE did not run
 
