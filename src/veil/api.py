@@ -279,9 +279,10 @@ def report_html(data: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def prepare_inputs(circuit: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Every input of `circuit`, validated and encoded, from {party: {name: value} or the
-    path of its input file}; VeilError listing every problem otherwise."""
+def prepare_inputs(circuit: Any, inputs: Mapping[str, Any], only: str | None = None
+                   ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every input of `circuit` (or of party `only`), validated and encoded, from {party:
+    {name: value} or the path of its input file}; VeilError listing every problem."""
     from veil.io import connectors
     from veil.io.arrays import convert
     from veil.io.inputs import load_party_inputs
@@ -289,7 +290,8 @@ def prepare_inputs(circuit: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndar
     problems: list[Diagnostic] = []
     owners: dict[str, list[Any]] = {}
     for spec in circuit.inputs:
-        owners.setdefault(spec.owner, []).append(spec)
+        if only is None or spec.owner == only:
+            owners.setdefault(spec.owner, []).append(spec)
     if not isinstance(inputs, Mapping):
         raise VeilError([Diagnostic("V0707", f"inputs must be a dict of parties, not "
                                              f"{type(inputs).__name__}",
@@ -378,7 +380,7 @@ def party(name: str, program: str | Path, *, deployment: str | Path, key: str | 
         assert prog.compiled.path is not None
         inputs = prog.compiled.path.parent / "inputs" / f"{name}.json"
     owns = any(s.owner == name for s in circuit.inputs)
-    values = prepare_inputs(circuit, {name: inputs}) if owns else {}
+    values = prepare_inputs(circuit, {name: inputs}, only=name) if owns else {}
     mine, result = submit(prog.compiled, name, dep, Path(key), load_dir(Path(approvals)),
                           values, timeout, progress)
     return PartyOutputs(mine, prog.fingerprint, party_stats(result))
