@@ -69,11 +69,11 @@ def test_formatted_programs_compute_the_same(path: Path) -> None:
     assert _computation(before) == _computation(after)
 
 
-def test_shipped_programs_keep_their_layout() -> None:
-    # the house style is what fmt writes: these files are already formatted
-    for path in [ROOT / "programs" / "credit_scoring" / "main.mpc", *ROOT.glob("stdlib/*.mpc")]:
+def test_shipped_programs_and_stdlib_are_formatted() -> None:
+    # like ruff for the Python code: what the repository ships is in the house style
+    for path in [*PROGRAMS, *ROOT.glob("stdlib/*.mpc")]:
         text = path.read_text(encoding="utf-8")
-        assert format_source(text) == text, path
+        assert format_source(text) == text, f"run `veil fmt {path.relative_to(ROOT)}`"
 
 
 MESSY = """\
@@ -219,3 +219,15 @@ def test_fmt_command_rewrites_checks_and_diffs(tmp_path: Path) -> None:
     assert again.exit_code == 0
     piped = runner.invoke(main, ["fmt", "-"], input=MESSY)
     assert piped.exit_code == 0 and piped.output == TIDY
+
+
+def test_the_example_of_the_editors_guide() -> None:
+    lines = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8").splitlines()
+
+    def block_after(mark: str) -> str:
+        start = lines.index(mark) + 2  # the mark, then the opening fence
+        end = lines.index("```", start)
+        return "\n".join(lines[start:end]) + "\n"
+
+    assert format_source(block_after("<!-- fmt-input -->")) == \
+        block_after("<!-- fmt-output -->")

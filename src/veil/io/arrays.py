@@ -251,11 +251,28 @@ def _from_python(value: Any, field: _Field) -> np.ndarray | None:
         return None
     out = np.empty(shape, dtype=object)
     if shape:
-        flat = out.reshape(-1)
-        flat[:] = list(_flatten(value))
+        out.reshape(-1)[:] = list(_flatten(value))
     else:
         out[()] = value
-    return out
+    return homogeneous(out, field.spec.type.base)
+
+
+def homogeneous(objects: np.ndarray, base: str) -> np.ndarray:
+    """An object array as a numeric or bool array when every element is of one kind the
+    vectorized checks read exactly as the element-by-element ones would (floats; ints
+    within 64 bits; ints and floats together for `fixed`, whose range is far inside
+    float64's exact integers; bools); otherwise the object array, checked one by one."""
+    kinds = set(map(type, objects.reshape(-1).tolist()))
+    try:
+        if kinds == {float} or (base == FIXED and kinds == {int, float}):
+            return objects.astype(np.float64)
+        if kinds == {int}:
+            return objects.astype(np.int64)
+        if kinds == {bool}:
+            return objects.astype(np.bool_)
+    except OverflowError:  # an int beyond 64 bits: reported element by element
+        pass
+    return objects
 
 
 def _shape_of(value: Any) -> tuple[int, ...] | None:
@@ -274,12 +291,12 @@ def _shape_of(value: Any) -> tuple[int, ...] | None:
     return (len(value), *inner)
 
 
-def _flatten(value: Any):
-    if isinstance(value, list | tuple | np.ndarray):
-        for v in value:
-            yield from _flatten(v)
-    else:
-        yield value
+def _flatten(value: Any) -> list:
+    """The leaves of a nested list, in order (one level at a time: fast for wide lists)."""
+    level = [value]
+    while level and isinstance(level[0], list | tuple | np.ndarray):
+        level = [v for row in level for v in row]
+    return level
 
 
 def _hex_bits(text: str, width: int, field: _Field, index: tuple[int, ...]) -> list | None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from veil.diagnostics import Diagnostic
 from veil.extras import require
-from veil.io.arrays import convert_columns
+from veil.io.arrays import convert_columns, homogeneous
 from veil.ir.nodes import InputSpec
 
 KINDS = {"parquet": ("parquet", "columns"), "sql": ("sql", "url")}
@@ -57,7 +57,7 @@ def load(value: dict[str, Any], spec: InputSpec, base_dir: Path, where: str,
             names, arrays, masks, source = _parquet(value, base_dir, where)
             choose = '"columns": [...] in the input file'
         else:
-            names, arrays, masks, source = _sql(value, base_dir, where)
+            names, arrays, masks, source = _sql(value, base_dir, where, spec.type.base)
             choose = "the query's SELECT"
     except _Problem as exc:
         problems.append(exc.diagnostic)
@@ -113,7 +113,7 @@ def _parquet(value: dict[str, Any], base_dir: Path, where: str) -> Columns:
     return list(table.column_names), arrays, masks, str(path)
 
 
-def _sql(value: dict[str, Any], base_dir: Path, where: str) -> Columns:
+def _sql(value: dict[str, Any], base_dir: Path, where: str, base: str) -> Columns:
     query = _string(value, "sql", where)
     url = _string(value, "url", where)
     if url.startswith("sqlite:///"):
@@ -130,6 +130,11 @@ def _sql(value: dict[str, Any], base_dir: Path, where: str) -> Columns:
                        "postgresql://host/db")
     if not names:
         raise _Problem("V0707", f"{where}: the query returns no columns ({source})")
+    if rows:  # all numbers of one kind: one conversion, no per-column pass
+        table = homogeneous(np.array(rows, dtype=object), base)
+        if table.dtype != object:
+            return names, [table[:, j] for j in range(len(names))], [None] * len(names), \
+                source
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays, masks = [], []
     for col in columns:
