@@ -512,6 +512,9 @@ class Server:
             "approvals": [valid[n].to_dict() for n in sorted(valid)],
             "parties": [{"name": n, "certificate": group.parties[n].site.certificate_sha256,
                          "nonce": mine_prop.parties[n]} for n in sorted(group.parties)]})
+        for n in sorted(group.parties):
+            self.audit("party", {"session": sid, "party": n,
+                                 "certificate": group.parties[n].site.certificate_sha256})
         self.say(f"session {sid[:16]}… started: program {terms.fingerprint[:16]}…, parties "
                  f"{', '.join(sorted(parties))}")
         try:
