@@ -18,8 +18,9 @@ keeping every token) and writes it back:
   consecutive `input`/`param` declarations.
 
 Formatting is idempotent (formatting formatted text changes nothing) and safe: before
-returning, the result is parsed again and must hold exactly the tokens and comments of
-the original, or `format_source` raises instead of returning a changed program.
+returning, the result is lexed again and must hold exactly the tokens and comments of
+the original (line breaks are white space in Veil, so the same tokens are the same
+program), or `format_source` raises instead of returning a changed program.
 
 How to teach it a new construct: the layout is driven by the grammar's own trees, so a
 new statement or operator is formatted by the rules above without a change here. Only a
@@ -30,11 +31,13 @@ declaration whose columns should align goes into `_ALIGNED`.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass, field
 
 from lark import Lark, Token, Tree
+from lark.exceptions import LarkError
 
 from veil.lang.parser import grammar_text, parse
 
@@ -85,6 +88,7 @@ class _Formatter:
     out: list[_Line] = field(default_factory=list)
     used: set[int] = field(default_factory=set)  # start positions of emitted comments
     last_source_line: int = 0  # the source line of the last element written
+    starts: list[int] = field(default_factory=list)  # the comments' offsets, for bisect
 
     # ---- lines
     def begin(self, indent: int) -> None:
@@ -110,8 +114,11 @@ class _Formatter:
 
     # ---- comments
     def comments_between(self, start: int, end: int) -> list[Token]:
-        return [c for c in self.comments
-                if start <= c.start_pos < end and c.start_pos not in self.used]
+        """Comments not written yet that start in [start, end) (`comments` is sorted)."""
+        if not self.starts:
+            self.starts = [c.start_pos for c in self.comments]
+        lo, hi = bisect.bisect_left(self.starts, start), bisect.bisect_left(self.starts, end)
+        return [c for c in self.comments[lo:hi] if c.start_pos not in self.used]
 
     # ---- statements
     def items(self, items: list[Tree], indent: int, start: int, end: int) -> None:
@@ -346,21 +353,38 @@ def _comments(text: str, tree: Tree) -> list[Token]:
     return out
 
 
+@functools.cache
+def _lexer() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="basic")
+
+
 def _signature(text: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """What formatting must keep: the tokens (type, text) and the comments, in order."""
-    tree = _parser().parse(text)
-    tokens = [(t.type, t.value) for t in tree.scan_values(lambda v: isinstance(v, Token))]
-    return tokens, [c.value for c in _comments(text, tree)]
+    """What formatting must keep: the tokens (type, text) and the comments, in order (from
+    the lexer alone: the original parsed, and the result's tokens are the same ones)."""
+    tokens, comments = [], []
+    for tok in _lexer().lex(text, dont_ignore=True):
+        if tok.type == "COMMENT":
+            comments.append(tok.value.rstrip())
+        elif tok.type != "WS":
+            tokens.append((tok.type, tok.value))
+    return tokens, comments
 
 
 def format_source(text: str, file: str = "<input>") -> str:
     """The formatted text; VeilError (V01xx) if it does not parse."""
-    parse(text, file)  # the language's own syntax errors, with file, line and caret
-    tree = _parser().parse(text)
+    try:
+        tree = _parser().parse(text)
+    except LarkError:
+        parse(text, file)  # the language's own syntax error, with file, line and caret
+        raise
     formatter = _Formatter(text, _comments(text, tree))
     items = [c for c in tree.children if isinstance(c, Tree)]
     formatter.items(items, 0, 0, len(text))
     result = formatter.render()
-    if _signature(result) != _signature(text):
+    try:
+        same = _signature(result) == _signature(text)
+    except LarkError:
+        same = False
+    if not same:
         raise FormatError(f"{file}: formatting would change the program; it was left as is")
     return result
