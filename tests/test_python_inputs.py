@@ -146,17 +146,21 @@ def test_uint64_and_int_limits(circuit) -> None:
     assert codes(problems) == ["V0705"]
 
 
-# ---- pandas
+# ---- pandas (skipped without it; the tests above need no extra)
 
-pd = pytest.importorskip("pandas")
+@pytest.fixture
+def pd():
+    return pytest.importorskip("pandas")
 
 
 def frame():
-    return pd.DataFrame({"age": [30, 41, 25], "amount": [1.5, 2.25, -3.0],
-                         "name": ["a", "b", "c"], "ok": [True, False, True]})
+    import pandas
+
+    return pandas.DataFrame({"age": [30, 41, 25], "amount": [1.5, 2.25, -3.0],
+                             "name": ["a", "b", "c"], "ok": [True, False, True]})
 
 
-def test_dataframe_columns_by_name_and_whole(circuit) -> None:
+def test_dataframe_columns_by_name_and_whole(pd, circuit) -> None:
     out, problems = convert(circuit, "m", arrays.columns(frame(), ["amount", "age"]))
     assert not problems
     assert (out.view(np.int64) / 2**16).tolist() == [[1.5, 30], [2.25, 41], [-3.0, 25]]
@@ -168,7 +172,7 @@ def test_dataframe_columns_by_name_and_whole(circuit) -> None:
     assert not problems and out.tolist() == [True, False, True]
 
 
-def test_dataframe_problems_name_row_and_column(circuit) -> None:
+def test_dataframe_problems_name_row_and_column(pd, circuit) -> None:
     _, problems = convert(circuit, "m", frame())
     assert codes(problems) == ["V0703"]
     assert "4 columns (age, amount, name, ok)" in problems[0].help
@@ -187,7 +191,7 @@ def test_dataframe_problems_name_row_and_column(circuit) -> None:
     assert codes(problems) == ["V0704"] * 3  # a bool column is not a number
 
 
-def test_large_nullable_int_stays_exact(circuit) -> None:
+def test_large_nullable_int_stays_exact(pd, circuit) -> None:
     big = pd.Series(pd.array([2**62 + 1, -(2**62) - 3, 7], dtype="Int64"))
     out, problems = convert(circuit, "v", big)
     assert not problems and out.view(np.int64).tolist() == [2**62 + 1, -(2**62) - 3, 7]
@@ -208,7 +212,7 @@ def problems_of(circuit, path: Path) -> list[Diagnostic]:
     return info.value.diagnostics
 
 
-def test_parquet_file_with_chosen_columns(circuit, tmp_path: Path) -> None:
+def test_parquet_file_with_chosen_columns(pd, circuit, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     (tmp_path / "data").mkdir()
     frame().to_parquet(tmp_path / "data" / "bank.parquet")
@@ -227,7 +231,7 @@ def test_parquet_file_with_chosen_columns(circuit, tmp_path: Path) -> None:
     assert "nowhere.parquet" in text and "unknown key 'rows'" in text
 
 
-def test_parquet_nulls_are_missing_values(circuit, tmp_path: Path) -> None:
+def test_parquet_nulls_are_missing_values(pd, circuit, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64")}).to_parquet(tmp_path / "n.parquet")
     found = problems_of(circuit, owner_file(tmp_path, v={"parquet": "n.parquet"}))
