@@ -114,3 +114,24 @@ def test_library_constants_are_encoded_at_the_programs_precision() -> None:
     src = "precision 20\nparty p\nuse ml\noutput b = ml.SIGMOID_SLOPES[0] to p\n"
     got = run_circuit(compile_text(src).circuit, {})
     assert got["b"] == pytest.approx(0.244903564453125, abs=2**-20)
+
+
+def test_the_python_api_uses_the_precision_and_the_declared_ranges() -> None:
+    import veil
+
+    prog = veil.compile(source="precision 20\nparty p\n"
+                        "input x: secret fixed[3] in [0.0, 10.0] from p\n"
+                        "output y = x * 3.0 to p\n", backend="plain")
+    assert prog.inputs["x"]["range"] == (0.0, 10.0)
+    x = np.array([0.1, 2.0**-20, 9.75])  # 2^-20 is one ulp at 20 fractional bits
+    got = prog.run({"p": {"x": x}})["p"]["y"]
+    assert np.allclose(got, 3 * x, atol=3 * 2.0**-20) and got[1] > 0
+    with pytest.raises(VeilError) as info:  # outside the declared range, and the ±2^22 limit
+        prog.run({"p": {"x": np.array([1.0, 12.5, 5e6])}})
+    found = [(d.code, d.message) for d in info.value.diagnostics]
+    assert found == [("V0705", "p: field `x`[2]: outside the fixed-point range ±2^22")]
+    with pytest.raises(VeilError) as info:
+        prog.run({"p": {"x": [1.0, 12.5, -1.0]}})
+    assert [(d.code, d.message) for d in info.value.diagnostics] == [
+        ("V0710", "p: field `x`[1]: above its declared range [0, 10]"),
+        ("V0710", "p: field `x`[2]: below its declared range [0, 10]")]
