@@ -71,7 +71,7 @@ def test_csv_path_relative_to_json_with_header(tmp_path: Path, circuit) -> None:
     ({"m": [[1, 2], [3], [5, 6]], "v": [1, 2, 3]}, {"flag": True}, "V0703",
      "rows of different lengths"),
     ({"m": [[1, 2], [3, "x"], [5, 6]], "v": [1, 2, 3]}, {"flag": True}, "V0704",
-     "field `m`[1][1] is not a number"),
+     "field `m`[1][1] is a string, not a number"),
     ({"m": [[1, 2], [3, 4], [5, 6]], "v": [1, 2.5, 3]}, {"flag": True}, "V0704",
      "field `v`[1] is not an integer"),
     ({"m": [[1, 2], [3, 4], [5, 3e10]], "v": [1, 2, 3]}, {"flag": True}, "V0705",

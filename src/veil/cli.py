@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -36,8 +37,33 @@ def _timeout(value: float) -> float:
     return value
 
 
+def _limits(values: tuple[str, ...]):
+    """`--limit NAME=N` (repeatable) over the default budgets (veil.limits)."""
+    from veil.limits import Limits
+
+    overrides: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r}: expected NAME=N (e.g. unroll=5000000)",
+                                     param_hint="--limit")
+        overrides[name.strip()] = value
+    try:
+        return Limits().with_overrides(overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--limit") from None
+
+
+TRACEBACK_ENV = "VEIL_TRACEBACK"
+"""Set to 1 to see the Python traceback of an internal error (for a bug report)."""
+
+
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a VeilError's diagnostics and exit with 1, never a traceback."""
+    """Print a VeilError's diagnostics and exit with 1, never a traceback.
+
+    What is not a VeilError is still one line on standard error: an operating-system
+    error (V0001), memory exhausted (V0003), or an internal error (V0000: a bug in Veil,
+    with how to see the traceback)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -46,8 +72,35 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except VeilError as exc:
             click.echo(exc.render(), err=True)
             sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:  # `veil ... | head`: the reader is gone, nothing to say
+            sys.stderr.close()
+            sys.exit(1)
+        except Exception as exc:
+            if os.environ.get(TRACEBACK_ENV):
+                raise
+            click.echo(_unexpected(exc).render(), err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def _unexpected(exc: BaseException) -> VeilError:
+    """A one-line diagnostic for an exception that is not a VeilError."""
+    if isinstance(exc, MemoryError):
+        return VeilError([Diagnostic(
+            "V0003", "out of memory",
+            help="the program's values or loops are too large for this machine: lower the "
+                 "`--limit` budgets, or use smaller inputs")])
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return VeilError([Diagnostic("V0001", f"{where}{exc.strerror or exc}")])
+    text = " ".join(str(exc).split())[:200]
+    return VeilError([Diagnostic(
+        "V0000", f"internal error: {type(exc).__name__}{': ' + text if text else ''}",
+        help=f"this is a bug in veil; run again with {TRACEBACK_ENV}=1 to see where, and "
+             "please report it")])
 
 
 PROGRAM = click.argument("program", type=click.Path(path_type=Path))
@@ -76,9 +129,30 @@ QUIET = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback
                           "is a terminal and the work takes more than half a second).")
 
 
+def _set_limits(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    ctx.meta["veil.limits"] = _limits(value)
+
+
+LIMITS = click.option("--limit", "limit_list", multiple=True, metavar="NAME=N",
+                      expose_value=False, callback=_set_limits,
+                      help="Raise (or lower) a budget: elements (of one value; default "
+                           "10000000), unroll (loop iterations; 1000000), operations "
+                           "(2000000), input-bytes (of one input file; 1GiB). Repeatable.")
+
+
+def current_limits():
+    """The budgets of this command (`--limit`), or the defaults."""
+    from veil.limits import Limits
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get("veil.limits") if ctx is not None else None
+    return found if found is not None else Limits()
+
+
 def _compiling(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every compiling command shares: program, params, level, passes, backend."""
-    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND, QUIET)):
+    """The options every compiling command shares: program, params, level, passes,
+    backend, budgets."""
+    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND, LIMITS, QUIET)):
         func = option(func)
     return func
 
@@ -111,7 +185,7 @@ def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
     bar = progress_bar()
     try:
         compiled = compile_path(program, _params(params), opt_level, backend, passes,
-                                bar if bar.enabled else None)
+                                bar if bar.enabled else None, current_limits())
     finally:
         bar.close()
     for w in compiled.warnings:
@@ -129,6 +203,7 @@ def main() -> None:
 @PROGRAM
 @PARAM
 @BACKEND
+@LIMITS
 @QUIET
 @click.option("--template", type=click.Path(path_type=Path), metavar="DIR",
               help="Write an input template (zeros) per input owner into DIR.")
@@ -136,6 +211,7 @@ def main() -> None:
 def check(program: Path, params: tuple[str, ...], backend: str, template: Path | None) -> None:
     """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
     from veil.analysis.policy import review
+    from veil.io.files import make_dir, write_file
     from veil.io.inputs import template as input_template
 
     compiled = _compile(program, params, backend=backend)
@@ -147,13 +223,13 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
         for spec in circuit.inputs:
             owners.setdefault(spec.owner, {})[spec.name] = input_template(spec)
         existing = [template / f"{p}.json" for p in owners if (template / f"{p}.json").exists()]
-        if existing:  # refuse before writing anything
+        if existing and template.is_dir():  # refuse before writing anything
             raise VeilError([Diagnostic("V0001", f"{existing[0]} exists; not overwriting it",
                                         help="write the templates into an empty directory")])
-        template.mkdir(parents=True, exist_ok=True)
+        make_dir(template, "input templates")
         for party, fields in owners.items():
             path = template / f"{party}.json"
-            path.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+            write_file(path, json.dumps(fields, indent=2) + "\n")
             click.echo(f"wrote {path}")
     click.echo(f"ok: {len(circuit.inputs)} inputs, {len(circuit.outputs)} outputs, "
                f"fingerprint {compiled.fingerprint}")
@@ -176,9 +252,12 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
 
     With -o the circuit goes to FILE and its fingerprint is printed; without, the JSON
     is printed (its SHA-256 is the fingerprint)."""
+    from veil.io.files import check_writable, write_file
     from veil.ir.serialize import dumps
     from veil.ir.to_bristol import export
 
+    if output is not None:  # a directory that is not there fails now, not after compiling
+        check_writable(output)
     compiled = _compile(program, params, opt_level, backend, pass_list)
     if fmt == "dot":
         from veil.cost.graph import to_dot
@@ -187,7 +266,7 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
         if output is None:
             click.echo(text)
         else:
-            output.write_text(text + "\n", encoding="utf-8")
+            write_file(output, text + "\n")
             click.echo(f"wrote {output} (Graphviz; e.g. dot -Tsvg {output} -o circuit.svg)")
         return
     if fmt == "bristol":
@@ -195,14 +274,14 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
         if output is None:
             click.echo(text)
         else:
-            output.write_text(text + "\n", encoding="ascii")
+            write_file(output, text + "\n", "ascii")
             click.echo(f"wrote {output} (Bristol Fashion)")
         return
     text = dumps(compiled.executable)
     if output is None:
         click.echo(text)
     else:
-        output.write_text(text + "\n", encoding="ascii")
+        write_file(output, text + "\n", "ascii")
         click.echo(f"wrote {output} ({len(compiled.executable):,} nodes), "
                    f"fingerprint {compiled.fingerprint}")
 
@@ -291,26 +370,31 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     server processes and one process per party over TLS on localhost; each party process
     reads only its own input file and reconstructs only its own outputs."""
     from veil.backend.plain import PlainBackend
+    from veil.io.files import make_dir
     from veil.io.inputs import inputs_dir_problems, load_inputs, load_party_inputs
     from veil.io.outputs import decoded_by_party, dumps, render_text, write_dir
     from veil.runtime.local import LocalRun
 
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        make_dir(out_dir, "outputs")  # the error, before any work
     compiled = _compile(program, params, opt_level, backend, pass_list)
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
     circuit = compiled.executable
+    max_bytes = current_limits().input_bytes
     if backend == "rep3":
         # here only file names are checked: each party process reads its own file
         problems = inputs_dir_problems(circuit, inputs_dir)
         bar = progress_bar()
         result = LocalRun(timeout=timeout, on_progress=bar if bar.enabled else None).run(
             circuit, load=lambda party: load_party_inputs(circuit, party,
-                                                          inputs_dir / f"{party}.json"),
+                                                          inputs_dir / f"{party}.json",
+                                                          max_bytes),
             circuit_text=compiled.canonical, fingerprint=compiled.fingerprint,
             problems=problems)
         bar.close()
     else:
-        result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir))
+        result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir, max_bytes))
     outputs = decoded_by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veil import deep
 from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
 from veil.ir import lower_rep3, numerics
@@ -18,6 +19,7 @@ from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
 from veil.lang.checker import CheckedProgram, check
 from veil.lang.modules import ModuleLoader, resolve_program_path
+from veil.limits import Limits
 from veil.opt.pipeline import (
     DEFAULT_LEVEL,
     PROTOCOL_PASSES,
@@ -76,21 +78,26 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
                    params: dict[str, str] | None = None, optimize_level: int = DEFAULT_LEVEL,
                    path: Path | None = None, backend: str = "plain",
                    passes: tuple[str, ...] | None = None,
-                   progress: Progress | None = None) -> Compiled:  # fmt: skip
+                   progress: Progress | None = None,
+                   limits: Limits | None = None) -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
     For `rep3` the optimized circuit is lowered to protocol primitives and optimized
     again, so common subexpressions of the protocol (the same conversion of one value
     used by two comparisons) are computed once. `progress` receives one event per step
     (veil.progress: {"phase": "compile", "step": ..., "done": k, "total": n}).
+    `limits` are the compile-time budgets (veil.limits: elements of a value, loop
+    iterations unrolled, operations); the compile runs on a deep-stack thread
+    (veil.deep), so long chains and deep nesting compile instead of overflowing.
     """
     # Compiling builds many small immutable objects and no cycles worth collecting: the
     # cyclic collector alone took about a third of the time on a 37k-gate circuit.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _compile(text, file, program_dir, params, optimize_level, path, backend, passes,
-                        _Steps(progress, optimize_level, passes, backend))
+        return deep.run(_compile, text, file, program_dir, params, optimize_level, path,
+                        backend, passes, _Steps(progress, optimize_level, passes, backend),
+                        limits or Limits())
     finally:
         if collecting:
             gc.enable()
@@ -115,16 +122,17 @@ class _Steps:
 
 def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, str] | None,
              optimize_level: int, path: Path | None, backend: str,
-             passes: tuple[str, ...] | None, step: _Steps) -> Compiled:  # fmt: skip
+             passes: tuple[str, ...] | None, step: _Steps,
+             limits: Limits) -> Compiled:  # fmt: skip
     loader = ModuleLoader(program_dir)
     from veil.lang.parser import parse
 
     step("parse")
     module = parse(text, file, loader.sources)
     step("check")
-    checked = check(module, loader, params)
+    checked = check(module, loader, params, limits)
     step("lower")
-    circuit, lowering_warnings = lower_program(checked)
+    circuit, lowering_warnings = lower_program(checked, limits)
     found = ranges.run(circuit).diagnostics()
     overflows = [d for d in found if d.severity == "error"]
     if overflows:
@@ -152,7 +160,8 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
 def compile_path(path: Path, params: dict[str, str] | None = None,
                  optimize_level: int = DEFAULT_LEVEL, backend: str = "plain",
                  passes: tuple[str, ...] | None = None,
-                 progress: Progress | None = None) -> Compiled:  # fmt: skip
+                 progress: Progress | None = None,
+                 limits: Limits | None = None) -> Compiled:  # fmt: skip
     """Compile a `.mpc` file or a program directory."""
     source = resolve_program_path(path)
     try:
@@ -160,4 +169,4 @@ def compile_path(path: Path, params: dict[str, str] | None = None,
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
     return compile_source(text, source.name, source.parent, params, optimize_level, source,
-                          backend, passes, progress)
+                          backend, passes, progress, limits)

@@ -289,19 +289,30 @@ def homogeneous(objects: np.ndarray, base: str) -> np.ndarray:
 
 
 def _shape_of(value: Any) -> tuple[int, ...] | None:
-    """Shape of a nested list, or None if ragged."""
+    """Shape of a nested list, or None if ragged; one level at a time (no recursion, so
+    a deeply nested value is only a wrong shape)."""
     if isinstance(value, np.ndarray):
         return value.shape
-    if not isinstance(value, list | tuple):
-        return ()
-    if not value:
-        return (0,)
-    shapes = {_shape_of(v) for v in value}
-    if len(shapes) != 1 or None in shapes:
-        return None
-    inner = shapes.pop()
-    assert inner is not None
-    return (len(value), *inner)
+    shape: list[int] = []
+    level = [value]
+    while True:
+        if any(isinstance(v, np.ndarray) for v in level):
+            inner = {v.shape if isinstance(v, np.ndarray) else _shape_of(v) for v in level}
+            if len(inner) != 1 or None in inner:
+                return None
+            return (*shape, *inner.pop())  # type: ignore[misc]
+        lists = sum(isinstance(v, list | tuple) for v in level)
+        if lists == 0:
+            return tuple(shape)
+        if lists != len(level):
+            return None
+        lengths = {len(v) for v in level}
+        if len(lengths) != 1:
+            return None
+        shape.append(lengths.pop())
+        level = [x for v in level for x in v]
+        if not level:
+            return tuple(shape)
 
 
 def _flatten(value: Any) -> list:

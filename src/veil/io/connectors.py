@@ -28,7 +28,9 @@ import numpy as np
 from veil.diagnostics import Diagnostic
 from veil.extras import require
 from veil.io.arrays import convert_columns, homogeneous
+from veil.io.files import InputFileError, check_input_size, check_path_text, inside
 from veil.ir.nodes import InputSpec
+from veil.limits import DEFAULT as DEFAULT_LIMITS
 from veil.types import FRAC_BITS
 
 KINDS = {"parquet": ("parquet", "columns"), "sql": ("sql", "url")}
@@ -39,8 +41,13 @@ def is_connector(value: Any) -> bool:
 
 
 def load(value: dict[str, Any], spec: InputSpec, base_dir: Path, where: str,
-         problems: list[Diagnostic], frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
-    """The encoded array a connector names, or None after adding its problems."""
+         problems: list[Diagnostic], frac_bits: int = FRAC_BITS, *, confine: bool = False,
+         max_bytes: int = DEFAULT_LIMITS.input_bytes) -> np.ndarray | None:  # fmt: skip
+    """The encoded array a connector names, or None after adding its problems.
+
+    `confine`: the connector comes from an input file, so a relative path in it (the
+    Parquet file, a sqlite database) must stay in that file's directory `base_dir`
+    (veil.io.files.inside); a Parquet file larger than `max_bytes` is not read."""
     kinds = [k for k in KINDS if k in value]
     if len(kinds) != 1:
         problems.append(Diagnostic("V0707", f"{where}: give one of "
@@ -55,11 +62,16 @@ def load(value: dict[str, Any], spec: InputSpec, base_dir: Path, where: str,
         return None
     try:
         if kind == "parquet":
-            names, arrays, masks, source = _parquet(value, base_dir, where)
+            names, arrays, masks, source = _parquet(value, base_dir, where, confine,
+                                                    max_bytes)
             choose = '"columns": [...] in the input file'
         else:
-            names, arrays, masks, source = _sql(value, base_dir, where, spec.type.base)
+            names, arrays, masks, source = _sql(value, base_dir, where, spec.type.base,
+                                                confine)
             choose = "the query's SELECT"
+    except InputFileError as exc:
+        problems.append(Diagnostic(exc.code, f"{where}: {exc.message}", None, exc.help))
+        return None
     except _Problem as exc:
         problems.append(exc.diagnostic)
         return None
@@ -83,13 +95,22 @@ def _string(value: dict[str, Any], key: str, where: str) -> str:
 Columns = tuple[list[str], list[np.ndarray], list[np.ndarray | None], str]
 
 
-def _parquet(value: dict[str, Any], base_dir: Path, where: str) -> Columns:
-    path = base_dir / _string(value, "parquet", where)
+def _relative(base_dir: Path, name: str, confine: bool) -> Path:
+    if confine:
+        return inside(base_dir, name)
+    check_path_text(name)
+    return base_dir / name
+
+
+def _parquet(value: dict[str, Any], base_dir: Path, where: str, confine: bool,
+             max_bytes: int) -> Columns:  # fmt: skip
+    path = _relative(base_dir, _string(value, "parquet", where), confine)
     chosen = value.get("columns")
     if chosen is not None and (not isinstance(chosen, list) or not chosen or
                                not all(isinstance(c, str) for c in chosen)):
         raise _Problem("V0707", f"{where}: `columns` must be a list of column names")
     parquet = require("pyarrow.parquet", "reading a Parquet file")
+    check_input_size(path, max_bytes, "Parquet file")
     try:
         schema = parquet.read_schema(path)
         if chosen is not None:
@@ -115,12 +136,16 @@ def _parquet(value: dict[str, Any], base_dir: Path, where: str) -> Columns:
     return list(table.column_names), arrays, masks, str(path)
 
 
-def _sql(value: dict[str, Any], base_dir: Path, where: str, base: str) -> Columns:
+def _sql(value: dict[str, Any], base_dir: Path, where: str, base: str,
+         confine: bool) -> Columns:  # fmt: skip
     query = _string(value, "sql", where)
     url = _string(value, "url", where)
     if url.startswith("sqlite:///"):
-        path = Path(unquote(url[len("sqlite:///"):]))
-        path = path if path.is_absolute() else base_dir / path
+        name = unquote(url[len("sqlite:///"):])
+        # An absolute database path is the explicit form (`sqlite:////var/db/bank.db`,
+        # like a server URL); a relative one is a file beside the input file.
+        path = Path(name) if Path(name).is_absolute() else _relative(base_dir, name, confine)
+        check_path_text(name)
         names, rows = _sqlite(path, query, where)
         source = str(path)
     elif "://" in url:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import json
 import warnings
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from veil.diagnostics import Diagnostic, VeilError
+from veil.io.files import InputFileError, inside, read_input
 from veil.io.ranges import check_declared_ranges
-from veil.io.values import Problems, from_array, from_elements, json_field
+from veil.io.values import Problems, from_array, from_elements, json_field, json_kind
 from veil.ir.nodes import Circuit, InputSpec
+from veil.limits import DEFAULT as DEFAULT_LIMITS
 from veil.types import BOOL, FIXED, INT, fmt_shape
 
 
@@ -32,72 +35,108 @@ def _is_number_text(text: str) -> bool:
     return True
 
 
+def _rows_with_lines(text: str) -> list[tuple[int, list[str]]]:
+    """The data rows of a CSV text with the file line each ends on: blank lines and a
+    header (a first non-blank row with no number in it) skipped, cells stripped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = [(reader.line_num, [c.strip() for c in row]) for row in reader
+            if row and any(c.strip() for c in row)]
+    if rows and not any(_is_number_text(c) for c in rows[0][1]):
+        rows = rows[1:]
+    return rows
+
+
 def read_csv(path: Path) -> list:
     """Rows of a CSV file as lists of strings; a first row with no number is a header."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
-    if rows and not any(_is_number_text(c.strip()) for c in rows[0]):
-        rows = rows[1:]
-    return [[c.strip() for c in row] for row in rows]
+    text = read_input(path)
+    assert isinstance(text, str)
+    return [cells for _, cells in _rows_with_lines(text)]
 
 
-def _header_lines(path: Path) -> int | None:
+def _header_lines(text: str) -> int | None:
     """Physical lines before the data: blank lines and a header (a first non-blank row
-    with no number in it), as `read_csv` decides; None for a file of blank lines."""
-    with path.open(newline="", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            row = next(csv.reader([line]), [])
-            if not any(c.strip() for c in row):
-                continue
-            if any(_is_number_text(c.strip()) for c in row):
-                return number - 1
-            return number
+    with no number in it), as `_rows_with_lines` decides; None for blank lines only."""
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        row = next(csv.reader([line]), [])
+        if not any(c.strip() for c in row):
+            continue
+        if any(_is_number_text(c.strip()) for c in row):
+            return number - 1
+        return number
     return None
 
 
-def _csv_array(path: Path, base: str) -> np.ndarray | None:
-    """numpy's parse of a CSV file of plain numbers (or true/false), or None when numpy
+def _csv_array(text: str, base: str) -> np.ndarray | None:
+    """numpy's parse of a CSV text of plain numbers (or true/false), or None when numpy
     cannot read it that simply (then the csv module and the exact path take over)."""
     try:
-        skip = _header_lines(path)
+        skip = _header_lines(text)
         if skip is None:
             return None
         dtype: Any = np.int64 if base == INT else np.float64
-        read = functools.partial(np.loadtxt, path, delimiter=",", comments=None, ndmin=2,
-                                 skiprows=skip, quotechar='"', encoding="utf-8")
+        read = functools.partial(np.loadtxt, delimiter=",", comments=None, ndmin=2,
+                                 skiprows=skip, quotechar='"')
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": the exact path says
             try:
-                return read(dtype=dtype)
+                return read(io.StringIO(text), dtype=dtype)
             except ValueError:
                 if base != BOOL:
                     raise
-            words = np.char.lower(np.char.strip(read(dtype="U5")))
+            words = np.char.lower(np.char.strip(read(io.StringIO(text), dtype="U5")))
             if not bool(np.all(np.isin(words, ("true", "false", "0", "1")))):
                 return None
             return (words == "true") | (words == "1")
-    except (ValueError, OSError, UnicodeDecodeError, csv.Error):
+    except (ValueError, csv.Error, OverflowError):
         return None
 
 
 def _csv_field(csv_path: Path, spec: InputSpec, where: str, problems: Problems,
-               frac_bits: int) -> np.ndarray | None:  # fmt: skip
-    arr = _csv_array(csv_path, spec.type.base)
+               frac_bits: int, max_bytes: int) -> np.ndarray | None:  # fmt: skip
+    try:
+        text = read_input(csv_path, max_bytes, kind="CSV")
+    except InputFileError as exc:
+        problems.add(exc.code, f"{where}: {exc.message}", exc.help)
+        return None
+    assert isinstance(text, str)
+    arr = _csv_array(text, spec.type.base)
     if arr is not None:
         encoded = from_array(arr, spec, frac_bits)
         if encoded is not None:
             return encoded
+    return _csv_exact(text, spec, where, problems, frac_bits)
+
+
+def _csv_exact(text: str, spec: InputSpec, where: str, problems: Problems,
+               frac_bits: int) -> np.ndarray | None:  # fmt: skip
+    """The element-by-element reading of a CSV text; problems name the file's lines."""
     try:
-        value: Any = read_csv(csv_path)
-    except OSError as exc:
-        problems.add("V0707", f"{where}: cannot read CSV: {exc.strerror or exc}")
-        return None
-    except (csv.Error, UnicodeDecodeError) as exc:
+        rows = _rows_with_lines(text)
+    except csv.Error as exc:
         problems.add("V0707", f"{where}: invalid CSV: {exc}")
         return None
+    if rows:
+        first_line, first = rows[0]
+        for line, cells in rows[1:]:
+            if len(cells) != len(first):
+                problems.add("V0703", f"{where}: line {line} has {len(cells)} "
+                             f"cell{'s' if len(cells) != 1 else ''}, line {first_line} has "
+                             f"{len(first)}", f"every row has the same number of cells; "
+                             f"expected shape {fmt_shape(spec.type.shape)}")
+                return None
+    value: Any = [cells for _, cells in rows]
+    lines = [line for line, _ in rows]
     if len(spec.type.shape) == 1 and len(value) == 1:
         value = value[0]
-    return from_elements(value, spec, where, problems, frac_bits)
+
+        def locate(pos: tuple[int, ...]) -> str:
+            return f"{where}: line {lines[0]}, column {pos[0] + 1}"
+    else:
+        def locate(pos: tuple[int, ...]) -> str:
+            column = f", column {pos[1] + 1}" if len(pos) > 1 else ""
+            return f"{where}: line {lines[pos[0]]}{column}"
+    return from_elements(value, spec, where, problems, frac_bits, locate=locate,
+                         text_numbers=True)
 
 
 def template(spec: InputSpec) -> Any:
@@ -151,8 +190,10 @@ def _check_dir(circuit: Circuit, inputs_dir: Path, owners: dict[str, list[InputS
     return True
 
 
-def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
-    """Every input of the circuit, encoded; VeilError listing every problem otherwise."""
+def load_inputs(circuit: Circuit, inputs_dir: Path,
+                max_bytes: int = DEFAULT_LIMITS.input_bytes) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every input of the circuit, encoded; VeilError listing every problem otherwise.
+    No file larger than `max_bytes` is read (the `input-bytes` budget, V0711)."""
     problems = Problems()
     owners = _owners(circuit)
     values: dict[str, np.ndarray] = {}
@@ -161,13 +202,16 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
     for party, specs in owners.items():
         path = inputs_dir / f"{party}.json"
         if path.is_file():
-            _load_owner_file(party, specs, path, problems, values, circuit.frac_bits)
+            _load_owner_file(party, specs, path, problems, values, circuit.frac_bits,
+                             max_bytes)
     if problems.items:
         raise VeilError(problems.items)
     return values
 
 
-def load_party_inputs(circuit: Circuit, party: str, path: Path) -> dict[str, np.ndarray]:
+def load_party_inputs(circuit: Circuit, party: str, path: Path,
+                      max_bytes: int = DEFAULT_LIMITS.input_bytes
+                      ) -> dict[str, np.ndarray]:  # fmt: skip
     """One party's own inputs from its own file (what `veil party` reads, and nothing
     else); VeilError listing every problem otherwise."""
     specs = [s for s in circuit.inputs if s.owner == party]
@@ -177,34 +221,76 @@ def load_party_inputs(circuit: Circuit, party: str, path: Path) -> dict[str, np.
         return values
     if not path.is_file():
         names = ", ".join(s.name for s in specs)
-        raise VeilError([Diagnostic("V0701", f"{path}: missing input file of party `{party}`",
+        problem = "not a file" if path.exists() else "missing input file"
+        raise VeilError([Diagnostic("V0701", f"{path}: {problem} of party `{party}`",
                                     None, f"it must hold {names}")])
-    _load_owner_file(party, specs, path, problems, values, circuit.frac_bits)
+    _load_owner_file(party, specs, path, problems, values, circuit.frac_bits, max_bytes)
     if problems.items:
         raise VeilError(problems.items)
     return values
 
 
-def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: Problems,
-                     values: dict[str, np.ndarray], frac_bits: int) -> None:  # fmt: skip
-    """Validate and encode one owner's input file into `values`; problems are collected."""
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice (json keeps the last one silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def read_json(path: Path, problems: Problems, max_bytes: int = DEFAULT_LIMITS.input_bytes
+              ) -> tuple[Any, str] | None:  # fmt: skip
+    """An input file's JSON value and text, or None after adding its problem: unreadable
+    or too large, not JSON, a key given twice, or nested beyond what the parser walks."""
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
+        text = read_input(path, max_bytes)
+    except InputFileError as exc:
+        problems.add(exc.code, f"{path}: {exc.message}", exc.help)
+        return None
+    assert isinstance(text, str)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys), text
     except json.JSONDecodeError as exc:
         problems.add("V0707", f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+    except DuplicateKey as exc:
+        key = exc.key if exc.key.isprintable() and len(exc.key) <= 80 else "(a long key)"
+        problems.add("V0707", f"{path}: the key `{key}` is given twice in one object",
+                     "give each field once (JSON readers disagree on which copy wins)")
+    except RecursionError:
+        problems.add("V0707", f"{path}: invalid JSON: nested too deeply",
+                     "an input is a number or a list of at most a few dimensions")
+    except ValueError as exc:  # a number with more digits than Python converts
+        problems.add("V0707", f"{path}: invalid JSON: {str(exc).split(':')[0]}")
+    return None
+
+
+def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: Problems,
+                     values: dict[str, np.ndarray], frac_bits: int,
+                     max_bytes: int = DEFAULT_LIMITS.input_bytes) -> None:  # fmt: skip
+    """Validate and encode one owner's input file into `values`; problems are collected."""
+    read = read_json(path, problems, max_bytes)
+    if read is None:
         return
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add("V0707", f"{path}: cannot read: {exc}")
-        return
+    data, text = read
     if not isinstance(data, dict):
         problems.add("V0707", f"{path}: expected a JSON object of fields, got "
-                     f"{type(data).__name__}", 'e.g. {"weights": [0.1, 0.2]}')
+                     f"{json_kind(data)}", 'e.g. {"weights": [0.1, 0.2]}')
         return
     bool_literals = "true" in text or "false" in text  # else no element can be a bool
     declared = {s.name for s in specs}
     for field in sorted(set(data) - declared):
-        problems.add("V0702", f"{path}: unknown field `{field}`",
+        shown = field if field.isprintable() and len(field) <= 80 else \
+            "(a long or unprintable name)"
+        problems.add("V0702", f"{path}: unknown field `{shown}`",
                      f"party `{party}` provides: {', '.join(sorted(declared))}")
     for spec in specs:
         where = f"{path}: field `{spec.name}`"
@@ -217,14 +303,19 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: P
             from veil.io import connectors
 
             encoded = connectors.load(value, spec, path.parent, where, problems.items,
-                                      frac_bits)
+                                      frac_bits, confine=True, max_bytes=max_bytes)
             if encoded is not None:
                 values[spec.name] = encoded
             continue
         if isinstance(value, str) and spec.type.shape and \
                 not (spec.type.base == BOOL and value.lower().startswith("0x")):
-            csv_path = path.parent / value
-            encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems, frac_bits)
+            try:
+                csv_path = inside(path.parent, value)
+            except InputFileError as exc:
+                problems.add(exc.code, f"{where}: CSV path: {exc.message}", exc.help)
+                continue
+            encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems, frac_bits,
+                                 max_bytes)
         else:
             encoded = json_field(value, spec, where, problems, bool_literals, frac_bits)
         if encoded is not None:

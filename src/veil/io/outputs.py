@@ -113,12 +113,15 @@ def dumps(value: Any, indent: int = 2) -> str:
 
 
 def write_dir(outputs: dict[str, dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One `<party>.json` per receiving party in out_dir (created if needed)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """One `<party>.json` per receiving party in out_dir (created if needed); V0001 if a
+    file or directory cannot be written."""
+    from veil.io.files import make_dir, write_file
+
+    make_dir(out_dir, "outputs")
     written = []
     for party, values in sorted(outputs.items()):
         path = out_dir / f"{party}.json"
-        path.write_text(dumps(values) + "\n", encoding="utf-8")
+        write_file(path, dumps(values) + "\n")
         written.append(path)
     return written
 

@@ -17,6 +17,7 @@ the inputs are secret, and error output ends up in terminals, logs and tickets.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -102,24 +103,30 @@ def from_array(arr: np.ndarray, spec: InputSpec, frac_bits: int = FRAC_BITS
 
 
 def _shape_of(value: Any) -> tuple[int, ...] | None:
-    """Shape of a nested list, or None if ragged."""
-    if not isinstance(value, list):
-        return ()
-    if not value:
-        return (0,)
-    shapes = {_shape_of(v) for v in value}
-    if len(shapes) != 1 or None in shapes:
-        return None
-    inner = shapes.pop()
-    assert inner is not None
-    return (len(value), *inner)
+    """Shape of a nested list, or None if ragged; one level at a time (no recursion, so
+    a deeply nested value is only a wrong shape)."""
+    shape: list[int] = []
+    level = [value]
+    while True:
+        lists = sum(isinstance(v, list) for v in level)
+        if lists == 0:
+            return tuple(shape)
+        if lists != len(level):
+            return None
+        lengths = {len(v) for v in level}
+        if len(lengths) != 1:
+            return None
+        shape.append(lengths.pop())
+        level = [x for v in level for x in v]
+        if not level:
+            return tuple(shape)
 
 
 def _base_words(base: str) -> str:
     return {INT: "an integer", FIXED: "a number", BOOL: "true/false"}[base]
 
 
-def _json_kind(raw: Any) -> str:
+def json_kind(raw: Any) -> str:
     """What a JSON value is, in words (never the value itself)."""
     if raw is None:
         return "null"
@@ -135,8 +142,19 @@ def _json_kind(raw: Any) -> str:
 
 
 def element(raw: Any, base: str, where: str, problems: Problems,
-            frac_bits: int = FRAC_BITS) -> Any:  # fmt: skip
-    """One scalar, converted and range-checked; None after reporting a problem."""
+            frac_bits: int = FRAC_BITS, text_numbers: bool = False) -> Any:  # fmt: skip
+    """One scalar, converted and range-checked; None after reporting a problem.
+
+    `text_numbers`: raw is the text of a CSV cell. In a JSON file a string is never a
+    number (`"3"` is V0704): a quoted number is more often a mistake in the export than
+    a choice, and JSON has numbers of its own."""
+    if isinstance(raw, str) and not text_numbers:
+        text = raw.strip().lower()
+        quoted = text in ("true", "false") if base == BOOL else _is_number_text(text)
+        problems.add("V0704", f"{where} is a string, not {_base_words(base)}",
+                     "write it without quotes" if quoted
+                     else f"expected {_base_words(base)}")
+        return None
     if isinstance(raw, str):
         text = raw.strip()
         if base == BOOL and text.lower() in ("true", "false"):
@@ -152,7 +170,7 @@ def element(raw: Any, base: str, where: str, problems: Problems,
         problems.add("V0704", f"{where} is not a bool", "expected true/false (or 0/1)")
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        problems.add("V0704", f"{where} is {_json_kind(raw)}, not a number",
+        problems.add("V0704", f"{where} is {json_kind(raw)}, not a number",
                      f"expected {_base_words(base)}")
         return None
     if isinstance(raw, float) and not math.isfinite(raw):
@@ -177,10 +195,22 @@ def element(raw: Any, base: str, where: str, problems: Problems,
     return float(raw)
 
 
-def hex_bits(value: Any, width: int, where: str, problems: Problems) -> Any:
-    """A bool array given as "0x…" (bit i of the number = element i), or a list of them."""
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def hex_bits(value: Any, width: int, where: str, problems: Problems, levels: int = 8) -> Any:
+    """A bool array given as "0x…" (bit i of the number = element i), or a list of them
+    (`levels`: how many list levels may hold such strings; deeper is a shape error)."""
     if isinstance(value, list):
-        return [hex_bits(v, width, f"{where}[{k}]", problems) for k, v in enumerate(value)]
+        if levels <= 0:
+            return value
+        return [hex_bits(v, width, f"{where}[{k}]", problems, levels - 1)
+                for k, v in enumerate(value)]
     if not (isinstance(value, str) and value.lower().startswith("0x")):
         return value
     try:
@@ -205,11 +235,16 @@ def shape_help(want: tuple[int, ...]) -> str:
 
 
 def from_elements(value: Any, spec: InputSpec, where: str, problems: Problems,
-                  frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
-    """Encoded value, checked element by element; None after reporting every problem."""
+                  frac_bits: int = FRAC_BITS, *,
+                  locate: Callable[[tuple[int, ...]], str] | None = None,
+                  text_numbers: bool = False) -> np.ndarray | None:  # fmt: skip
+    """Encoded value, checked element by element; None after reporting every problem.
+
+    `locate(index)` names where an element is (a CSV file's line and column; default
+    `where[i][j]`); `text_numbers`: the elements are CSV text, not JSON values."""
     if spec.type.base == BOOL and spec.type.shape:
         before = len(problems.items)
-        value = hex_bits(value, spec.type.shape[-1], where, problems)
+        value = hex_bits(value, spec.type.shape[-1], where, problems, len(spec.type.shape) - 1)
         if len(problems.items) > before:
             return None
     shape = _shape_of(value)
@@ -228,9 +263,9 @@ def from_elements(value: Any, spec: InputSpec, where: str, problems: Problems,
     before = len(problems.items)
     converted = []
     for k, raw in enumerate(flat):
-        pos = np.unravel_index(k, shape) if shape else ()
-        converted.append(element(raw, spec.type.base, where + "".join(f"[{i}]" for i in pos),
-                                 problems, frac_bits))
+        pos = tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
+        at = locate(pos) if locate is not None else where + "".join(f"[{i}]" for i in pos)
+        converted.append(element(raw, spec.type.base, at, problems, frac_bits, text_numbers))
         if len(problems.items) - before >= MAX_REPORTED:
             return None
     if len(problems.items) > before:
@@ -264,4 +299,4 @@ def json_field(value: Any, spec: InputSpec, where: str, problems: Problems,
     return from_elements(value, spec, where, problems, frac_bits)
 
 
-__all__ = ["Problems", "from_array", "from_elements", "json_field", "shape_help"]
+__all__ = ["Problems", "from_array", "from_elements", "json_field", "json_kind", "shape_help"]

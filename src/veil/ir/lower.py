@@ -12,6 +12,7 @@ each assigned variable.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,9 +23,10 @@ from veil.ir.ops import infer
 from veil.ir.semantics import apply, decode, encode
 from veil.lang import ast
 from veil.lang.checker import CheckedProgram, Scope, Symbol
+from veil.limits import DEFAULT as DEFAULT_LIMITS
+from veil.limits import Limits, raise_hint
 from veil.types import BOOL, FIXED, FRAC_BITS, INT, VType, broadcast
 
-MAX_NODES = 2_000_000
 MAX_WHILE_ITERATIONS = 10_000
 PRECISION_LOSS = 0.01
 """A public fixed value that fixed-point rounding moves by more than this (relative to
@@ -34,7 +36,9 @@ its exact value) gets warning W0604, with the value actually used."""
 class Builder:
     """Appends nodes in creation order (which is topological) and checks each one's type."""
 
-    def __init__(self, frac_bits: int = FRAC_BITS) -> None:
+    def __init__(self, frac_bits: int = FRAC_BITS, max_nodes: int = DEFAULT_LIMITS.operations
+                 ) -> None:  # fmt: skip
+        self.max_nodes = max_nodes
         self.nodes: list[Node] = []
         self.span: Span | None = None
         self.fn: str = ""
@@ -44,10 +48,8 @@ class Builder:
     def add(self, op: str, args: tuple[int, ...] | list[int], attrs: dict | None = None) -> int:
         items = tuple(sorted((attrs or {}).items()))
         t = infer(op, [self.nodes[a].type for a in args], items)
-        if len(self.nodes) >= MAX_NODES:
-            raise error("V0504", f"the circuit exceeds {MAX_NODES:,} operations", self.span,
-                        "unrolled loops are too large: use vector operations (`@`, `sum`, "
-                        "elementwise ops on arrays) instead of element loops")
+        if len(self.nodes) >= self.max_nodes:
+            raise operations_exceeded(self.max_nodes, self.span)
         node = Node(len(self.nodes), op, tuple(args), t, items, self.span, self.fn)
         self.nodes.append(node)
         return node.id
@@ -137,13 +139,51 @@ class Env:
         raise AssertionError(f"assignment to undeclared {name}")
 
 
+VECTOR_HINT = ("use vector operations (`@`, `sum`, elementwise operations on whole arrays) "
+               "instead of loops over elements")
+
+
+def operations_exceeded(budget: int, span: Span | None, projected: int | None = None
+                        ) -> VeilError:  # fmt: skip
+    """V0504: the circuit would have more operations than the `operations` budget."""
+    what = f"would have about {projected:,} operations" if projected else \
+        f"has more than {budget:,} operations"
+    return error("V0504", f"the circuit {what}; the budget `operations` is {budget:,}", span,
+                 f"{VECTOR_HINT}, or {raise_hint('operations', projected)}")
+
+
+class Unrolling:
+    """The `unroll` budget: loop iterations, counted before a loop starts.
+
+    A loop about to run n times, inside loops that still have m more iterations to run
+    (counting the current one), will add about n·m iterations; that is checked against
+    what is left of the budget before the first iteration, so `for i in 0..100000000`
+    fails at once instead of after minutes and gigabytes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.done = 0
+        # per enclosing loop: the iterations it has left, the current one included
+        self.remaining_outer: list[int] = []
+
+    def check(self, n: int, span: Span) -> None:
+        projected = self.done + n * math.prod(self.remaining_outer)
+        if projected > self.budget:
+            raise error("V0504", f"this loop would unroll to about {projected:,} iterations "
+                        f"in all; the budget `unroll` is {self.budget:,}", span,
+                        f"loops are unrolled at compile time: {VECTOR_HINT}, or "
+                        f"{raise_hint('unroll', projected)}")
+
+
 class Lowerer:
     """Walks the checked program and emits circuit nodes."""
 
-    def __init__(self, program: CheckedProgram):
+    def __init__(self, program: CheckedProgram, limits: Limits = DEFAULT_LIMITS):
         self.program = program
         self.f = program.frac_bits
-        self.b = Builder(self.f)
+        self.limits = limits
+        self.unrolling = Unrolling(limits.unroll)
+        self.b = Builder(self.f, limits.operations)
         self.fn_stack: list[str] = []
         self.outputs: list[OutputSpec] = []
         self.inputs: list[InputSpec] = []
@@ -279,15 +319,35 @@ class Lowerer:
     def _stmt_For(self, s: ast.For, env: Env) -> None:
         lo = int(self.b.scalar(self.expr(s.lo, env)))
         hi = int(self.b.scalar(self.expr(s.hi, env)))
-        for i in range(lo, hi):
-            inner = Env(env, env.scope)
-            inner.vars[s.var] = Binding(self.b.const(i, INT), None, False)
-            self.block(s.body, inner)
+        n = max(hi - lo, 0)
+        unrolling = self.unrolling
+        unrolling.check(n, s.span)
+        cheapest: int | None = None  # fewest operations an iteration has added so far
+        for k, i in enumerate(range(lo, hi)):
+            before = len(self.b.nodes)
+            unrolling.remaining_outer.append(n - k)
+            try:
+                inner = Env(env, env.scope)
+                inner.vars[s.var] = Binding(self.b.const(i, INT), None, False)
+                self.block(s.body, inner)
+            finally:
+                unrolling.remaining_outer.pop()
+            unrolling.done += 1
+            added = len(self.b.nodes) - before
+            cheapest = added if cheapest is None else min(cheapest, added)
+            # Project the operations from the cheapest iteration so far (from the second
+            # on: a first iteration may do set-up work): a loop whose first iterations
+            # already show it cannot fit stops now, not when the budget runs out.
+            projected = len(self.b.nodes) + cheapest * (n - k - 1)
+            if k >= 1 and projected > self.b.max_nodes:
+                raise operations_exceeded(self.b.max_nodes, s.span, projected)
 
     def _stmt_While(self, s: ast.While, env: Env) -> None:
         for _ in range(MAX_WHILE_ITERATIONS):
             if not self.b.scalar(self.expr(s.cond, env)):
                 return
+            self.unrolling.check(1, s.span)
+            self.unrolling.done += 1
             self.block(s.body, Env(env, env.scope))
         raise error("V0504", f"`while` loop ran more than {MAX_WHILE_ITERATIONS:,} times",
                     s.span, "loops are unrolled at compile time; check the condition changes")
@@ -764,10 +824,12 @@ def unused_input_warnings(circuit: Circuit) -> list[Diagnostic]:
     return warnings
 
 
-def lower_program(program: CheckedProgram) -> tuple[Circuit, list[Diagnostic]]:
+def lower_program(program: CheckedProgram, limits: Limits = DEFAULT_LIMITS
+                  ) -> tuple[Circuit, list[Diagnostic]]:  # fmt: skip
     """Lower a checked program to a circuit (unoptimized), with the lowering's warnings
-    (W0604: public values that fixed-point rounding changed by more than 1%)."""
-    lowerer = Lowerer(program)
+    (W0604: public values that fixed-point rounding changed by more than 1%), within the
+    `unroll` and `operations` budgets (V0504)."""
+    lowerer = Lowerer(program, limits)
     try:
         return lowerer.lower(), lowerer.warnings
     except VeilError as exc:

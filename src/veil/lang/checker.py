@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
 from veil.lang.builtins import INTRINSICS, BuiltinRules, callee_name
 from veil.lang.modules import ModuleLoader, stdlib_modules
+from veil.limits import DEFAULT as DEFAULT_LIMITS
+from veil.limits import Limits, raise_hint
 from veil.types import (
     BOOL,
     FIXED,
@@ -155,8 +158,10 @@ MIN_FRAC_BITS, MAX_FRAC_BITS = 8, 24
 class Checker(BuiltinRules):
     """Checks one program with given param values; collects diagnostics."""
 
-    def __init__(self, loader: ModuleLoader, param_overrides: dict[str, str] | None = None):
+    def __init__(self, loader: ModuleLoader, param_overrides: dict[str, str] | None = None,
+                 limits: Limits = DEFAULT_LIMITS):  # fmt: skip
         self.loader = loader
+        self.limits = limits
         self.frac_bits = FRAC_BITS
         self.param_overrides = dict(param_overrides or {})
         self.diags: list[Diagnostic] = []
@@ -377,7 +382,20 @@ class Checker(BuiltinRules):
                     return None
                 dims.append(n)
             shape = tuple(dims)
+            if not self._fits_budget(shape, t.span):
+                return None
         return VType(t.label or label or SECRET, t.base, shape)
+
+    def _fits_budget(self, shape: tuple[int, ...], span: Span) -> bool:
+        """Is a value of this shape within the `elements` budget? (V0504 if not.) Checked
+        on every declared and computed type, before lowering builds anything that size."""
+        size = math.prod(shape)
+        if size <= self.limits.elements:
+            return True
+        self.err("V0504", f"a value of shape {fmt_shape(shape)} has {size:,} elements; the "
+                 f"budget `elements` is {self.limits.elements:,} per value", span,
+                 raise_hint("elements", size))
+        return False
 
     # ------------------------------------------------------------ constants
 
@@ -830,7 +848,10 @@ class Checker(BuiltinRules):
 
     def expr(self, e: ast.Expr, scope: Scope) -> VType | None:
         """The type of e, or None after reporting an error in it."""
-        return getattr(self, f"_expr_{type(e).__name__}")(e, scope)
+        t = getattr(self, f"_expr_{type(e).__name__}")(e, scope)
+        if t is not None and t.shape and not self._fits_budget(t.shape, e.span):
+            return None
+        return t
 
     def _expr_IntLit(self, e: ast.IntLit, scope: Scope) -> VType | None:
         if not INT_MIN <= e.value <= INT_MAX:
@@ -1526,6 +1547,7 @@ def _library_home(name: str) -> str | None:
 
 
 def check(module: ast.Module, loader: ModuleLoader,
-          param_overrides: dict[str, str] | None = None) -> CheckedProgram:  # fmt: skip
+          param_overrides: dict[str, str] | None = None,
+          limits: Limits = DEFAULT_LIMITS) -> CheckedProgram:  # fmt: skip
     """Type-check a parsed program; raise VeilError with every independent error."""
-    return Checker(loader, param_overrides).check(module)
+    return Checker(loader, param_overrides, limits).check(module)

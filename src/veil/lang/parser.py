@@ -8,9 +8,11 @@ import re
 from importlib import resources
 
 import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive
 
+from veil.deep import MAX_NESTING, too_deep
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
 
@@ -33,7 +35,7 @@ _BINARY_OPS = {
 }  # fmt: skip
 
 
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     """Builds AST nodes from the lark tree; every node gets a span."""
 
     def __init__(self, file: str):
@@ -404,12 +406,36 @@ def _eof_error(file: str, text: str, expected: set[str]) -> Diagnostic:
                       help_text)
 
 
+def _nesting(tree: lark.Tree, file: str) -> tuple[int, Span | None]:
+    """The depth of the parse tree and where its deepest node is (without recursion:
+    the tree of a 5,000-level expression is itself 5,000 levels deep)."""
+    deepest, where = 0, None
+    stack: list[tuple[lark.Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            meta = node.meta
+            if not getattr(meta, "empty", True):
+                where = Span(file, meta.line, meta.column, meta.line, meta.column + 1)
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
+    return deepest, where
+
+
 def parse(text: str, file: str = "<input>", sources: SourceMap | None = None) -> ast.Module:
-    """Parse one source file; raise VeilError (code V01xx) on a syntax error."""
+    """Parse one source file; raise VeilError (code V01xx) on a syntax error.
+
+    The LALR parser and the tree's conversion to the AST loop without recursion, so a
+    deep expression parses whatever its depth; deeper than veil.deep.MAX_NESTING is
+    error V0104 here, before any recursive walk (the checker's) meets it."""
     if sources is not None:
         sources.add(file, text)
     try:
         tree = _parser().parse(text)
+        depth, where = _nesting(tree, file)
+        if depth > MAX_NESTING:
+            diag = too_deep(f"`{file}`").diagnostics[0]
+            raise VeilError([Diagnostic(diag.code, diag.message, where, diag.help)], sources)
         items = _ToAst(file).transform(tree)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
         raise VeilError([_syntax_error(exc, file, text)], sources) from None
