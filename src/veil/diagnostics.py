@@ -57,15 +57,20 @@ class SourceMap:
     """The text of every source file seen in a compilation, for rendering carets."""
 
     files: dict[str, str] = field(default_factory=dict)
+    # each file's lines, split once: the checker asks for a line per declaration
+    _lines: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, name: str, text: str) -> None:
         self.files[name] = text
+        self._lines.pop(name, None)
 
     def line(self, name: str, line: int) -> str | None:
-        text = self.files.get(name)
-        if text is None:
-            return None
-        lines = text.splitlines()
+        lines = self._lines.get(name)
+        if lines is None:
+            text = self.files.get(name)
+            if text is None:
+                return None
+            lines = self._lines[name] = text.splitlines()
         if 1 <= line <= len(lines):
             return lines[line - 1].rstrip("\n").expandtabs(1)
         return None

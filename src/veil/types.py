@@ -89,6 +89,10 @@ def numeric_join(a: str, b: str) -> str | None:
 
 def broadcast(a: Shape, b: Shape) -> Shape | None:
     """NumPy broadcasting of two static shapes (trailing dimensions align; 1 stretches)."""
+    if a == b or not b:
+        return a
+    if not a:
+        return b
     out: list[int] = []
     for i in range(1, max(len(a), len(b)) + 1):
         da = a[-i] if i <= len(a) else 1

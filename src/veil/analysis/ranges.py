@@ -140,11 +140,14 @@ class _Analysis:
     def leaf(self, node: Node) -> Interval:
         t = node.type
         if node.op == "const":
-            data = const_array(node)
             if t.base == BOOL:
                 return Interval(0, 1)
-            raw = data.view(np.int64).astype(np.float64)
-            return Interval(float(raw.min()), float(raw.max()), self.f if t.base == FIXED else 0)
+            scale = self.f if t.base == FIXED else 0
+            data = node.attr("data")
+            if len(data) == 1:  # a scalar: no array for one number
+                return Interval(float(data[0]), float(data[0]), scale)
+            raw = const_array(node).view(np.int64).astype(np.float64)
+            return Interval(float(raw.min()), float(raw.max()), scale)
         spec = next(s for s in self.c.inputs if s.node == node.id)
         if t.base == BOOL:
             return Interval(0, 1)

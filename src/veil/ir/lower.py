@@ -58,6 +58,9 @@ class Builder:
         return self.nodes[node_id].type
 
     def const(self, value, base: str) -> int:
+        if type(value) in (int, bool) and base != FIXED and -(1 << 63) <= value < (1 << 63):
+            # a scalar literal or loop index: what encode would give, without numpy
+            return self.add("const", (), {"base": base, "shape": (), "data": (int(value),)})
         raw = encode(value, base, self.frac_bits)
         data = tuple(int(x) for x in (raw.astype(np.int64) if base != BOOL else raw.astype(int))
                      .reshape(-1).tolist())

@@ -63,24 +63,33 @@ def index_shape(shape: tuple[int, ...], spec: tuple) -> tuple[int, ...]:
     return (*out, *shape[len(spec):])
 
 
+def _same_base(op: str, args: Sequence[VType]) -> str:
+    base = args[0].base
+    for t in args:
+        if t.base != base:
+            raise IRError(f"{op}: operand bases differ: {sorted({t.base for t in args})}")
+    return base
+
+
+def _bshape(op: str, ts: Sequence[VType]) -> tuple[int, ...]:
+    shape: tuple[int, ...] | None = ()
+    for t in ts:
+        shape = broadcast(shape, t.shape) if shape is not None else None
+    if shape is None:
+        raise IRError(f"{op}: shapes do not broadcast: {[t.shape for t in ts]}")
+    return shape
+
+
 def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> VType:
     """The type a node of this op has for these operand types; IRError if ill-formed."""
     a = _attrs(attrs)
     label = join_label(*(t.label for t in args)) if args else "public"
 
     def same_base() -> str:
-        bases = {t.base for t in args}
-        if len(bases) != 1:
-            raise IRError(f"{op}: operand bases differ: {bases}")
-        return bases.pop()
+        return _same_base(op, args)
 
     def bshape(*ts: VType) -> tuple[int, ...]:
-        shape: tuple[int, ...] | None = ()
-        for t in ts:
-            shape = broadcast(shape, t.shape) if shape is not None else None
-        if shape is None:
-            raise IRError(f"{op}: shapes do not broadcast: {[t.shape for t in ts]}")
-        return shape
+        return _bshape(op, ts)
 
     if op == "input":
         return VType("secret", a["base"], tuple(a["shape"]))
@@ -89,7 +98,7 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
     if op == "const":
         return VType("public", a["base"], tuple(a["shape"]))
     if op in ("add", "sub"):
-        return VType(label, same_base(), bshape(*args))
+        return VType(label, _same_base(op, args), _bshape(op, args))
     if op == "mul":
         bases = {t.base for t in args}
         if BOOL in bases:

@@ -197,12 +197,17 @@ class Checker(BuiltinRules):
         text = self.loader.sources.line(span.file, span.line)
         if text is None:
             return span
-        keyword = re.match(r"\w+", text[span.col - 1:])
-        start = span.col - 1 + (keyword.end() if keyword else 0)
-        found = re.compile(rf"\b{re.escape(name)}\b").search(text, start)
-        if found is None:
+        keyword = _WORD.match(text, span.col - 1)
+        start = keyword.end() if keyword else span.col - 1
+        # the first whole-word occurrence of the name (str.find: a regular expression per
+        # name would be compiled anew for each of a long program's many names)
+        found = text.find(name, start)
+        while found >= 0 and (_is_word_char(text, found - 1) or
+                              _is_word_char(text, found + len(name))):
+            found = text.find(name, found + 1)
+        if found < 0:
             return span
-        return Span(span.file, span.line, found.start() + 1, span.line, found.end() + 1)
+        return Span(span.file, span.line, found + 1, span.line, found + len(name) + 1)
 
     # ------------------------------------------------------------ program
 
@@ -1363,6 +1368,13 @@ class Checker(BuiltinRules):
         return VType(declared.label, declared.base, shape)
 
 # ---------------------------------------------------------------- helpers
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _is_word_char(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
 
 
 def _fold_binary(op: str, a: Value, b: Value) -> Value:

@@ -15,6 +15,7 @@ from lark.visitors import Transformer_NonRecursive
 from veil.deep import MAX_NESTING, too_deep
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
+from veil.lang.fastparse import FastParser, TooDeep
 
 
 @functools.cache
@@ -422,23 +423,44 @@ def _nesting(tree: lark.Tree, file: str) -> tuple[int, Span | None]:
     return deepest, where
 
 
+@functools.cache
+def _fast() -> FastParser:
+    return FastParser(_parser())
+
+
 def parse(text: str, file: str = "<input>", sources: SourceMap | None = None) -> ast.Module:
     """Parse one source file; raise VeilError (code V01xx) on a syntax error.
 
-    The LALR parser and the tree's conversion to the AST loop without recursion, so a
-    deep expression parses whatever its depth; deeper than veil.deep.MAX_NESTING is
-    error V0104 here, before any recursive walk (the checker's) meets it."""
+    The grammar's LALR table is driven by veil.lang.fastparse, which builds the AST
+    during the parse in linear time; where it stops (a syntax error, anything it does
+    not expect), lark parses the text and reports. Neither recurses, so a deep
+    expression parses whatever its depth; deeper than veil.deep.MAX_NESTING is error
+    V0104 here, before any recursive walk (the checker's) meets it."""
     if sources is not None:
         sources.add(file, text)
+    try:
+        items = _fast().parse(text, _ToAst(file))
+    except TooDeep as exc:
+        line, col = exc.start or (1, 1)
+        _raise_too_deep(file, Span(file, line, col, line, col + 1), sources)
+    if items is None:
+        items = _parse_with_lark(text, file, sources)
+    return ast.Module(file, items)
+
+
+def _raise_too_deep(file: str, where: Span | None, sources: SourceMap | None) -> None:
+    diag = too_deep(f"`{file}`").diagnostics[0]
+    raise VeilError([Diagnostic(diag.code, diag.message, where, diag.help)], sources)
+
+
+def _parse_with_lark(text: str, file: str, sources: SourceMap | None) -> tuple:
     try:
         tree = _parser().parse(text)
         depth, where = _nesting(tree, file)
         if depth > MAX_NESTING:
-            diag = too_deep(f"`{file}`").diagnostics[0]
-            raise VeilError([Diagnostic(diag.code, diag.message, where, diag.help)], sources)
-        items = _ToAst(file).transform(tree)
+            _raise_too_deep(file, where, sources)
+        return _ToAst(file).transform(tree)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
         raise VeilError([_syntax_error(exc, file, text)], sources) from None
     except VisitError as exc:  # a bug in a transformer method, not a user error
         raise exc.orig_exc from exc
-    return ast.Module(file, items)

@@ -22,12 +22,19 @@ def measure(circuit: Circuit) -> Metrics:
     interactive = mults = ands = 0
     level: dict[int, int] = {}
     depth = 0
+    types = {n.id: n.type for n in circuit.nodes}
     for n in circuit.nodes:
         inter = n.op in MAYBE_INTERACTIVE and \
-            is_interactive(n.op, [circuit.node(a).type for a in n.args])
-        lv = max((level[a] for a in n.args), default=0) + (1 if inter else 0)
+            is_interactive(n.op, [types[a] for a in n.args])
+        lv = 0
+        for a in n.args:  # a loop, not max() of a generator: this runs per node per pass
+            if level[a] > lv:
+                lv = level[a]
+        if inter:
+            lv += 1
         level[n.id] = lv
-        depth = max(depth, lv)
+        if lv > depth:
+            depth = lv
         if not inter:
             continue
         size = n.type.size

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 
 from veil.ir.nodes import Circuit, Node
-from veil.ir.ops import is_interactive
+from veil.ir.ops import MAYBE_INTERACTIVE, is_interactive
 from veil.opt.rewrite import Editor
 from veil.types import FIXED
 
@@ -60,10 +60,16 @@ def run(circuit: Circuit) -> Circuit:
         if len(leaves) >= 3:
             roots[node.id] = _in_order(circuit, node, absorbed)
     depth: dict[int, int] = {}
+    types = {n.id: n.type for n in circuit.nodes}
     for node in circuit.nodes:
-        types = [circuit.node(a).type for a in node.args]
-        step = 1 if is_interactive(node.op, types) else 0
-        depth[node.id] = max((depth[a] for a in node.args), default=0) + step
+        level = 0
+        for a in node.args:
+            if depth[a] > level:
+                level = depth[a]
+        if node.op in MAYBE_INTERACTIVE and \
+                is_interactive(node.op, [types[a] for a in node.args]):
+            level += 1
+        depth[node.id] = level
     for node in circuit.nodes:
         if node.id not in roots:
             ed.keep(node)

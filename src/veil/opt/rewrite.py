@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from veil.ir.nodes import Circuit, Node
 from veil.ir.ops import infer
@@ -19,9 +18,10 @@ def rebuild(circuit: Circuit, rewrite: Rewrite) -> Circuit:
     rename: dict[int, int] = {}
     nodes: list[Node] = []
     for node in circuit.nodes:
-        args = tuple(rename.get(a, a) for a in node.args)
-        if args != node.args:
-            node = replace(node, args=args)
+        if rename:
+            args = tuple([rename.get(a, a) for a in node.args])
+            if args != node.args:
+                node = node.with_args(args)
         result = rewrite(node)
         if isinstance(result, int):
             rename[node.id] = rename.get(result, result)
@@ -61,8 +61,11 @@ class Editor:
         return self.rename.get(old, old)
 
     def renamed(self, node: Node) -> Node:
-        args = tuple(self.arg(a) for a in node.args)
-        return node if args == node.args else replace(node, args=args)
+        rename = self.rename
+        if not rename:
+            return node
+        args = tuple([rename.get(a, a) for a in node.args])
+        return node if args == node.args else node.with_args(args)
 
     def keep(self, node: Node) -> int:
         node = self.renamed(node)
