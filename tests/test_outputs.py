@@ -41,7 +41,13 @@ def test_hex_and_text_summary() -> None:
     number = (1 << 0) | (1 << 5) | (1 << 999_999)
     assert _hex(bits) == f"0x{number:0250000x}"
     text = render_text({"p": {"b": bits, "x": np.arange(20, dtype=np.float64) / 3,
-                              "n": np.array(7), "small": np.array([True, False])}})
-    assert "b = 0x8" in text and text.count("\n") == 4
-    assert "x = [0, 0.333333, 0.666667, 1," in text and "… (20 values)]" in text
+                              "n": np.array(7), "small": np.array([True, False]),
+                              "m": np.arange(200).reshape(50, 4)}})
+    assert text.count("\n") == 5
+    # bools as in the input files, not one 250,000-digit number; a cut array says so
+    assert "b = [true, false, false, false, false, true, false," in text
+    assert "…]  (1,000,000 values; --json or --out DIR shows all)" in text
+    assert "x = [0, 0.333333, 0.666667, 1," in text and "(20 values; --json" in text
     assert "n = 7" in text and "small = [true, false]" in text
+    assert "m = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15], …]  " \
+        "(50 × 4 = 200 values;" in text

@@ -20,6 +20,11 @@ from veil import __version__
 from veil.diagnostics import Diagnostic, VeilError
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 input`, `3 inputs`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _params(values: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in values:
@@ -231,8 +236,8 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
             path = template / f"{party}.json"
             write_file(path, json.dumps(fields, indent=2) + "\n")
             click.echo(f"wrote {path}")
-    click.echo(f"ok: {len(circuit.inputs)} inputs, {len(circuit.outputs)} outputs, "
-               f"fingerprint {compiled.fingerprint}")
+    click.echo(f"ok: {_count(len(circuit.inputs), 'input')}, "
+               f"{_count(len(circuit.outputs), 'output')}, fingerprint {compiled.fingerprint}")
 
 
 @main.command("compile")
@@ -490,6 +495,24 @@ def passes() -> None:
 
 # the deployment commands register themselves on `main`
 from veil import cli_deploy  # noqa: E402, F401
+
+SHORT_HELP = {
+    "check": "Parse and type-check a program; print its fingerprint.",
+    "compile": "Compile a program to its circuit (JSON, Bristol or dot).",
+    "cost": "Print the cost and disclosure report of a program.",
+    "run": "Run a program on this machine; print each party's outputs.",
+    "passes": "List the optimizer passes and the levels that run them.",
+    "fmt": "Format .mpc files in place (every comment kept).",
+    "keygen": "Make a site's private key and the certificate others pin.",
+    "approve": "Sign an approval of exactly this program, params, deployment.",
+    "server": "Run one compute server of a deployment.",
+    "party": "Act for one party: share its inputs, receive its outputs.",
+    "audit": "Verify and read the servers' signed audit logs.",
+}
+"""The one-line summaries of `veil --help` (click would cut the docstrings' first
+sentences at the terminal's width)."""
+for _name, _text in SHORT_HELP.items():
+    main.commands[_name].short_help = _text
 
 if __name__ == "__main__":
     main()

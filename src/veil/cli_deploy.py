@@ -294,7 +294,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     click.echo(f"fingerprint {compiled.fingerprint} (backend rep3, deployment "
                f"{dep.digest[:16]}…)")
     if mine:
-        click.echo(render_text({name: mine}))
+        click.echo(render_text({name: mine}, "--json or --out FILE shows all"))
     else:
         click.echo(f"{name} receives no output; its inputs were used in a completed run")
 

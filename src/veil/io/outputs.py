@@ -18,9 +18,6 @@ from veil.ir.nodes import Circuit
 from veil.ir.semantics import decode
 from veil.types import FRAC_BITS
 
-HEX_MIN_BITS = 64
-"""Bool vectors at least this long are shown as one hex number in the text output."""
-
 
 def to_json_value(raw: np.ndarray, base: str, frac_bits: int = FRAC_BITS) -> Any:
     """Ring/bool array → nested lists of int, float (fixed) or bool."""
@@ -128,6 +125,12 @@ def write_dir(outputs: dict[str, dict[str, Any]], out_dir: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- text
 
+ROW_ELEMENTS = 12
+"""Elements of a vector shown in the text output (the rest: `--json` or `--out`)."""
+MATRIX_ROWS, MATRIX_ELEMENTS = 4, 6
+"""Rows of a matrix shown, and elements of each row."""
+ALL_VALUES_HINT = "--json or --out DIR shows all"
+
 
 def _hex(bits: np.ndarray) -> str:
     """A bit vector as the hex number whose bit i is element i (the input convention)."""
@@ -138,33 +141,47 @@ def _hex(bits: np.ndarray) -> str:
 def _scalar(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
-    return json.dumps(value)
+    return json.dumps(value)  # ints; bools as true/false, as in the input files
 
 
-def _short(value: Any, limit: int = 12) -> str:
+def _nested(arr: np.ndarray, limit: int) -> tuple[str, bool]:
+    """`[a, b, …]` of the first `limit` elements (rows, for a matrix); and whether any
+    element was left out."""
+    if arr.ndim == 1:
+        shown = ", ".join(_scalar(v) for v in arr[:limit].tolist())
+        cut = arr.shape[0] > limit
+        return f"[{shown}{', …' if cut else ''}]", cut
+    rows = [_nested(row, MATRIX_ELEMENTS) for row in arr[:MATRIX_ROWS]]
+    cut = arr.shape[0] > MATRIX_ROWS or any(c for _, c in rows)
+    more = ", …" if arr.shape[0] > MATRIX_ROWS else ""
+    return "[" + ", ".join(text for text, _ in rows) + more + "]", cut
+
+
+def short(value: Any, hint: str = ALL_VALUES_HINT) -> str:
+    """A value in one line: a scalar as it is, an array's first elements; a cut array
+    says how many values it has and where to see them all (`hint`)."""
     arr = np.asarray(value)
     if arr.ndim == 0:
         return _scalar(arr.item())
-    if arr.dtype == np.bool_ and arr.ndim == 1 and arr.size >= HEX_MIN_BITS:
-        return _hex(arr)
-    if arr.dtype == np.bool_ and arr.ndim == 2 and arr.shape[-1] >= HEX_MIN_BITS:
-        rows = arr
-        return "[" + ", ".join(_hex(row) for row in rows[:limit]) + \
-            (f", … ({len(rows)} rows)" if len(rows) > limit else "") + "]"
-    flat = arr.reshape(-1)
-    shown = ", ".join(_scalar(v) for v in flat[:limit].tolist())
-    more = f", … ({flat.size} values)" if flat.size > limit else ""
-    return f"[{shown}{more}]"
+    if arr.size == 0:
+        return "[]"
+    text, cut = _nested(arr, ROW_ELEMENTS)
+    if not cut:
+        return text
+    shape = f"{arr.size:,} values" if arr.ndim == 1 else \
+        f"{' × '.join(f'{d:,}' for d in arr.shape)} = {arr.size:,} values"
+    return f"{text}  ({shape}; {hint})"
 
 
-def render_text(outputs: dict[str, dict[str, Any]]) -> str:
+def render_text(outputs: dict[str, dict[str, Any]], hint: str = ALL_VALUES_HINT) -> str:
+    """Each party's outputs, one `name = value` line each (parties in order)."""
     lines = []
     for party in sorted(outputs):
         lines.append(f"{party}:")
         for name, value in outputs[party].items():
-            lines.append(f"  {name} = {_short(value)}")
+            lines.append(f"  {name} = {short(value, hint)}")
     return "\n".join(lines)
 
 
-__all__ = ["by_party", "decoded_by_party", "dumps", "render_text", "to_json_value",
+__all__ = ["by_party", "decoded_by_party", "dumps", "render_text", "short", "to_json_value",
            "write_dir"]

@@ -715,7 +715,7 @@ class Checker(BuiltinRules):
                              f"`var {name}{typed} = ...` to make it mutable")
             else:
                 help_text = "assign to a `var` instead"
-            self.err("V0207", f"cannot assign to `{name}`: it is a {_kind_name(sym.kind)}",
+            self.err("V0207", f"cannot assign to `{name}`: it is {_a_kind(sym.kind)}",
                      span, help_text)
             return None
         return sym
@@ -817,7 +817,7 @@ class Checker(BuiltinRules):
                 self.err("V0201", f"unknown name `{s.name}`", s.span,
                          f"to output an expression write `output {s.name} = EXPR to PARTY`")
             elif sym.type is None and sym.kind in ("fn", "module"):
-                self.err("V0301", f"`{s.name}` is a {_kind_name(sym.kind)}, not a value",
+                self.err("V0301", f"`{s.name}` is {_a_kind(sym.kind)}, not a value",
                          s.span, "output a value: `output NAME = ... to PARTY`")
             else:
                 t = sym.type
@@ -892,7 +892,7 @@ class Checker(BuiltinRules):
                 self.err("V0201", f"unknown name `{e.id}`", e.span, _suggest(e.id, scope))
             return None
         if sym.kind in ("fn", "module", "circuit"):
-            self.err("V0301", f"`{e.id}` is a {_kind_name(sym.kind)}, not a value", e.span,
+            self.err("V0301", f"`{e.id}` is {_a_kind(sym.kind)}, not a value", e.span,
                      f"call it: `{e.id}(...)`" if sym.kind == "fn"
                      else f"use one of its members: `{e.id}.NAME`")
             return None
@@ -1490,6 +1490,13 @@ def _parse_param_value(text: str, t: VType) -> Value | None:
 
 def _dims(shape: tuple[int, ...]) -> str:
     return f"[{', '.join(map(str, shape))}]" if shape else ""
+
+
+def _a_kind(kind: str) -> str:
+    """`an input`, `a constant`: the kind with its article."""
+    name = _kind_name(kind)
+    word = name.lstrip("`")
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {name}"
 
 
 def _kind_name(kind: str) -> str:

@@ -382,6 +382,9 @@ def _token_help(tok: str, expected: set[str], text: str, pos: int) -> str:
             return "a type has one label, then the base type: `secret fixed[N]`"
         if re.search(r"\b(int|fixed|bool)\s*(\[[^\]]*\])?\s*$", text[:pos]):
             return "the label comes first in a type: `secret fixed[N]`"
+    misspelt = _statement_typo(text, pos, expected)
+    if misspelt is not None:
+        return misspelt
     help_text = f"expected {_expected_list(expected)}"
     keywords = [_describe_terminal(e).strip("`") for e in expected]
     close = difflib.get_close_matches(tok, [k for k in keywords if k.isalpha()], n=1)
@@ -391,6 +394,44 @@ def _token_help(tok: str, expected: set[str], text: str, pos: int) -> str:
     if note is not None:
         help_text += f" ({note[0]})"
     return help_text
+
+
+STATEMENT_KEYWORDS = ("party", "input", "output", "param", "const", "let", "var", "for",
+                      "if", "while", "return", "use", "fn", "precision", "circuit",
+                      "monotone")
+"""Keywords that begin a declaration or statement (a misspelt one reads as a name)."""
+
+_LAST_WORD = re.compile(r"(?:^|(?<=[\s{}]))([A-Za-z_]\w*)[ \t]*$")
+
+
+def _statement_typo(text: str, pos: int, expected: set[str]) -> str | None:
+    """The help for a name where the parser wanted `=` or `[` after another name.
+
+    That happens when a statement's first word is not a keyword: `inptu x: ...` reads as
+    an assignment to `inptu`, so the parser complains at `x`. If the first word is close
+    to a keyword, say which; after `party a b` (or `to a b`), say that names are
+    separated by commas."""
+    if "EQUAL" not in expected or "LSQB" not in expected:
+        return None
+    line_start = text.rfind("\n", 0, pos) + 1
+    before = text[line_start:pos]
+    if not before.strip():  # the name that began the statement ended the line above
+        line_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+        before = text[line_start:pos].rstrip()
+    found = _LAST_WORD.search(before)
+    if found is None:
+        return None
+    word = found.group(1)
+    head = before[:found.start(1)]
+    if not head.strip() or head.rstrip().endswith(("{", "}")):
+        close = difflib.get_close_matches(word, STATEMENT_KEYWORDS, n=1, cutoff=0.6)
+        if close and word not in STATEMENT_KEYWORDS:
+            return f"`{word}` is not a keyword: did you mean `{close[0]}`?"
+    if re.match(r"\s*party\b", head):
+        return "separate the parties with commas: `party a, b, c`"
+    if re.search(r"\bto\s+\w", head):
+        return "separate the receivers with commas: `output x = ... to a, b`"
+    return None
 
 
 def _eof_error(file: str, text: str, expected: set[str]) -> Diagnostic:
