@@ -139,11 +139,13 @@ class Program:
     def report(self) -> Report:
         """The cost and disclosure report, the dict of `veil cost --json`."""
         from veil.cost import report
+        from veil.cost.timing import load_local_model
 
         c = self.compiled
         data = report.build(c.executable, c.passes, [*c.warnings, *self.review.warnings],
                             c.unoptimized_executable(), c.backend,
-                            disclosure=self.review.as_report())
+                            disclosure=self.review.as_report(), written=c.unoptimized,
+                            local=load_local_model())
         return Report(data, report.render(data, c.sources))
 
     def policy(self, *paths: str | Path) -> Any:

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -305,14 +306,30 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
               type=click.Path(path_type=Path),
               help="A data owner's TOML policy to check the flows against (repeatable); "
                    "exit status 1 if the program breaks one (see docs/disclosure.md).")
+@click.option("--calibrate", is_flag=True,
+              help="First measure this machine's local computation (a few seconds of "
+                   "small local runs) and keep it for the time estimates.")
 @_user_errors
 def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
          as_json: bool, backend: str, profiles: tuple[str, ...], deployment_path: Path | None,
-         allow_same_jurisdiction: bool, policy_files: tuple[Path, ...]) -> None:  # fmt: skip
+         allow_same_jurisdiction: bool, policy_files: tuple[Path, ...],
+         calibrate: bool) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
     from veil.analysis import policy as owner_policy
     from veil.cost import report
     from veil.cost.network import DEFAULT_PROFILES, parse_profile
+    from veil.cost.timing import load_local_model, save_local_model
+
+    if calibrate:
+        from veil.calibrate import calibrate as measure
+
+        click.echo("calibrating the local computation of this machine:", err=True)
+        model = measure(lambda line: click.echo(line, err=True))
+        where = save_local_model(model)
+        click.echo(f"wrote {where}: {model.per_round * 1e3:.3f} ms a round, "
+                   f"{model.per_node * 1e6:.1f} µs an operation, "
+                   f"{model.per_interactive * 1e9:.1f} ns an interactive element, "
+                   f"{model.per_local * 1e9:.1f} ns a local element", err=True)
 
     try:
         chosen = tuple(parse_profile(p) for p in profiles) or DEFAULT_PROFILES
@@ -339,7 +356,8 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
     data = report.build(compiled.executable, compiled.passes,
                         [*compiled.warnings, *disclosure.warnings],
                         compiled.unoptimized_executable(), backend, chosen,
-                        disclosure.as_report())
+                        disclosure.as_report(), written=compiled.unoptimized,
+                        local=load_local_model())
     extra: list[str] = []
     if dep is not None:
         from veil.cost import deployment as deployment_section
@@ -382,7 +400,9 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
 
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         make_dir(out_dir, "outputs")  # the error, before any work
+    clock = time.monotonic()
     compiled = _compile(program, params, opt_level, backend, pass_list)
+    compile_seconds = time.monotonic() - clock
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
     circuit = compiled.executable
@@ -399,10 +419,21 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
             problems=problems)
         bar.close()
     else:
-        result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir, max_bytes))
+        clock = time.monotonic()
+        values = load_inputs(circuit, inputs_dir, max_bytes)
+        loaded = time.monotonic()
+        result = PlainBackend().run(circuit, values)
+        result.stats["phases"] = {"input": round(loaded - clock, 6),
+                                  "compute": round(time.monotonic() - loaded, 6)}
     outputs = decoded_by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)
+    if "phases" in result.stats:  # the wall clock of each phase, compiling first
+        phases = {"compile": round(compile_seconds, 6), **result.stats["phases"]}
+        phases["total"] = round(time.monotonic() - clock + compile_seconds
+                                if backend == "plain" else
+                                compile_seconds + result.stats["phases"]["total"], 6)
+        result.stats["phases"] = phases
     if as_json:
         click.echo(dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
                           "backend": backend, "stats": result.stats}))
@@ -512,7 +543,8 @@ SHORT_HELP = {
 """The one-line summaries of `veil --help` (click would cut the docstrings' first
 sentences at the terminal's width)."""
 for _name, _text in SHORT_HELP.items():
-    main.commands[_name].short_help = _text
+    if _name in main.commands:  # (`python -m veil.cli` has no deployment commands)
+        main.commands[_name].short_help = _text
 
 if __name__ == "__main__":
     main()

@@ -12,13 +12,14 @@ from typing import Any
 
 from veil.analysis.flows import describe
 from veil.cost.network import DEFAULT_PROFILES, Profile
-from veil.cost.timing import LinkSpeed, estimate, one_way_delays
+from veil.cost.timing import LinkSpeed, LocalModel, estimate, one_way_delays
 from veil.diagnostics import SourceMap
 from veil.ir.nodes import Circuit, Node
+from veil.ir.ops import MATH
 from veil.ir.serialize import fingerprint
 from veil.opt.pipeline import PassRecord
 from veil.schedule import schedule, traffic
-from veil.types import WORD, fixed_limit, fixed_limit_bits, fmt_shape
+from veil.types import FIXED, WORD, fixed_limit, fixed_limit_bits, fmt_shape
 
 SCHEMA_VERSION = 1
 
@@ -74,6 +75,8 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
     for node in circuit.nodes:
         args = [circuit.node(a) for a in node.args]
         cat = category(node, [a.type.is_secret for a in args])
+        if cat == "secret_multiplications" and any(a.op == "b2a_comp" for a in args):
+            cat = "conversions"  # rep3: a bool becomes a number by two products
         level = max((depth[a.id] for a in args), default=0)
         if cat in INTERACTIVE:
             level += 1
@@ -99,6 +102,40 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
 def _line_key(key: str) -> tuple:
     file, _, line = key.rpartition(":")
     return (file, int(line)) if line.isdigit() else (key, 0)
+
+
+WRITTEN = ("comparisons", "divisions", "selects", "secret_products", "math_functions",
+           "conversions")
+"""The operations of the program as written (after unrolling, before optimization and
+protocol lowering), counted in elements; what a reader of the source recognizes."""
+
+
+def written_counts(circuit: Circuit) -> dict[str, int]:
+    """Counts of the source-level operations of a tensor circuit (the lowered program
+    before optimization): comparisons (`<`, `==`, ... with a secret operand, also inside
+    min, max, argmax, abs), divisions (`/` with a secret numerator or divisor), selects
+    (on a secret condition: `select`, a secret `if`, min, max, abs), secret products
+    (`*`, `@` of two secrets), math functions (exp, log, sqrt, sigmoid, reciprocal) and
+    conversions of a secret bool to a number."""
+    counts = dict.fromkeys(WRITTEN, 0)
+    for node in circuit.nodes:
+        secret = [circuit.node(a).type.is_secret for a in node.args]
+        if not any(secret):
+            continue
+        op, n = node.op, node.type.size
+        if op in ("lt", "eq"):
+            counts["comparisons"] += n
+        elif op == "div" or (op == "trunc" and node.attr("base") == FIXED):
+            counts["divisions"] += n  # a public divisor: a product and this truncation
+        elif op == "select" and secret[0]:
+            counts["selects"] += n
+        elif op in ("mul", "matmul") and all(secret):
+            counts["secret_products"] += n
+        elif op in MATH:  # exp, log, sqrt, sigmoid, recip (div is a division, above)
+            counts["math_functions"] += n
+        elif op == "b2a":
+            counts["conversions"] += n
+    return counts
 
 
 COMPARISON_KINDS = {"lt": "<", "eq": "=="}
@@ -136,11 +173,16 @@ def _type_dict(t) -> dict[str, Any]:
 def build(circuit: Circuit, passes: list[PassRecord] | None = None,
           warnings: list | None = None, unoptimized: Circuit | None = None,
           backend: str = "plain", profiles: tuple[Profile, ...] = DEFAULT_PROFILES,
-          disclosure: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+          disclosure: dict[str, Any] | None = None, written: Circuit | None = None,
+          local: LocalModel | None = None) -> dict[str, Any]:  # fmt: skip
     """The report as one JSON-ready dict (with rounds and traffic for `rep3`).
 
     `disclosure` (veil.analysis.policy.Review.as_report: flows, policies, violations)
-    is computed on the high-level circuit, so the caller passes it in."""
+    is computed on the high-level circuit, so the caller passes it in; so is `written`,
+    the program as lowered before optimization, whose source-level operations the
+    report counts (`ops_as_written`). `local` is the calibrated model of this machine's
+    computation (veil.cost.timing.LocalModel); without it the estimates are the
+    network's alone, and say so."""
     totals, by_line, by_fn, depth = op_counts(circuit)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -155,6 +197,7 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         "disclosures": [{"name": o.name, "receivers": list(o.receivers), **_type_dict(o.type)}
                         for o in circuit.outputs],
         **(disclosure or {}),
+        **({"ops_as_written": written_counts(written)} if written is not None else {}),
         "ops": totals,
         "interactive_elements": sum(totals[c] for c in INTERACTIVE),
         "depth": depth,
@@ -186,9 +229,20 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
             "one_way_delays": one_way_delays(sched),
             "estimates": {},
         })
+        local_seconds = local.seconds(circuit, sched) if local is not None else None
+        report["local_compute"] = {"included": local is not None}
+        if local is not None:
+            assert local_seconds is not None
+            report["local_compute"].update({"seconds": round(local_seconds, 6),
+                                            "calibrated": local.calibrated})
         for p in profiles:
             speed = LinkSpeed(p.rtt_ms, p.mbit_per_s)
             phases = estimate(sched, t, lambda a, b, speed=speed: speed, owners, receivers)
+            if local_seconds is not None:
+                # the servers compute between rounds: it adds to the compute phase
+                phases["network"] = phases["total"]
+                phases["local"] = round(local_seconds, 6)
+                phases["total"] = round(phases["total"] + local_seconds, 6)
             report["estimates"][p.name] = {"rtt_ms": p.rtt_ms, "mbit_per_s": p.mbit_per_s,
                                            "seconds": phases["total"], "phases": phases}
     if unoptimized is not None:
@@ -230,12 +284,28 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         out.append("")
         out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
         out.extend(violations)
+    if "ops_as_written" in report:
+        out.append("")
+        out.append("operations as written (elements, loops unrolled, before optimization)")
+        for cat in WRITTEN:
+            label = "conversions (bool → number)" if cat == "conversions" else \
+                cat.replace("_", " ")
+            out.append(f"  {label:<28} {report['ops_as_written'][cat]:>8,}")
+    rep3 = report.get("backend") == "rep3"
     out.append("")
-    out.append("operations (elements)")
+    out.append("protocol operations (rep3: what the servers run, elements)" if rep3 else
+               "operations (elements)")
+    gates_of = sum(c.get("and_gates", 0) for c in report.get("comparisons", {}).values())
     for cat in CATEGORIES:
+        if rep3 and cat in ("comparisons", "selects") and not report["ops"][cat]:
+            continue  # lowered: their gates and products are in the rows below
         mark = "" if cat in INTERACTIVE else "  (free: no communication)"
         if cat == "public_ops":
             mark = "  (compile time)"
+        elif rep3 and cat == "conversions" and report["ops"][cat]:
+            mark = "  (bool → number: 2 products each)"
+        elif rep3 and cat == "boolean_gates" and gates_of:
+            mark = f"  (AND gates; {gates_of:,} of them in comparisons)"
         out.append(f"  {cat.replace('_', ' '):<24} {report['ops'][cat]:>12,}{mark}")
     out.append(f"  {'multiplicative depth':<24} {report['depth']:>12,}")
     if "rounds" in report:
@@ -251,12 +321,22 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  comparisons {COMPARISON_KINDS.get(kind, kind):<12} {c['count']:>12,}  "
                        f"({c['and_gates_each']:g} AND gates and {c['bytes_per_comparison']:g} "
                        f"bytes a server each)")
+        local = report.get("local_compute", {})
+        if local.get("included"):
+            out.append(f"  local computation        {local['seconds']:>12.3f} s  (a server; "
+                       f"calibrated on {local['calibrated']})")
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
                        f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")
         if report["estimates"]:
-            out.append(f"  (network only: {report['one_way_delays']} one-way delays and the "
-                       f"bytes; local computation not included)")
+            uploaded = sum(report["input_bytes"].values())
+            out.append(f"  (includes: connecting, {report['one_way_delays']} one-way delays, "
+                       f"the bytes of every round and the upload of {uploaded:,} bytes of "
+                       f"input shares;")
+            out.append("   local computation " + (
+                "included, as calibrated; compiling and reading input files are not)"
+                if local.get("included") else
+                "not included: `veil cost --calibrate` measures this machine)"))
     if "unoptimized" in report:
         before = report["unoptimized"]
         inter_before = sum(before["ops"][c] for c in INTERACTIVE)

@@ -33,7 +33,7 @@ from veil.ir.serialize import circuit_params, dumps
 from veil.net.transport import listen
 from veil.runtime.party import RUN_ABORTED, PartyConfig, aborted, run_party
 from veil.runtime.server import ServerConfig, run_server
-from veil.runtime.session import Fault, PartyResult, combined_stats
+from veil.runtime.session import Fault, PartyResult, combined_stats, wall_phases
 from veil.runtime.sharing import owners_of, receivers_of
 from veil.schedule import schedule
 
@@ -67,6 +67,7 @@ class LocalRun:
         of which each party process keeps only its own). `problems` found beforehand are
         reported together with the parties' own, and nothing runs if there is any."""
         started = time.monotonic()
+        self.wall_started = time.time()
         self.timings = {}
         if self.on_progress is not None:
             self.on_progress({"phase": "setup"})
@@ -150,6 +151,9 @@ class LocalRun:
             outputs.update(result.outputs)
         stats = combined_stats(circuit, results)
         stats["seconds"] = {k: round(v, 6) for k, v in self.timings.items()}
+        phases = wall_phases(results, self.wall_started)
+        if phases:
+            stats["phases"] = {**phases, "total": round(self.timings["total"], 6)}
         return RunResult(outputs, stats)
 
 

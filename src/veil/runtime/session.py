@@ -94,6 +94,7 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     prev, nxt = (me - 1) % SERVERS, (me + 1) % SERVERS
     server = Rep3Server(me, circuit, sched, keys[0], keys[1], peers[prev], peers[nxt])
     started = time.monotonic()
+    clock = {"start": time.time()}  # wall clock: the launcher lines phases up across sites
     for owner, specs in owners_of(circuit).items():
         payload = parties[owner].recv(INPUT, 0)
         try:
@@ -106,6 +107,7 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
                         "inputs": [{"name": s.name, "shape": list(s.type.shape)} for s in specs],
                         "sha256": hashlib.sha256(payload).hexdigest()})
     input_done = time.monotonic()
+    clock["inputs"] = time.time()
     if fault is not None and fault.server == me:
         _inject(server, fault)
     if heartbeat_s:
@@ -114,6 +116,7 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     else:
         server.compute()
     compute_done = time.monotonic()
+    clock["computed"] = time.time()
     messages, sent = 0, 0
     for ch in peers.values():
         m, b = ch.counters.sent(ROUND)
@@ -137,6 +140,7 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
         "bytes_sent": sent,
         "seconds": {"input": round(input_done - started, 6),
                     "compute": round(compute_done - input_done, 6)},
+        "clock": clock,
     }
     done = json.dumps(stats).encode()
     for ch in parties.values():
@@ -166,6 +170,7 @@ class PartyResult:
     output_bytes: int
     server_stats: list[dict]
     seconds: dict[str, float] = field(default_factory=dict)  # when each phase ended
+    finished: float = 0.0  # wall clock (time.time()) when the party had everything
 
 
 def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
@@ -201,7 +206,26 @@ def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
     done = time.monotonic()
     return PartyResult(outputs, input_bytes, output_bytes, stats,
                        {"input": round(inputs_sent - started, 6),
-                        "compute_and_output": round(done - inputs_sent, 6)})
+                        "compute_and_output": round(done - inputs_sent, 6)}, time.time())
+
+
+def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, float]:
+    """Wall-clock seconds of a run's phases, from `started` (time.time() when the run
+    began) and the servers' clocks: setup (until the first server starts the session),
+    input (until the last server has every input share), compute (until the last one
+    has computed), output (until the last party has its outputs and the servers'
+    statistics). The phases of `veil cost`'s estimate, measured."""
+    servers = [s.get("clock", {}) for r in results.values() for s in r.server_stats]
+    if not servers or not all({"start", "inputs", "computed"} <= set(c) for c in servers):
+        return {}
+    start = min(c["start"] for c in servers)
+    inputs = max(c["inputs"] for c in servers)
+    computed = max(c["computed"] for c in servers)
+    finished = max(r.finished for r in results.values())
+    return {"setup": round(max(start - started, 0.0), 6),
+            "input": round(max(inputs - start, 0.0), 6),
+            "compute": round(max(computed - inputs, 0.0), 6),
+            "output": round(max(finished - computed, 0.0), 6)}
 
 
 def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
