@@ -60,6 +60,7 @@ OPS = ("XOR", "AND", "INV", "EQ", "EQW", "MAND")
 """The gate operations of (extended) Bristol Fashion, in canonical order."""
 
 MAX_WIRES = 1 << 26
+MAX_FILE_BYTES = 1 << 28
 """Largest wire count accepted (the biggest published circuits use a few 10^5 wires)."""
 
 _ARITY = {"XOR": (2, 1), "AND": (2, 1), "INV": (1, 1), "EQ": (1, 1), "EQW": (1, 1)}
@@ -431,6 +432,11 @@ def load(path: Path | str) -> BristolCircuit:
     """Read and parse a Bristol Fashion file; errors name the file as given."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:  # the largest published circuits are a few megabytes
+            raise VeilError([Diagnostic(CODE, f"{path}: the circuit file has {size:,} bytes, "
+                                              f"more than {MAX_FILE_BYTES:,}", None,
+                                        "split the computation, or check the file name")])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError(

@@ -173,6 +173,7 @@ class Checker(BuiltinRules):
         self.instances: dict[tuple, VType | None] = {}
         self.call_stack: list[ast.FnDecl] = []
         self.modules: dict[str, Scope] = {}
+        self.circuit_files: dict[str, object] = {}  # resolved path → Bristol circuit or error
         self.builtins: dict[str, Callable[[ast.Call, list[VType | None], Scope], VType | None]] = {
             name: getattr(self, f"_builtin_{name}") for name in BUILTINS
         }
@@ -1215,14 +1216,22 @@ class Checker(BuiltinRules):
             return
         base = self.loader.program_dir if self.loader.program_dir is not None else Path(".")
         path = base / s.path
-        if not path.is_file():
+        if s.name in scope.names:  # reported by _define, before any file is read
+            self._define(scope, s.name, Symbol("circuit", None, s.span), s.span)
+            return
+        if "\x00" in s.path or not path.is_file():
             self.err("V0901", f"no circuit file `{s.path}`", s.path_span,
                      f"the path is relative to the program's directory ({base})")
             return
-        try:
-            circuit = bristol.load(path)
-        except VeilError as exc:
-            for d in exc.diagnostics:
+        key = str(path.resolve())
+        if key not in self.circuit_files:  # a file named twice is read once
+            try:
+                self.circuit_files[key] = bristol.load(path)
+            except VeilError as exc:
+                self.circuit_files[key] = exc
+        circuit = self.circuit_files[key]
+        if isinstance(circuit, VeilError):
+            for d in circuit.diagnostics:
                 self.err(d.code, d.message, s.path_span, d.help)
             return
         self._define(scope, s.name, Symbol("circuit", None, s.span, value=circuit), s.span)

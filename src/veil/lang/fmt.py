@@ -39,7 +39,9 @@ from dataclasses import dataclass, field
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
-from veil.lang.parser import grammar_text, parse
+from veil import deep
+from veil.diagnostics import Diagnostic, VeilError
+from veil.lang.parser import grammar_text, nesting, parse
 
 INDENT = "    "
 COMMENT_GAP = 3
@@ -371,12 +373,23 @@ def _signature(text: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def format_source(text: str, file: str = "<input>") -> str:
-    """The formatted text; VeilError (V01xx) if it does not parse."""
+    """The formatted text; VeilError (V01xx) if it does not parse.
+
+    The formatter walks the parse tree recursively, so it runs where the compiler does:
+    on a deep-stack thread, after the same nesting bound (veil.deep, V0104)."""
+    return deep.run(_format_source, text, file)
+
+
+def _format_source(text: str, file: str) -> str:
     try:
         tree = _parser().parse(text)
     except LarkError:
         parse(text, file)  # the language's own syntax error, with file, line and caret
         raise
+    depth, where = nesting(tree, file)
+    if depth > deep.MAX_NESTING:
+        problem = deep.too_deep(f"`{file}`").diagnostics[0]
+        raise VeilError([Diagnostic(problem.code, problem.message, where, problem.help)])
     formatter = _Formatter(text, _comments(text, tree))
     items = [c for c in tree.children if isinstance(c, Tree)]
     formatter.items(items, 0, 0, len(text))

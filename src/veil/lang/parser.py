@@ -448,7 +448,7 @@ def _eof_error(file: str, text: str, expected: set[str]) -> Diagnostic:
                       help_text)
 
 
-def _nesting(tree: lark.Tree, file: str) -> tuple[int, Span | None]:
+def nesting(tree: lark.Tree, file: str) -> tuple[int, Span | None]:
     """The depth of the parse tree and where its deepest node is (without recursion:
     the tree of a 5,000-level expression is itself 5,000 levels deep)."""
     deepest, where = 0, None
@@ -497,7 +497,7 @@ def _raise_too_deep(file: str, where: Span | None, sources: SourceMap | None) ->
 def _parse_with_lark(text: str, file: str, sources: SourceMap | None) -> tuple:
     try:
         tree = _parser().parse(text)
-        depth, where = _nesting(tree, file)
+        depth, where = nesting(tree, file)
         if depth > MAX_NESTING:
             _raise_too_deep(file, where, sources)
         return _ToAst(file).transform(tree)
