@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3
+from veil.ir import lower_rep3, sorting
 from veil.ir.lower import lower, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
@@ -45,7 +45,7 @@ class Compiled:
     def unoptimized_executable(self) -> Circuit:
         """The naive circuit for the same backend (for before/after comparisons)."""
         if self.backend == "rep3":
-            return lower_rep3.run(self.unoptimized)
+            return lower_rep3.run(sorting.run(self.unoptimized))
         return self.unoptimized
 
     @functools.cached_property
@@ -66,8 +66,8 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
                    passes: tuple[str, ...] | None = None) -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
-    For `rep3` the optimized circuit is lowered to protocol primitives and optimized
-    again, so common subexpressions of the protocol (the same conversion of one value
+    For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
+    then it is lowered to protocol primitives and optimized again, so common subexpressions of the protocol (the same conversion of one value
     used by two comparisons) are computed once.
     """
     # Compiling builds many small immutable objects and no cycles worth collecting: the
@@ -94,8 +94,11 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
     optimized, records = optimize(circuit, level=optimize_level, passes=passes)
     protocol = None
     if backend == "rep3":
-        protocol = lower_rep3.run(optimized)
-        records.append(record(lower_rep3.NAME, optimized, protocol))
+        expanded = sorting.run(optimized)
+        if expanded is not optimized:
+            records.append(record(sorting.NAME, optimized, expanded))
+        protocol = lower_rep3.run(expanded)
+        records.append(record(lower_rep3.NAME, expanded, protocol))
         protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else ())
         records += more
     return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol)

@@ -3,7 +3,8 @@
 An interactive primitive is ready one round after its last operand; local work costs
 no round (longest-path levels of the DAG, computed with networkx). All interactive work
 of one level is one round: each server sends at most ONE message per peer in it, with
-every payload of the round batched. The executor (veil.backend.rep3) runs exactly this
+every payload of the round batched. Most primitives send to the predecessor (server i
+to i−1); a shuffle stage also sends to the successor (`links` says who sends to whom). The executor (veil.backend.rep3) runs exactly this
 schedule and the cost report predicts traffic from it, so measured rounds and bytes
 equal the prediction (tests/test_rep3_traffic.py checks that for every program).
 
@@ -26,8 +27,11 @@ HEADER_BYTES = 36
 SERVERS = 3
 TRUNC_SENDER = 0  # the server that sends in a truncation (to its predecessor, server 2)
 
+Link = tuple[int, int]
+"""(sender, receiver) of a message between two servers."""
 
-HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits"}
+
+HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits", *ops.TABLES}
 """Interactive ops that the rep3 lowering replaces; none may reach the schedule."""
 
 
@@ -39,22 +43,56 @@ def is_interactive(node: Node, circuit: Circuit) -> bool:
     return interactive
 
 
+def links(node: Node) -> list[Link]:
+    """Who sends to whom for an interactive node, each message carrying one element per
+    element of the node. Products and openings: every server to its predecessor;
+    truncation: server 0 to server 2; a shuffle stage: see veil.backend.rep3_shuffle."""
+    if node.op == "trunc":
+        return [(TRUNC_SENDER, (TRUNC_SENDER - 1) % SERVERS)]
+    if node.op == "shuffle_step":
+        j = shuffle_pair(node)
+        if node.attr("stage") < 2:  # the pair's first server hands its part on
+            return [(j, (j - 1) % SERVERS)]
+        return [(j, (j + 1) % SERVERS), ((j + 1) % SERVERS, j)]  # the pair reshares
+    return [(s, (s - 1) % SERVERS) for s in range(SERVERS)]
+
+
+def shuffle_pair(node: Node) -> int:
+    """The pair of servers (j, j+1) that knows the permutation of a shuffle stage; the
+    first pair rotates with the shuffle's group, so the load spreads over the servers."""
+    return (node.attr("group") + node.attr("stage")) % SERVERS
+
+
 def payload_bytes(ring_elements: int, bits: int) -> int:
     return 8 * ring_elements + (bits + 7) // 8
 
 
 @dataclass
 class Round:
-    """One round: its interactive nodes, and what each server sends to its predecessor."""
+    """One round: its interactive nodes, and what each server sends to each other one
+    (at most one message per (sender, receiver))."""
 
     nodes: list[int] = field(default_factory=list)
-    ring_sent: list[int] = field(default_factory=lambda: [0] * SERVERS)
-    bits_sent: list[int] = field(default_factory=lambda: [0] * SERVERS)
+    ring: dict[Link, int] = field(default_factory=dict)  # ring elements and words
+    bits: dict[Link, int] = field(default_factory=dict)  # single bits
+
+    def message_bytes(self, sender: int, receiver: int) -> int:
+        ring, bits = self.ring.get((sender, receiver), 0), self.bits.get((sender, receiver), 0)
+        return HEADER_BYTES + payload_bytes(ring, bits) if ring or bits else 0
+
+    def receivers(self, server: int) -> list[int]:
+        return [r for r in range(SERVERS) if self.message_bytes(server, r)]
 
     def bytes_sent(self, server: int) -> int:
-        if not self.ring_sent[server] and not self.bits_sent[server]:
-            return 0
-        return HEADER_BYTES + payload_bytes(self.ring_sent[server], self.bits_sent[server])
+        return sum(self.message_bytes(server, r) for r in range(SERVERS))
+
+    def messages_sent(self, server: int) -> int:
+        return len(self.receivers(server))
+
+    def elements_sent(self, server: int) -> tuple[int, int]:
+        """(ring elements, bits) this server sends in the round."""
+        return (sum(v for (s, _), v in self.ring.items() if s == server),
+                sum(v for (s, _), v in self.bits.items() if s == server))
 
 
 @dataclass
@@ -101,12 +139,9 @@ def _schedule(circuit: Circuit) -> Schedule:
         rnd = rounds[lv - 1]
         rnd.nodes.append(node.id)
         size = node.type.size
-        senders = [TRUNC_SENDER] if node.op == "trunc" else range(SERVERS)
-        for s in senders:
-            if node.type.base == BOOL:
-                rnd.bits_sent[s] += size
-            else:
-                rnd.ring_sent[s] += size
+        table = rnd.bits if node.type.base == BOOL else rnd.ring
+        for link in links(node):
+            table[link] = table.get(link, 0) + size
     return Schedule(level, rounds, local_by_level)
 
 
@@ -140,12 +175,11 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     bits_sent = [0] * SERVERS
     for rnd in sched.rounds:
         for s in range(SERVERS):
-            b = rnd.bytes_sent(s)
-            if b:
-                sent[s] += b
-                messages[s] += 1
-                ring_sent[s] += rnd.ring_sent[s]
-                bits_sent[s] += rnd.bits_sent[s]
+            sent[s] += rnd.bytes_sent(s)
+            messages[s] += rnd.messages_sent(s)
+            ring, bits = rnd.elements_sent(s)
+            ring_sent[s] += ring
+            bits_sent[s] += bits
     owners: dict[str, list] = {}
     for spec in circuit.inputs:
         owners.setdefault(spec.owner, []).append(spec.type)

@@ -7,6 +7,8 @@ operation per node, and is what every other backend is checked against.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from veil.backend.base import RunResult
@@ -19,12 +21,13 @@ class PlainBackend:
 
     def run(self, circuit: Circuit, inputs: dict[str, np.ndarray]) -> RunResult:
         values: dict[int, np.ndarray] = {}
+        seed = os.urandom(16)  # this run's shuffles
         by_node = {spec.node: spec.name for spec in circuit.inputs}
         for node in circuit.nodes:
             if node.op == "input":
                 values[node.id] = np.asarray(inputs[by_node[node.id]])
             else:
-                values[node.id] = apply(node, [values[a] for a in node.args])
+                values[node.id] = apply(node, [values[a] for a in node.args], seed)
         outputs = {o.name: values[o.node] for o in circuit.outputs}
         return RunResult(outputs, {"backend": self.name, "nodes": len(circuit)})
 

@@ -19,6 +19,9 @@ random shares and masked messages.
   where x is the value before truncation (docs/security.md has the bound).
 - a2b_comp / b2a_comp: the trivial sharing of one component, known to the two servers
   that hold it, as a word or ring sharing; the lowering builds conversions from them.
+- shuffle_step / reveal (veil.backend.rep3_shuffle): the stages of a resharing shuffle,
+  the only messages also sent to the successor, and the opening of a value to the
+  servers; scatter moves each share's rows to public positions, cumsum sums them.
 
 The schedule (veil.schedule) decides what happens in each round; this module only
 computes and exchanges what the schedule says, one message per peer per round.
@@ -26,17 +29,18 @@ computes and exchanges what the schedule says, one message per peer per round.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from veil.backend import prg
+from veil.backend import prg, rep3_shuffle
 from veil.ir.nodes import Circuit, Node
 from veil.ir.ops import trunc_bits
 from veil.ir.semantics import apply, const_array
 from veil.net.transport import ROUND, Channel, exchange
-from veil.schedule import TRUNC_SENDER, Schedule
+from veil.schedule import SERVERS, TRUNC_SENDER, Schedule, links
 from veil.types import BOOL, WORD
 
 U64 = np.uint64
@@ -44,6 +48,8 @@ Share = tuple[np.ndarray, np.ndarray]
 Value = np.ndarray | Share
 
 SCALED = {"mul", "matmul", "and"}
+PUBLIC_OPERAND = SCALED | {"scatter"}
+"""Ops applied to each share with their public operand as it is (not as a sharing)."""
 
 
 def pack(parts: Sequence[np.ndarray]) -> bytes:
@@ -80,6 +86,25 @@ def unpack(payload: bytes | bytearray, shapes: Sequence[tuple[tuple[int, ...], b
     return out
 
 
+def _send_all(number: int, sends: list[tuple[Channel, bytes]]) -> None:
+    """Send each message on its own thread (a server may send to both peers in a round)."""
+    errors: list[BaseException] = []
+
+    def one(channel: Channel, payload: bytes) -> None:
+        try:
+            channel.send(ROUND, number, payload)
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=item, daemon=True) for item in sends]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def trivial(value: np.ndarray, me: int) -> Share:
     """Server `me`'s pair of the sharing (value, 0, 0)."""
     zero = np.zeros_like(value)
@@ -95,11 +120,12 @@ class Rep3Server:
     sched: Schedule
     key_prev: bytes  # k_me, shared with server me-1
     key_next: bytes  # k_{me+1}, shared with server me+1
-    to_prev: Channel
-    from_next: Channel
+    prev_channel: Channel  # to and from server me-1
+    next_channel: Channel  # to and from server me+1
     values: dict[int, Value] = field(default_factory=dict)
     rounds_sent: list[int] = field(default_factory=list)
     trunc_masks: dict[int, np.ndarray] = field(default_factory=dict)
+    shuffles: rep3_shuffle.ShuffleState = field(default_factory=rep3_shuffle.ShuffleState)
 
     # ------------------------------------------------------------ randomness
 
@@ -108,7 +134,7 @@ class Rep3Server:
         values, XOR for bits and words), cut from one keystream per key: one AES-CTR
         setup per key and round instead of two per gate (a circuit like AES has 6400
         AND gates in 60 rounds)."""
-        products = [n for n in nodes if n.op != "trunc"]
+        products = [n for n in nodes if n.op in SCALED]
         ring_n = sum(n.type.size for n in products if n.type.base != BOOL)
         bits_n = sum(n.type.size for n in products if n.type.base == BOOL)
         streams = []
@@ -157,7 +183,7 @@ class Rep3Server:
         op = node.op
         if op in ("a2b_comp", "b2a_comp"):
             return self.component(node, args[0])
-        if op in SCALED:  # one operand is public: scale each share by it
+        if op in PUBLIC_OPERAND:  # one operand is public: scale (or move) each share by it
             return tuple(apply(node, [a[j] if isinstance(a, tuple) else a for a in args])
                          for j in range(2))  # type: ignore[return-value]
         lifted = [a if isinstance(a, tuple) else trivial(a, self.me) for a in args]
@@ -225,32 +251,55 @@ class Rep3Server:
         rnd = self.sched.rounds[number - 1]
         nodes = [self.circuit.node(n) for n in rnd.nodes]
         zeros = self.round_zero_shares(number, nodes)
-        mine = {node.id: self.message_part(node, zeros.get(node.id)) for node in nodes}
-        parts = [p for p in mine.values() if p is not None]
-        sender = (self.me + 1) % 3
-        incoming = [n for n in nodes if n.op != "trunc" or sender == TRUNC_SENDER]
+        prev, nxt = (self.me - 1) % SERVERS, (self.me + 1) % SERVERS
+        outgoing: dict[int, list[np.ndarray]] = {prev: [], nxt: []}
+        kept: dict[int, object] = {}
+        for node in nodes:
+            if node.op in rep3_shuffle.OPS:
+                parts, kept[node.id] = rep3_shuffle.message_parts(self, node)
+            else:
+                part = self.message_part(node, zeros.get(node.id))
+                parts = {} if part is None else {prev: part}
+                kept[node.id] = part
+            for receiver, array in parts.items():
+                outgoing[receiver].append(array)
+        # what each peer sends me, in node order (veil.schedule.links says who sends)
+        incoming = {peer: [n for n in nodes if (peer, self.me) in links(n)]
+                    for peer in (nxt, prev)}
+        channels = {prev: self.prev_channel, nxt: self.next_channel}
+        sends = [(channels[r], pack(parts)) for r, parts in outgoing.items() if parts]
+        expected = [peer for peer, ns in incoming.items() if ns]
 
         def send() -> None:
-            self.to_prev.send(ROUND, number, pack(parts))
-            self.rounds_sent.append(number)
+            for channel, payload in sends:
+                channel.send(ROUND, number, payload)
 
-        def receive() -> bytearray:
-            return self.from_next.recv(ROUND, number)
+        def receive() -> list[bytearray]:
+            return [channels[peer].recv(ROUND, number) for peer in expected]
 
-        payload = None
-        if parts and incoming:
-            payload = exchange(send, receive)
-        elif parts:
+        payloads: list = []
+        if sends and expected:
+            if len(sends) == 1:
+                payloads = exchange(send, receive)  # type: ignore[assignment]
+            else:  # one thread per message: no send waits for another peer to read
+                payloads = exchange(lambda: _send_all(number, sends), receive)  # type: ignore
+        elif sends:
             send()
-        elif incoming:
-            payload = receive()
-        received: dict[int, np.ndarray] = {}
-        if payload is not None:
-            layout = [(n.type.shape, n.type.base == BOOL) for n in incoming]
-            arrays = unpack(payload, layout)
-            received = {n.id: arr for n, arr in zip(incoming, arrays, strict=True)}
+        elif expected:
+            payloads = receive()
+        if sends:
+            self.rounds_sent.append(number)
+        received: dict[int, dict[int, np.ndarray]] = {}
+        for peer, payload in zip(expected, payloads, strict=True):
+            layout = [(n.type.shape, n.type.base == BOOL) for n in incoming[peer]]
+            for n, array in zip(incoming[peer], unpack(payload, layout), strict=True):
+                received.setdefault(n.id, {})[peer] = array
         for node in nodes:
-            self.values[node.id] = self.finish(node, mine[node.id], received.get(node.id))
+            got = received.get(node.id, {})
+            if node.op in rep3_shuffle.OPS:
+                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], got)
+            else:
+                self.values[node.id] = self.finish(node, kept[node.id], got.get(nxt))  # type: ignore
 
     def run_local(self, level: int) -> None:
         for node_id in self.sched.local_by_level[level]:

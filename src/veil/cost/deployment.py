@@ -42,12 +42,14 @@ def section(circuit: Circuit, dep: Deployment) -> dict[str, Any]:
     phases = estimate(sched, t, link, owners, receivers, circuit_bytes)
     ring = []
     for s in range(SERVERS):
-        peer = (s - 1) % SERVERS
-        speed = link(s, peer)
-        ring.append({"from": names[s], "to": names[peer], "rtt_ms": speed.rtt_ms,
-                     "mbit": speed.mbit, "rounds": sum(1 for r in sched.rounds
-                                                       if r.bytes_sent(s)),
-                     "bytes": sum(r.bytes_sent(s) for r in sched.rounds)})
+        for peer in ((s - 1) % SERVERS, (s + 1) % SERVERS):
+            sizes = [r.message_bytes(s, peer) for r in sched.rounds]
+            if peer == (s + 1) % SERVERS and not any(sizes):
+                continue  # only shuffles send to the successor
+            speed = link(s, peer)
+            ring.append({"from": names[s], "to": names[peer], "rtt_ms": speed.rtt_ms,
+                         "mbit": speed.mbit, "rounds": sum(1 for b in sizes if b),
+                         "bytes": sum(sizes)})
     return {
         "digest": dep.digest,
         "servers": [{"name": s.name, "jurisdiction": s.jurisdiction, "host": s.host,

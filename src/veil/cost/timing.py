@@ -11,7 +11,8 @@ compute rounds a whole run has a fixed number of one-way trips:
     agree     1   the servers' signed session proposals (server ↔ server)
     start     1   START, server → party
     input     1   each owner's input shares, party → server (+ bytes / bandwidth)
-    compute   R   one per compute round (+ the round's bytes / bandwidth)
+    compute   R   one per compute round (+ the round's bytes / bandwidth; a shuffle's
+                  last stage also sends to the successor, over that link)
     output    1   the output shares and the done message, server → party (+ bytes)
 
 so a run costs R + 9 one-way delays in all. Each phase takes the slowest link it uses.
@@ -66,9 +67,8 @@ def estimate(sched: Schedule, t: Traffic, link: LinkOf, owners: list[str],
     for rnd in sched.rounds:
         slowest = 0.0
         for s in servers:
-            nbytes = rnd.bytes_sent(s)
-            if nbytes:
-                peer = (s - 1) % SERVERS
+            for peer in rnd.receivers(s):
+                nbytes = rnd.message_bytes(s, peer)
                 slowest = max(slowest, link(s, peer).one_way + link(s, peer).transfer(nbytes))
         compute += slowest
     phases["compute"] = compute

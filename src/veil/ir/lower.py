@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veil.diagnostics import Diagnostic, Span, VeilError, error
+from veil.ir.lower_tables import TableLowering
 from veil.ir.nodes import Circuit, InputSpec, Node, OutputSpec
 from veil.ir.ops import infer
 from veil.ir.semantics import apply, decode, encode
@@ -133,7 +134,7 @@ class Env:
         raise AssertionError(f"assignment to undeclared {name}")
 
 
-class Lowerer:
+class Lowerer(TableLowering):
     """Walks the checked program and emits circuit nodes."""
 
     def __init__(self, program: CheckedProgram):

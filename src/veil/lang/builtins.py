@@ -7,6 +7,7 @@ result type or reports an error and returns None.
 from __future__ import annotations
 
 from veil.lang import ast
+from veil.lang.builtins_tables import TABLE_HELP
 from veil.types import (
     BOOL,
     FIXED,
@@ -226,4 +227,5 @@ BUILTIN_HELP = {
     "from_bits": "from_bits(b) is the int whose bit i is b[i], for b: bool[64]",
     "reshape": "reshape(x, d1, d2, ...) keeps the elements in order",
     "transpose": "transpose(m) swaps the two dimensions of a matrix",
+    **TABLE_HELP,
 }

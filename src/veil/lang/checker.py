@@ -27,6 +27,7 @@ import numpy as np
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
 from veil.lang.builtins import BuiltinRules, callee_name
+from veil.lang.builtins_tables import TABLE_BUILTINS, TableRules
 from veil.lang.modules import ModuleLoader, stdlib_modules
 from veil.types import (
     BOOL,
@@ -139,10 +140,11 @@ class CheckedProgram:
 
 
 BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
-            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits")  # fmt: skip
+            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits",
+            *TABLE_BUILTINS)  # fmt: skip
 
 
-class Checker(BuiltinRules):
+class Checker(BuiltinRules, TableRules):
     """Checks one program with given param values; collects diagnostics."""
 
     def __init__(self, loader: ModuleLoader, param_overrides: dict[str, str] | None = None):

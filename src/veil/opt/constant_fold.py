@@ -1,8 +1,9 @@
 """Pass `constant-fold`: evaluate every operation whose operands are all public constants.
 
 Public values are known at compile time, so after this pass only secret-dependent
-operations remain (plus the constants they use). Evaluation uses the reference
-semantics, the same code the plain backend runs.
+operations remain (plus the constants they use) and shuffles, whose permutation is
+drawn at run time. Evaluation uses the reference semantics, the same code the plain
+backend runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from veil.ir.nodes import Circuit, Node
+from veil.ir.ops import RANDOM
 from veil.ir.semantics import apply
 
 NAME = "constant-fold"
@@ -24,7 +26,7 @@ def run(circuit: Circuit) -> Circuit:
             values[node.id] = apply(node, [])
             nodes.append(node)
             continue
-        if node.op == "input" or not all(a in values for a in node.args):
+        if node.op == "input" or node.op in RANDOM or not all(a in values for a in node.args):
             nodes.append(node)
             continue
         value = apply(node, [values[a] for a in node.args])

@@ -1,0 +1,316 @@
+"""Pass `sort-lower`: table operations on secrets → comparisons, products and shuffles.
+
+`sort_by`, `isin`, `sum_by` and `shuffle` become high-level IR (to_bits, b2a, mul, eq,
+and/xor) plus four protocol steps (veil.ir.ops.TABLE_PROTOCOL): `shuffle_step` (one of
+the three permutations of a resharing shuffle), `reveal` (open to the servers),
+`scatter` (move rows to public positions) and `cumsum`. Every round count is fixed by
+the sizes alone, so the schedule, the report and the run agree.
+
+- Moving rows to secret positions (`order`): shuffle the rows together with their
+  destinations, open the shuffled destinations — a uniformly random permutation,
+  whatever the data — and move the rows locally (Hamada, Kikuchi, Ikarashi, Chida,
+  Takahashi, "Practically efficient multi-party sorting protocols from comparison sort
+  algorithms", ICISC 2012: shuffle, then reveal what the shuffle makes independent of
+  the input).
+- Sorting: LSD radix sort, two key bits a pass (Hamada, Ikarashi, Chida, Takahashi,
+  "Oblivious radix sort", IACR ePrint 2014/121; in the three-party setting of Asharov,
+  Hamada, Ikarashi, Kikuchi, Nof, Pinkas, Takahashi, Furukawa, "Efficient secure
+  three-party sorting with applications to data analysis and heavy hitters", CCS 2022).
+  A pass computes each row's destination in a stable sort by its digit from running
+  counts of the digit's values (local) and one round of products, then moves the rows.
+  The next digit's bits are converted while this one's destinations are computed, so a
+  pass costs 2 + 3 (shuffle) + 1 (reveal) rounds: 32 passes for 64-bit keys. Keys are
+  decomposed once (`to_bits`); bit 63 is flipped so the unsigned order of the bits is
+  the signed order of the keys.
+- `isin(a, b)`: sort b ++ a (stable: in each run of equal keys b's rows come first),
+  mark where a row's key equals its predecessor's (`eq`), and let "this run has a row
+  of b so far" flow down the rows: h[p] = isb[p] ∨ (same[p] ∧ h[p−1]), a composition of
+  maps x ↦ (k ∧ x) ⊕ c computed as a parallel prefix (Hillis & Steele 1986; the
+  generate/propagate carry of a Kogge–Stone adder): one AND round per doubling. Then
+  the flags go back to a's order (shuffle, open the original positions, move).
+- `sum_by(keys, values, domain)`: sort keys ++ domain (a domain row last in its run),
+  running sums of the values, flag the last row of every run (`eq` with the next),
+  move those rows to the front in order (a stable partition: one more pass), where a
+  run's total is the difference of neighbouring running sums, and deliver each domain
+  row's total to the domain's order (shuffle, open the domain positions, move).
+
+What the servers see opened: shuffled permutations of 0..n−1, and shuffled domain
+positions among −1 placeholders; both are uniformly random given the public sizes
+(docs/security.md states this). Keys are never compared in the open, so equal keys
+(duplicates) stay hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from veil.ir.lower import Builder
+from veil.ir.nodes import Circuit, Node
+from veil.ir.tables import stable_order
+from veil.types import BOOL, INT, VType
+
+NAME = "sort-lower"
+SUMMARY = "expand sort, shuffle, isin and sum_by into shuffles, openings and comparisons"
+
+DIGIT_BITS = 2
+"""Key bits per radix pass. Two halve the passes (and the shuffled bytes) of one at the
+cost of one more round of products per pass; three gain little (more indicators)."""
+
+KEY_BITS = 64
+
+# What a `reveal` opens, for the disclosure report (veil.cost.report).
+REVEALS = {
+    "permutation": "destinations after a shuffle: a uniformly random permutation of "
+                   "0..n-1, whatever the data",
+    "placement": "positions after a shuffle: a uniformly random arrangement of 0..k-1 "
+                 "among n-k placeholders (-1), with n and k public",
+}
+
+
+class _Expander:
+    def __init__(self, circuit: Circuit):
+        self.src = circuit
+        self.b = Builder()
+        self.map: dict[int, int] = {}
+        self.groups = max((n.attr("group", 0) for n in circuit.nodes if n.op == "shuffle"),
+                          default=0)
+
+    def add(self, op: str, *args: int, **attrs) -> int:
+        return self.b.add(op, args, attrs)
+
+    def t(self, node_id: int) -> VType:
+        return self.b.type(node_id)
+
+    def n_rows(self, x: int) -> int:
+        return self.t(x).shape[0]
+
+    def rows(self, x: int, lo: int, hi: int) -> int:
+        return self.add("slice", x, spec=(("r", lo, hi),))
+
+    def column(self, x: int, j: int) -> int:
+        return self.add("slice", x, spec=(("r", 0, self.n_rows(x)), ("i", j)))
+
+    def columns(self, x: int, lo: int, hi: int) -> int:
+        return self.add("slice", x, spec=(("r", 0, self.n_rows(x)), ("r", lo, hi)))
+
+    def const(self, value, base: str) -> int:
+        return self.b.const(value, base)
+
+    # ------------------------------------------------------------ moving rows
+
+    def shuffle(self, columns: Sequence[int], group: int | None = None) -> list[int]:
+        """The rows of every column in one uniformly random order nobody knows."""
+        if group is None:
+            self.groups += 1
+            group = self.groups
+        out = []
+        for c in columns:
+            for stage in range(3):
+                c = self.add("shuffle_step", c, group=group, stage=stage)
+            out.append(c)
+        return out
+
+    def order(self, dest: int, columns: Sequence[int], size: int, reveals: str
+              ) -> list[int]:  # fmt: skip
+        """Row p of every column moved to row dest[p] (dropped where dest[p] = −1) of a
+        `size`-row result, for a secret dest that is a permutation (or a placement):
+        shuffle, open the shuffled dest, move locally."""
+        shuffled = self.shuffle([dest, *columns])
+        public = self.add("reveal", shuffled[0], reveals=reveals)
+        return [self.add("scatter", c, public, size=size) for c in shuffled[1:]]
+
+    # ------------------------------------------------------------ radix sort
+
+    def key_bits(self, keys: int) -> int:
+        """bool[n, 64] of the keys, bit 63 flipped: unsigned order = signed key order."""
+        bits = self.add("to_bits", keys)
+        flip = self.const(np.arange(KEY_BITS) == KEY_BITS - 1, BOOL)
+        return self.add("xor", bits, flip)
+
+    def digit_values(self, bits: int, count: int) -> list[int]:
+        """The first `count` bit columns of `bits` as ring values 0/1."""
+        return [self.add("b2a", self.column(bits, j)) for j in range(count)]
+
+    def destinations(self, digit: list[int]) -> int:
+        """Row p's place in a stable sort by its digit (bits x_j, ring 0/1): the number
+        of rows with a smaller digit, plus the earlier rows with the same digit.
+
+        With indicators e_v (row p's digit is v) and inclusive running counts C_v,
+        dest = Σ_v e_v·(C_v + off_v) − 1; as Σ_v e_v = 1 this is
+        V_0 − 1 + Σ_{v≥1} e_v·(V_v − V_0) for V_v = C_v + off_v: one round of products
+        once the indicators are known (products of the bits: one round for two bits)."""
+        n = self.n_rows(digit[0])
+        indicators = self.indicators(digit)
+        counts = [self.add("cumsum", e) for e in indicators]
+        offsets: list[int] = [self.const(0, INT)]
+        for c in counts[:-1]:
+            offsets.append(self.add("add", offsets[-1], self.rows(c, n - 1, n)))
+        v = [self.add("add", c, off) for c, off in zip(counts, offsets, strict=True)]
+        diffs = self.add("stack", *(self.add("sub", vk, v[0]) for vk in v[1:]))
+        picked = self.add("mul", self.add("stack", *indicators[1:]), diffs)
+        dest = self.add("add", v[0], self.add("sum", picked, axis=0))
+        return self.add("sub", dest, self.const(1, INT))
+
+    def indicators(self, digit: list[int]) -> list[int]:
+        """e_v = Π_j (x_j if bit j of v else 1 − x_j) for every digit value v, by
+        inclusion–exclusion over the monomials Π_{j∈S} x_j."""
+        k = len(digit)
+        monomials: dict[int, int] = {}
+        for subset in range(1, 1 << k):
+            members = [j for j in range(k) if subset >> j & 1]
+            if len(members) == 1:
+                monomials[subset] = digit[members[0]]
+            else:
+                low = subset & ~(1 << members[-1])
+                monomials[subset] = self.add("mul", monomials[low], digit[members[-1]])
+        one = self.const(1, INT)
+        out = []
+        for v in range(1 << k):
+            total: int | None = None
+            for subset in range(1 << k):
+                if subset & v != v:
+                    continue
+                term = one if subset == 0 else monomials[subset]
+                negative = bin(subset & ~v).count("1") % 2 == 1
+                if total is None:
+                    total = self.add("neg", term) if negative else term
+                else:
+                    total = self.add("sub" if negative else "add", total, term)
+            assert total is not None
+            if self.t(total).shape != self.t(digit[0]).shape:
+                total = self.add("broadcast", total, shape=self.t(digit[0]).shape)
+            out.append(total)
+        return out
+
+    def radix_sort(self, bits: int, columns: list[int]) -> list[int]:
+        """The columns' rows in the stable order of the keys whose bits are `bits`."""
+        width = self.t(bits).shape[1]
+        spans = [(lo, min(lo + DIGIT_BITS, width)) for lo in range(0, width, DIGIT_BITS)]
+        n = self.n_rows(bits)
+        lo, hi = spans[0]
+        digit = self.digit_values(bits, hi - lo)
+        rest = self.columns(bits, hi, width) if len(spans) > 1 else None
+        for i in range(len(spans)):
+            dest = self.destinations(digit)
+            carried = list(columns)
+            following: list[int] = []
+            if rest is not None:
+                lo, hi = spans[i + 1]
+                following = self.digit_values(rest, hi - lo)  # converted meanwhile
+                left = self.t(rest).shape[1] - (hi - lo)
+                rest = self.columns(rest, hi - lo, hi - lo + left) if left else None
+            moved = self.order(dest, [*carried, *following, *([rest] if rest else [])], n,
+                               "permutation")
+            columns = moved[:len(carried)]
+            digit = moved[len(carried):len(carried) + len(following)]
+            if rest is not None:
+                rest = moved[-1]
+        return columns
+
+    # ------------------------------------------------------------ the operations
+
+    def sort_by(self, keys: int, values: int) -> int:
+        if not self.t(keys).is_secret:  # a public order: move the rows at compile time
+            order = stable_order(self.b.value(keys))
+            dest = np.empty_like(order)
+            dest[order] = np.arange(len(order))
+            return self.add("scatter", values, self.const(dest, INT), size=len(order))
+        if keys == values:
+            return self.radix_sort(self.key_bits(keys), [keys])[0]
+        return self.radix_sort(self.key_bits(keys), [values])[0]
+
+    def isin(self, a: int, b: int) -> int:
+        n, m = self.n_rows(a), self.n_rows(b)
+        keys = self.add("concat", b, a)
+        is_b = self.const(np.arange(n + m) < m, BOOL)
+        where = self.const(np.concatenate([np.full(m, -1), np.arange(n)]), INT)
+        keys, is_b, where = self.radix_sort(self.key_bits(keys), [keys, is_b, where])
+        total = n + m
+        same = self.add("eq", self.rows(keys, 1, total), self.rows(keys, 0, total - 1))
+        same = self.add("concat", self.const([False], BOOL), same)
+        keep = self.add("and", same, self.add("not", is_b))
+        found = self.prefix_carry(keep, is_b)
+        return self.order(where, [found], n, "placement")[0]
+
+    def prefix_carry(self, k: int, c: int) -> int:
+        """h[p] = (k[p] ∧ h[p−1]) ⊕ c[p] with h[−1] = 0, for k[p] ∧ c[p] never both true:
+        prefix compositions of the maps x ↦ (k ∧ x) ⊕ c, doubling the span each round
+        ((k, c) after (k', c') is (k ∧ k', (k ∧ c') ⊕ c): both ANDs in one round)."""
+        n = self.n_rows(k)
+        span = 1
+        while span < n:
+            hi_k, hi_c = self.rows(k, span, n), self.rows(c, span, n)
+            lo_k, lo_c = self.rows(k, 0, n - span), self.rows(c, 0, n - span)
+            last = span * 2 >= n
+            if last:  # the final k is not needed
+                both = self.add("and", hi_k, lo_c)
+                new_c = both
+            else:
+                both = self.add("and", self.add("concat", hi_k, hi_k),
+                                self.add("concat", lo_k, lo_c))
+                k = self.add("concat", self.rows(k, 0, span), self.rows(both, 0, n - span))
+                new_c = self.rows(both, n - span, 2 * (n - span))
+            c = self.add("concat", self.rows(c, 0, span), self.add("xor", hi_c, new_c))
+            span *= 2
+        return c
+
+    def sum_by(self, keys: int, values: int, domain: int) -> int:
+        n, d = self.n_rows(keys), self.n_rows(domain)
+        total = n + d
+        base = self.t(values).base
+        all_keys = self.add("concat", keys, domain)
+        padded = self.add("concat", values, self.const(np.zeros(d), base))
+        where = self.const(np.concatenate([np.full(n, -1), np.arange(d)]), INT)
+        all_keys, padded, where = self.radix_sort(self.key_bits(all_keys),
+                                                  [all_keys, padded, where])
+        running = self.add("cumsum", padded)
+        if total > 1:
+            differs = self.add("not", self.add("eq", self.rows(all_keys, 0, total - 1),
+                                               self.rows(all_keys, 1, total)))
+            last = self.add("concat", differs, self.const([True], BOOL))
+        else:
+            last = self.const([True], BOOL)
+        # the last row of every run to the front, in order: a stable partition by ¬last
+        dest = self.destinations([self.add("b2a", self.add("not", last))])
+        running, where = self.order(dest, [running, where], total, "permutation")
+        before = self.add("concat", self.const(np.zeros(1), base),
+                          self.rows(running, 0, total - 1))
+        totals = self.add("sub", running, before)
+        return self.order(where, [totals], d, "placement")[0]
+
+    # ------------------------------------------------------------ the walk
+
+    def node(self, n: Node) -> int:
+        args = [self.map[a] for a in n.args]
+        self.b.span, self.b.fn = n.span, n.fn
+        secret = any(self.t(a).is_secret for a in args)
+        if n.op == "shuffle":
+            return self.shuffle(args, n.attr("group"))[0]
+        if n.op == "sort_by" and secret:
+            return self.sort_by(*args)
+        if n.op == "isin" and secret:
+            return self.isin(*args)
+        if n.op == "sum_by" and secret:
+            return self.sum_by(*args)
+        return self.b.add(n.op, args, dict(n.attrs))
+
+    def expand(self) -> Circuit:
+        for n in self.src.nodes:
+            self.map[n.id] = self.node(n)
+            note = n.attr("note")
+            if note is not None:
+                out = self.b.nodes[self.map[n.id]]
+                if out.attr("note") is None:
+                    attrs = tuple(sorted((*out.attrs, ("note", note))))
+                    self.b.nodes[out.id] = replace(out, attrs=attrs)
+        return self.src.with_nodes(self.b.nodes, dict(self.map))
+
+
+def run(circuit: Circuit) -> Circuit:
+    """Expand the table operations on secrets of a high-level circuit."""
+    if not any(n.op in ("sort_by", "isin", "sum_by", "shuffle") for n in circuit.nodes):
+        return circuit
+    return _Expander(circuit).expand()
