@@ -244,7 +244,8 @@ def _infer_table(op: str, args: Sequence[VType], a: dict[str, Any], label: str) 
         return args[0].with_(label="public")
     if op == "scatter":
         x, index = args
-        if index.base != INT or index.is_secret or index.shape != (rows(x),) or a["size"] < 0:
+        if index.base != INT or index.is_secret or index.shape != (rows(x),) or \
+                a["size"] < 0 or a.get("offset", 0) < 0:
             raise IRError(f"scatter of {x} to public int positions, got {index}")
         return x.with_(shape=(a["size"], *x.shape[1:]))
     # cumsum (along the rows)

@@ -61,15 +61,6 @@ cost of one more round of products per pass; three gain little (more indicators)
 
 KEY_BITS = 64
 
-# What a `reveal` opens, for the disclosure report (veil.cost.report).
-REVEALS = {
-    "permutation": "destinations after a shuffle: a uniformly random permutation of "
-                   "0..n-1, whatever the data",
-    "placement": "positions after a shuffle: a uniformly random arrangement of 0..k-1 "
-                 "among n-k placeholders (-1), with n and k public",
-}
-
-
 class _Expander:
     def __init__(self, circuit: Circuit):
         self.src = circuit
@@ -113,14 +104,21 @@ class _Expander:
             out.append(c)
         return out
 
-    def order(self, dest: int, columns: Sequence[int], size: int, reveals: str
-              ) -> list[int]:  # fmt: skip
-        """Row p of every column moved to row dest[p] (dropped where dest[p] = −1) of a
-        `size`-row result, for a secret dest that is a permutation (or a placement):
-        shuffle, open the shuffled dest, move locally."""
+    def open_order(self, dest: int, columns: Sequence[int]) -> tuple[int, list[int]]:
+        """Shuffle the rows of dest (a secret permutation of 0..n−1) and of the columns
+        together and open the shuffled dest: a uniformly random permutation whatever
+        dest was. Returns it (public) and the shuffled columns."""
         shuffled = self.shuffle([dest, *columns])
-        public = self.add("reveal", shuffled[0], reveals=reveals)
-        return [self.add("scatter", c, public, size=size) for c in shuffled[1:]]
+        return self.add("reveal", shuffled[0]), shuffled[1:]
+
+    def scatter(self, x: int, places: int, size: int, offset: int = 0) -> int:
+        attrs = {"size": size, **({"offset": offset} if offset else {})}
+        return self.add("scatter", x, places, **attrs)
+
+    def order(self, dest: int, columns: Sequence[int]) -> list[int]:
+        """Row p of every column moved to row dest[p], for a secret permutation dest."""
+        places, shuffled = self.open_order(dest, columns)
+        return [self.scatter(c, places, self.n_rows(c)) for c in shuffled]
 
     # ------------------------------------------------------------ radix sort
 
@@ -202,8 +200,7 @@ class _Expander:
                 following = self.digit_values(rest, hi - lo)  # converted meanwhile
                 left = self.t(rest).shape[1] - (hi - lo)
                 rest = self.columns(rest, hi - lo, hi - lo + left) if left else None
-            moved = self.order(dest, [*carried, *following, *([rest] if rest else [])], n,
-                               "permutation")
+            moved = self.order(dest, [*carried, *following, *([rest] if rest else [])])
             columns = moved[:len(carried)]
             digit = moved[len(carried):len(carried) + len(following)]
             if rest is not None:
@@ -217,43 +214,60 @@ class _Expander:
             order = stable_order(self.b.value(keys))
             dest = np.empty_like(order)
             dest[order] = np.arange(len(order))
-            return self.add("scatter", values, self.const(dest, INT), size=len(order))
+            return self.scatter(values, self.const(dest, INT), len(order))
         if keys == values:
             return self.radix_sort(self.key_bits(keys), [keys])[0]
         return self.radix_sort(self.key_bits(keys), [values])[0]
 
-    def isin(self, a: int, b: int) -> int:
+    def match(self, a: int, b: int, want_a: bool, want_b: bool) -> tuple[int | None, int | None]:
+        """isin(a, b) (if want_a) and isin(b, a) (if want_b) from one sort of b ++ a."""
         n, m = self.n_rows(a), self.n_rows(b)
-        keys = self.add("concat", b, a)
-        is_b = self.const(np.arange(n + m) < m, BOOL)
-        where = self.const(np.concatenate([np.full(m, -1), np.arange(n)]), INT)
-        keys, is_b, where = self.radix_sort(self.key_bits(keys), [keys, is_b, where])
         total = n + m
+        keys = self.add("concat", b, a)
+        is_b = self.const(np.arange(total) < m, BOOL)
+        origin = self.const(np.arange(total), INT)
+        keys, is_b, origin = self.radix_sort(self.key_bits(keys), [keys, is_b, origin])
         same = self.add("eq", self.rows(keys, 1, total), self.rows(keys, 0, total - 1))
-        same = self.add("concat", self.const([False], BOOL), same)
-        keep = self.add("and", same, self.add("not", is_b))
-        found = self.prefix_carry(keep, is_b)
-        return self.order(where, [found], n, "placement")[0]
+        flags = []
+        if want_a:  # a's rows: a row of b earlier in the run (b's rows come first in it)
+            same_prev = self.add("concat", self.const([False], BOOL), same)
+            keep = self.add("and", same_prev, self.add("not", is_b))
+            flags.append(self.prefix_carry(keep, is_b))
+        if want_b:  # b's rows: a row of a later in the run
+            same_next = self.add("concat", same, self.const([False], BOOL))
+            keep = self.add("and", same_next, is_b)
+            flags.append(self.prefix_carry(keep, self.add("not", is_b), backward=True))
+        places, shuffled = self.open_order(origin, flags)
+        in_b = self.scatter(shuffled[0], places, n, offset=m) if want_a else None
+        in_a = self.scatter(shuffled[-1], places, m) if want_b else None
+        return in_b, in_a
 
-    def prefix_carry(self, k: int, c: int) -> int:
-        """h[p] = (k[p] ∧ h[p−1]) ⊕ c[p] with h[−1] = 0, for k[p] ∧ c[p] never both true:
-        prefix compositions of the maps x ↦ (k ∧ x) ⊕ c, doubling the span each round
-        ((k, c) after (k', c') is (k ∧ k', (k ∧ c') ⊕ c): both ANDs in one round)."""
+    def prefix_carry(self, k: int, c: int, backward: bool = False) -> int:
+        """h[p] = (k[p] ∧ h[p−1]) ⊕ c[p] with h[−1] = 0 (from the last row up with p+1 for
+        p−1 when `backward`), for k[p] ∧ c[p] never both true: prefix compositions of
+        the maps x ↦ (k ∧ x) ⊕ c, doubling the span each round ((k, c) after (k', c') is
+        (k ∧ k', (k ∧ c') ⊕ c): both ANDs in one round)."""
         n = self.n_rows(k)
         span = 1
         while span < n:
-            hi_k, hi_c = self.rows(k, span, n), self.rows(c, span, n)
-            lo_k, lo_c = self.rows(k, 0, n - span), self.rows(c, 0, n - span)
-            last = span * 2 >= n
-            if last:  # the final k is not needed
-                both = self.add("and", hi_k, lo_c)
-                new_c = both
+            # `near` are the rows that combine with the row `span` before them (after
+            # them when backward); the first `span` rows (last when backward) stay
+            near, far, kept = ((0, n - span), (span, n), (n - span, n)) if backward else \
+                ((span, n), (0, n - span), (0, span))
+            near_k, near_c = self.rows(k, *near), self.rows(c, *near)
+            far_k, far_c = self.rows(k, *far), self.rows(c, *far)
+            if span * 2 >= n:  # the last round: k is not needed any more
+                from_far = self.add("and", near_k, far_c)
             else:
-                both = self.add("and", self.add("concat", hi_k, hi_k),
-                                self.add("concat", lo_k, lo_c))
-                k = self.add("concat", self.rows(k, 0, span), self.rows(both, 0, n - span))
-                new_c = self.rows(both, n - span, 2 * (n - span))
-            c = self.add("concat", self.rows(c, 0, span), self.add("xor", hi_c, new_c))
+                both = self.add("and", self.add("concat", near_k, near_k),
+                                self.add("concat", far_k, far_c))
+                new_k = self.rows(both, 0, n - span)
+                parts = (new_k, self.rows(k, *kept)) if backward else (self.rows(k, *kept), new_k)
+                k = self.add("concat", *parts)
+                from_far = self.rows(both, n - span, 2 * (n - span))
+            new_c = self.add("xor", near_c, from_far)
+            parts = (new_c, self.rows(c, *kept)) if backward else (self.rows(c, *kept), new_c)
+            c = self.add("concat", *parts)
             span *= 2
         return c
 
@@ -263,9 +277,9 @@ class _Expander:
         base = self.t(values).base
         all_keys = self.add("concat", keys, domain)
         padded = self.add("concat", values, self.const(np.zeros(d), base))
-        where = self.const(np.concatenate([np.full(n, -1), np.arange(d)]), INT)
-        all_keys, padded, where = self.radix_sort(self.key_bits(all_keys),
-                                                  [all_keys, padded, where])
+        origin = self.const(np.arange(total), INT)
+        all_keys, padded, origin = self.radix_sort(self.key_bits(all_keys),
+                                                   [all_keys, padded, origin])
         running = self.add("cumsum", padded)
         if total > 1:
             differs = self.add("not", self.add("eq", self.rows(all_keys, 0, total - 1),
@@ -275,11 +289,13 @@ class _Expander:
             last = self.const([True], BOOL)
         # the last row of every run to the front, in order: a stable partition by ¬last
         dest = self.destinations([self.add("b2a", self.add("not", last))])
-        running, where = self.order(dest, [running, where], total, "permutation")
+        running, origin = self.order(dest, [running, origin])
         before = self.add("concat", self.const(np.zeros(1), base),
                           self.rows(running, 0, total - 1))
         totals = self.add("sub", running, before)
-        return self.order(where, [totals], d, "placement")[0]
+        # each domain row's total (a domain row ends its run) to the domain's order
+        places, (totals,) = self.open_order(origin, [totals])
+        return self.scatter(totals, places, d, offset=n)
 
     # ------------------------------------------------------------ the walk
 
@@ -292,12 +308,23 @@ class _Expander:
         if n.op == "sort_by" and secret:
             return self.sort_by(*args)
         if n.op == "isin" and secret:
-            return self.isin(*args)
+            src_a, src_b = n.args
+            if (src_a, src_b) in self.matched:
+                return self.matched.pop((src_a, src_b))
+            swapped = (src_b, src_a) in self.wanted  # isin(b, a) too: both from one sort
+            in_b, in_a = self.match(*args, True, swapped)
+            if swapped:
+                assert in_a is not None
+                self.matched[(src_b, src_a)] = in_a
+            assert in_b is not None
+            return in_b
         if n.op == "sum_by" and secret:
             return self.sum_by(*args)
         return self.b.add(n.op, args, dict(n.attrs))
 
     def expand(self) -> Circuit:
+        self.matched: dict[tuple[int, int], int] = {}
+        self.wanted = {n.args for n in self.src.nodes if n.op == "isin"}
         for n in self.src.nodes:
             self.map[n.id] = self.node(n)
             note = n.attr("note")

@@ -13,9 +13,9 @@ the order of `int` and of `fixed` values alike.
   their permutation from the run's seed, so every column of one shuffle (`group`) moves
   the same way;
 - `reveal(x)`: x itself (the protocol opens it to the servers); `scatter(x, index,
-  size)`: row p of x moves to row index[p] of a `size`-row result, rows with a negative
-  index are dropped and rows nobody moves to are 0; `cumsum(x)`: running sums down the
-  rows.
+  size, offset)`: row p of x moves to row index[p] − offset of a `size`-row result, rows
+  whose place falls outside it are dropped and rows nobody moves to are 0;
+  `cumsum(x)`: running sums down the rows.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def sum_by(keys: np.ndarray, values: np.ndarray, domain: np.ndarray) -> np.ndarr
     return out
 
 
-def scatter(x: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
-    index = np.asarray(index, dtype=U64).view(np.int64)
-    keep = index >= 0
+def scatter(x: np.ndarray, index: np.ndarray, size: int, offset: int = 0) -> np.ndarray:
+    index = np.asarray(index, dtype=U64).view(np.int64) - offset
+    keep = (index >= 0) & (index < size)
     out = np.zeros((size, *x.shape[1:]), dtype=x.dtype)
     out[index[keep]] = x[keep]
     return out
@@ -82,7 +82,7 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes) -> np.ndarray:
     if op == "reveal":
         return np.array(args[0], copy=True)
     if op == "scatter":
-        return scatter(np.asarray(args[0]), args[1], node.attr("size"))
+        return scatter(np.asarray(args[0]), args[1], node.attr("size"), node.attr("offset", 0))
     if op == "cumsum":
         with np.errstate(over="ignore"):
             return np.cumsum(np.asarray(args[0], dtype=U64), axis=0, dtype=U64)

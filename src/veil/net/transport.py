@@ -113,6 +113,7 @@ class Channel:
         self.log: list[tuple[int, int, bytes]] | None = None  # tests: every received message
         self.on_progress: Callable[[bytes], None] | None = None
         self._send_lock = threading.Lock()
+        self._socket_timeout: float | None = None
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -122,7 +123,7 @@ class Channel:
                              len(payload))
         try:
             with self._send_lock:
-                self.sock.settimeout(self.timeout)  # a receive may have left a short one
+                self._set_timeout(self.timeout)
                 self.sock.sendall(header)
                 if len(payload):
                     self.sock.sendall(payload)
@@ -130,6 +131,14 @@ class Channel:
             raise PeerError(f"cannot send to {self.peer_name}: "
                             f"{getattr(exc, 'strerror', None) or exc}") from None
         self.counters.count(True, kind, HEADER.size + len(payload))
+
+    def _set_timeout(self, seconds: float) -> None:
+        """Set the socket's timeout only when it changes: changing it while another
+        thread sends on the same TLS socket breaks the stream, and a round may send to
+        and receive from one peer at once (a shuffle's last stage)."""
+        if self._socket_timeout != seconds:
+            self.sock.settimeout(seconds)
+            self._socket_timeout = seconds
 
     def _recv_exact(self, n: int, deadline: float, what: str) -> bytearray:
         buf = bytearray(n)
@@ -141,7 +150,9 @@ class Channel:
                 raise PeerError(f"{self.peer_name} sent nothing for {self.timeout:g} s "
                                 f"(waiting for {what})")
             try:
-                self.sock.settimeout(remaining)
+                self._set_timeout(self.timeout)
+                if not self.wait_readable(remaining):  # the deadline, by select
+                    continue
                 k = self.sock.recv_into(view[got:], n - got)
             except TimeoutError:
                 continue
