@@ -29,7 +29,6 @@ computes and exchanges what the schedule says, one message per peer per round.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -84,25 +83,6 @@ def unpack(payload: bytes | bytearray, shapes: Sequence[tuple[tuple[int, ...], b
             out.append(ring[r:r + n].reshape(shape).copy())
             r += n
     return out
-
-
-def _send_all(number: int, sends: list[tuple[Channel, bytes]]) -> None:
-    """Send each message on its own thread (a server may send to both peers in a round)."""
-    errors: list[BaseException] = []
-
-    def one(channel: Channel, payload: bytes) -> None:
-        try:
-            channel.send(ROUND, number, payload)
-        except BaseException as exc:  # re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=item, daemon=True) for item in sends]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 def trivial(value: np.ndarray, me: int) -> Share:
@@ -267,39 +247,42 @@ class Rep3Server:
         incoming = {peer: [n for n in nodes if (peer, self.me) in links(n)]
                     for peer in (nxt, prev)}
         channels = {prev: self.prev_channel, nxt: self.next_channel}
-        sends = [(channels[r], pack(parts)) for r, parts in outgoing.items() if parts]
-        expected = [peer for peer, ns in incoming.items() if ns]
+        payloads = {r: pack(parts) for r, parts in outgoing.items() if parts}
+        peers = [p for p in (nxt, prev) if p in payloads or incoming[p]]
 
-        def send() -> None:
-            for channel, payload in sends:
+        def talk(peer: int) -> bytearray | None:
+            """This round's traffic with one peer: each socket is used by one thread."""
+            channel, payload = channels[peer], payloads.get(peer)
+            if payload is not None and incoming[peer]:
+                return channel.exchange(ROUND, number, payload)
+            if payload is not None:
                 channel.send(ROUND, number, payload)
+                return None
+            return channel.recv(ROUND, number)
 
-        def receive() -> list[bytearray]:
-            return [channels[peer].recv(ROUND, number) for peer in expected]
-
-        payloads: list = []
-        if sends and expected:
-            if len(sends) == 1:
-                payloads = exchange(send, receive)  # type: ignore[assignment]
-            else:  # one thread per message: no send waits for another peer to read
-                payloads = exchange(lambda: _send_all(number, sends), receive)  # type: ignore
-        elif sends:
-            send()
-        elif expected:
-            payloads = receive()
-        if sends:
+        got: dict[int, bytearray | None] = {}
+        if len(peers) == 2:  # the two peers at once, so that no send waits for a read
+            first, second = peers
+            got[second] = exchange(lambda: got.__setitem__(first, talk(first)),  # type: ignore
+                                   lambda: talk(second))
+        elif peers:
+            got[peers[0]] = talk(peers[0])
+        if payloads:
             self.rounds_sent.append(number)
+        expected = [p for p in (nxt, prev) if incoming[p]]
         received: dict[int, dict[int, np.ndarray]] = {}
-        for peer, payload in zip(expected, payloads, strict=True):
+        for peer in expected:
+            payload = got[peer]
+            assert payload is not None
             layout = [(n.type.shape, n.type.base == BOOL) for n in incoming[peer]]
             for n, array in zip(incoming[peer], unpack(payload, layout), strict=True):
                 received.setdefault(n.id, {})[peer] = array
         for node in nodes:
-            got = received.get(node.id, {})
+            mine = received.get(node.id, {})
             if node.op in rep3_shuffle.OPS:
-                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], got)
+                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], mine)
             else:
-                self.values[node.id] = self.finish(node, kept[node.id], got.get(nxt))  # type: ignore
+                self.values[node.id] = self.finish(node, kept[node.id], mine.get(nxt))  # type: ignore
 
     def run_local(self, level: int) -> None:
         for node_id in self.sched.local_by_level[level]:

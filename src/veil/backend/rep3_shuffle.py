@@ -37,6 +37,7 @@ import numpy as np
 
 from veil.backend import prg
 from veil.ir.nodes import Node
+from veil.ir.tables import take_rows
 from veil.schedule import SERVERS, shuffle_pair
 from veil.types import BOOL
 
@@ -77,9 +78,12 @@ def _remove(node: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _mask(node: Node, key: bytes) -> np.ndarray:
-    if node.type.base == BOOL:
-        return prg.bits(key, node.id, SHUFFLE_MASK, node.type.shape)
-    return prg.ring(key, node.id, SHUFFLE_MASK, node.type.shape)
+    shape = node.type.shape
+    if node.type.base == BOOL:  # 8 bits a keystream byte
+        n = node.type.size
+        raw = np.frombuffer(prg.stream(key, node.id, SHUFFLE_MASK, (n + 7) // 8), np.uint8)
+        return np.unpackbits(raw, count=n).view(np.bool_).reshape(shape)
+    return prg.ring(key, node.id, SHUFFLE_MASK, shape)
 
 
 class ShuffleState:
@@ -92,8 +96,14 @@ class ShuffleState:
     def permutation(self, key: bytes, group: int, stage: int, n: int) -> np.ndarray:
         cached = self.cache.get((group, stage, n))
         if cached is None:
+            # sort random keys made distinct by the row number in their low bits: the
+            # order is uniformly random up to a collision of the high bits (probability
+            # below n²/2^(65−b)), and no sort algorithm can order the two servers' copies
+            # differently
+            low = max(1, int(n - 1).bit_length())
             draws = prg.ring(key, 4 * group + stage, SHUFFLE_PERM, (n,))
-            cached = np.argsort(draws, kind="stable")
+            keyed = (draws >> U64(low) << U64(low)) | np.arange(n, dtype=U64)
+            cached = (np.sort(keyed) & U64((1 << low) - 1)).astype(np.intp)
             if len(self.cache) >= 8:
                 self.cache.pop(next(iter(self.cache)))
             self.cache[(group, stage, n)] = cached
@@ -140,7 +150,7 @@ def message_parts(server: Rep3Server, node: Node) -> tuple[dict[int, np.ndarray]
     n = node.type.shape[0]
     perm = server.shuffles.permutation(_pair_key(server, j), node.attr("group"),
                                        node.attr("stage"), n)
-    moved = np.asarray(part)[perm]
+    moved = take_rows(part, perm)
     if node.attr("stage") < 2:
         z = _mask(node, _pair_key(server, j))
         if me == j:

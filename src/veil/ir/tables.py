@@ -58,8 +58,31 @@ def sum_by(keys: np.ndarray, values: np.ndarray, domain: np.ndarray) -> np.ndarr
     return out
 
 
+def as_rows(x: np.ndarray) -> np.ndarray:
+    """A 1-D view with one opaque element per row: numpy moves whole rows of a matrix
+    (a key's bits) two to three times faster this way than along axis 0."""
+    x = np.ascontiguousarray(x)
+    if x.ndim < 2 or x.shape[0] == 0:
+        return x
+    return x.reshape(x.shape[0], -1).view(np.dtype((np.void, x[0].nbytes))).reshape(-1)
+
+
+def take_rows(x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Row i of the result is row order[i] of x."""
+    x = np.asarray(x)
+    return np.take(as_rows(x), order).view(x.dtype).reshape((len(order), *x.shape[1:]))
+
+
 def scatter(x: np.ndarray, index: np.ndarray, size: int, offset: int = 0) -> np.ndarray:
-    index = np.asarray(index, dtype=U64).view(np.int64) - offset
+    index = np.asarray(index, dtype=U64).view(np.int64)
+    if offset:
+        index = index - offset
+    x = np.asarray(x)
+    if size == len(index) and not offset:  # a permutation (the usual case): none dropped
+        rows = as_rows(x)
+        out = np.empty_like(rows)
+        out[index] = rows
+        return out.view(x.dtype).reshape(x.shape)
     keep = (index >= 0) & (index < size)
     out = np.zeros((size, *x.shape[1:]), dtype=x.dtype)
     out[index[keep]] = x[keep]
@@ -78,7 +101,7 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes) -> np.ndarray:
     if op in ("shuffle", "shuffle_step"):
         x = np.asarray(args[0])
         stage = node.attr("stage", WHOLE_SHUFFLE)
-        return x[permutation(seed, node.attr("group"), stage, x.shape[0])]
+        return take_rows(x, permutation(seed, node.attr("group"), stage, x.shape[0]))
     if op == "reveal":
         return np.array(args[0], copy=True)
     if op == "scatter":
