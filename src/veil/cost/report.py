@@ -30,6 +30,8 @@ CATEGORIES = (
     "selects",
     "conversions",
     "boolean_gates",
+    "shuffles",
+    "reveals",
     "local_ops",
     "public_ops",
 )
@@ -55,21 +57,32 @@ def category(node: Node, arg_secret: list[bool]) -> str | None:
         return "conversions"
     if node.op in ("and", "or") and all(arg_secret):
         return "boolean_gates"
+    if node.op in ("shuffle", "shuffle_step"):
+        return "shuffles"
+    if node.op == "reveal":
+        return "reveals"
+    if node.op in ("sort_by", "isin", "sum_by"):
+        return "table_ops"
     if node.op in ("a2b_comp", "b2a_comp"):
         return "local_ops"
     return "local_ops"
 
 
 INTERACTIVE = {"secret_multiplications", "dot_products", "comparisons", "truncations",
-               "selects", "conversions", "boolean_gates"}  # fmt: skip
+               "selects", "conversions", "boolean_gates", "shuffles", "reveals",
+               "table_ops"}  # fmt: skip
+HIGH_LEVEL_ONLY = ("table_ops",)
+"""Categories of a circuit before rep3 lowering only (listed when non-zero)."""
 
 
 def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int]],
                                          dict[str, dict[str, int]], int]:  # fmt: skip
     """Totals by category, by source line, by function, and the multiplicative depth."""
     totals = dict.fromkeys(CATEGORIES, 0)
-    by_line: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
-    by_fn: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+    if any(n.op in ("sort_by", "isin", "sum_by") for n in circuit.nodes):
+        totals["table_ops"] = 0
+    by_line: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(totals, 0))
+    by_fn: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(totals, 0))
     depth: dict[int, int] = {}
     for node in circuit.nodes:
         args = [circuit.node(a) for a in node.args]
@@ -83,6 +96,8 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
         n = node.type.size
         if cat == "boolean_gates" and node.type.base == WORD:
             n *= 64  # one AND gate per bit of each word
+        if node.op == "shuffle_step" and node.attr("stage") != 0:
+            n = 0  # an element shuffled counts once, not once per stage
         totals[cat] += n
         line = f"{node.span.file}:{node.span.line}" if node.span else "?"
         by_line[line][cat] += n
@@ -99,6 +114,29 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
 def _line_key(key: str) -> tuple:
     file, _, line = key.rpartition(":")
     return (file, int(line)) if line.isdigit() else (key, 0)
+
+
+SERVER_REVEAL = ("the new positions of rows after a shuffle: a uniformly random permutation "
+                 "of 0..{last}, the same for any data")
+
+
+def server_reveals(circuit: Circuit) -> list[dict[str, Any]]:
+    """What the protocol opens to the three servers (not to any party), by source line:
+    the `reveal` steps of sorting, matching and grouped sums (veil.ir.sorting). Each is
+    a permutation drawn uniformly at random by a shuffle, so it tells the servers the
+    sizes of the tables (public already) and nothing about the data."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for node in circuit.nodes:
+        if node.op != "reveal":
+            continue
+        line = f"{node.span.file}:{node.span.line}" if node.span else "?"
+        rows = node.type.shape[0]
+        entry = found.setdefault((line, rows), {
+            "line": line, "opened": 0, "elements": 0,
+            "what": SERVER_REVEAL.format(last=rows - 1)})
+        entry["opened"] += 1
+        entry["elements"] += node.type.size
+    return sorted(found.values(), key=lambda e: (_line_key(e["line"]), e["elements"]))
 
 
 def _type_dict(t) -> dict[str, Any]:
@@ -125,8 +163,9 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         "disclosures": [{"name": o.name, "receivers": list(o.receivers), **_type_dict(o.type)}
                         for o in circuit.outputs],
         **(disclosure or {}),
+        "server_reveals": server_reveals(circuit),
         "ops": totals,
-        "interactive_elements": sum(totals[c] for c in INTERACTIVE),
+        "interactive_elements": sum(totals.get(c, 0) for c in INTERACTIVE),
         "depth": depth,
         "nodes": len(circuit),
         "by_line": by_line,
@@ -195,9 +234,15 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         out.append("")
         out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
         out.extend(violations)
+    if report.get("server_reveals"):
+        out.append("")
+        out.append("opened to the servers by the protocol (no party sees these)")
+        for r in report["server_reveals"]:
+            out.append(f"  {r['line']:<18} {r['opened']:>4} × {r['elements'] // r['opened']:,} "
+                       f"values: {r['what']}")
     out.append("")
     out.append("operations (elements)")
-    for cat in CATEGORIES:
+    for cat in report["ops"]:
         mark = "" if cat in INTERACTIVE else "  (free: no communication)"
         if cat == "public_ops":
             mark = "  (compile time)"
@@ -220,7 +265,7 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                        f"bytes; local computation not included)")
     if "unoptimized" in report:
         before = report["unoptimized"]
-        inter_before = sum(before["ops"][c] for c in INTERACTIVE)
+        inter_before = sum(before["ops"].get(c, 0) for c in INTERACTIVE)
         out.append(f"  unoptimized: {inter_before:,} interactive elements, depth "
                    f"{before['depth']}, {before['nodes']:,} nodes → now "
                    f"{report['interactive_elements']:,}, {report['depth']}, {report['nodes']:,}")
