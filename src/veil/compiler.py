@@ -67,8 +67,9 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
     For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
-    then it is lowered to protocol primitives and optimized again, so common subexpressions of the protocol (the same conversion of one value
-    used by two comparisons) are computed once.
+    then it is lowered to protocol primitives and optimized again, so common
+    subexpressions of the protocol (the same conversion of one value used by two
+    comparisons) are computed once.
     """
     # Compiling builds many small immutable objects and no cycles worth collecting: the
     # cyclic collector alone took about a third of the time on a 37k-gate circuit.

@@ -4,9 +4,10 @@ An interactive primitive is ready one round after its last operand; local work c
 no round (longest-path levels of the DAG, computed with networkx). All interactive work
 of one level is one round: each server sends at most ONE message per peer in it, with
 every payload of the round batched. Most primitives send to the predecessor (server i
-to i−1); a shuffle stage also sends to the successor (`links` says who sends to whom). The executor (veil.backend.rep3) runs exactly this
-schedule and the cost report predicts traffic from it, so measured rounds and bytes
-equal the prediction (tests/test_rep3_traffic.py checks that for every program).
+to i−1); a shuffle stage also sends to the successor (`links` says who sends to whom).
+The executor (veil.backend.rep3) runs exactly this schedule and the cost report
+predicts traffic from it, so measured rounds and bytes equal the prediction
+(tests/test_rep3_traffic.py checks that for every program).
 
 Wire format of a message: a fixed header (HEADER_BYTES) and a payload made of the ring
 and word elements (8 bytes each, in node order) followed by all single-bit payloads of

@@ -34,7 +34,8 @@ RANDOM = {"shuffle", "shuffle_step"}
 
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | TABLES
-    | TABLE_PROTOCOL | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits"}
+    | TABLE_PROTOCOL
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits"}
 )
 
 

@@ -187,7 +187,6 @@ class _Expander:
         """The columns' rows in the stable order of the keys whose bits are `bits`."""
         width = self.t(bits).shape[1]
         spans = [(lo, min(lo + DIGIT_BITS, width)) for lo in range(0, width, DIGIT_BITS)]
-        n = self.n_rows(bits)
         lo, hi = spans[0]
         digit = self.digit_values(bits, hi - lo)
         rest = self.columns(bits, hi, width) if len(spans) > 1 else None

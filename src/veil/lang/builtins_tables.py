@@ -10,8 +10,7 @@ key d of the public `domain`, `values[keys == d].sum()`.
 from __future__ import annotations
 
 from veil.lang import ast
-from veil.types import BOOL, FIXED, INT, PUBLIC, SECRET, VType, fmt_shape, join_label, \
-    numeric_join
+from veil.types import BOOL, FIXED, INT, PUBLIC, SECRET, VType, fmt_shape, join_label, numeric_join
 
 TABLE_BUILTINS = ("sort", "shuffle", "isin", "sum_by", "concat")
 
