@@ -6,8 +6,9 @@ Run from the repository root:
     python bench/bench_aes.py --blocks 1,1000 --repeat 1
     python bench/bench_aes.py --profile run        # cProfile one 1-block rep3 run (threads)
     python bench/bench_aes.py --profile compile    # cProfile compile_source of AES
+    python bench/bench_aes.py --parts sha256       # 4. SHA-256: import and compile times
 
-Parts:
+Parts (``--parts``; 4 runs only when named: ``--parts sha256``):
 
 1. **Import.** ``bristol.load`` of ``tests/data/bristol/aes_128.txt`` and of synthetic
    valid circuits of 25k, 50k, 100k and 200k gates (``--gates``). The synthetic circuits
@@ -660,6 +661,30 @@ def profile_compile(blocks: int, backend: str, top: int) -> None:
     print_stats(pstats.Stats(prof), "compile_source", top)
 
 
+# ---------------------------------------------------------------- SHA-256
+
+
+def bench_sha256(repeat: int) -> None:
+    """Generate the SHA-256 compression circuit (tests/sha256_bristol.py), then time its
+    import and the compilation of a one-call program for plain and rep3 (medians)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import sha256_bristol
+
+    with tempfile.TemporaryDirectory(prefix="veil-bench-sha-") as tmp:
+        path = Path(tmp) / "sha256.txt"
+        path.write_text(sha256_bristol.circuit_text())
+        load_s, circuit = time_call(lambda: bristol.load(path), repeat)
+        src = (f'party p\ncircuit sha = bristol("{path}")\ninput m: secret bool[512] from p\n'
+               f"input h: secret bool[256] from p\noutput d = sha(m, h) to p\n")
+        print(f"4. SHA-256 compression ({len(circuit.gates):,} gates, {circuit.and_count:,} AND, "
+              f"AND depth {circuit.and_depth}), median of {repeat}: bristol.load {load_s:.2f} s")
+        for backend in ("plain", "rep3"):
+            seconds, compiled = time_call(lambda b=backend: compile_source(src, backend=b),
+                                          repeat)
+            print(f"   compile_source, {backend}: {seconds:.2f} s, "
+                  f"{len(compiled.executable):,} nodes")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -689,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="import,compile,run",
-        help="comma-separated subset of import, compile, run",
+        help="comma-separated subset of import, compile, run, sha256",
     )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds a silent peer is tolerated"
@@ -745,6 +770,8 @@ def main(argv: list[str] | None = None) -> int:
             "around each pass)"
         )
         print(compile_table(rows_c) + "\n")
+    if "sha256" in parts:
+        bench_sha256(args.import_repeat)
     if "run" in parts:
         rng = np.random.default_rng(args.seed)
         rows_r = []

@@ -150,9 +150,10 @@ def test_every_pass_is_exact_on_int_programs(src: str, seed: int) -> None:
         assert np.array_equal(got[out], reference[out]), ("-O2", out)
 
 
-def test_comparisons_of_the_same_difference_share_one_conversion() -> None:
-    """x < y and x == y both convert x - y to bits: after CSE at the protocol level the
-    conversion (and its adder) is computed once."""
+def test_comparisons_of_the_same_difference_share_their_local_work() -> None:
+    """x < y and x == y both slice the components of x - y into bits: after CSE at the
+    protocol level the difference and the shared components are sliced once, and each
+    comparison adds only its own AND gates."""
     from veil.compiler import compile_source
 
     both = """
@@ -163,10 +164,13 @@ output lt = x < y to p
 output eq = x == y to p
 """
     only_lt = both.replace("output eq = x == y to p\n", "")
-    ands = lambda s: measure(compile_source(s, backend="rep3").executable).and_gates  # noqa: E731
-    a2b_gates = ands(only_lt)
-    # eq adds only its 6-level AND tree on top of the shared conversion
-    assert ands(both) == a2b_gates + 8 * 64 * 6
+    only_eq = both.replace("output lt = x < y to p\n", "")
+    circuits = {k: compile_source(s, backend="rep3").executable
+                for k, s in (("both", both), ("lt", only_lt), ("eq", only_eq))}
+    ands = {k: measure(c).and_gates for k, c in circuits.items()}
+    assert ands == {"both": 8 * (241 + 126), "lt": 8 * 241, "eq": 8 * 126}
+    slices = {k: sum(n.op == "bitslice" for n in c.nodes) for k, c in circuits.items()}
+    assert slices == {"both": 4, "lt": 3, "eq": 3}  # components 0 and 1 are shared
 
 
 def test_schedule_puts_every_interactive_op_in_its_earliest_round() -> None:

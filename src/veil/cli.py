@@ -245,7 +245,7 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     reads only its own input file and reconstructs only its own outputs."""
     from veil.backend.plain import PlainBackend
     from veil.io.inputs import inputs_dir_problems, load_inputs, load_party_inputs
-    from veil.io.outputs import by_party, render_text, write_dir
+    from veil.io.outputs import decoded_by_party, dumps, render_text, write_dir
     from veil.runtime.local import LocalRun
 
     compiled = _compile(program, params, opt_level, backend, pass_list)
@@ -262,12 +262,12 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
             problems=problems)
     else:
         result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir))
-    outputs = by_party(circuit, result.outputs)
+    outputs = decoded_by_party(circuit, result.outputs)
     if out_dir is not None:
         write_dir(outputs, out_dir)
     if as_json:
-        click.echo(json.dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
-                               "backend": backend, "stats": result.stats}, indent=2))
+        click.echo(dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
+                          "backend": backend, "stats": result.stats}))
     else:
         click.echo(f"fingerprint {compiled.fingerprint} (backend {backend})")
         click.echo(render_text(outputs))

@@ -249,7 +249,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     outputs sent to NAME."""
     from veil.deploy.approvals import load_dir
     from veil.io.inputs import load_party_inputs
-    from veil.io.outputs import by_party, render_text
+    from veil.io.outputs import decoded_by_party, dumps, render_text
     from veil.ir.serialize import circuit_params
     from veil.runtime.party import PartyConfig, run_party
 
@@ -271,14 +271,14 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     cfg = PartyConfig(name, dep, key_path, approvals, timeout, SECURITY)
     result = run_party(cfg, circuit, compiled.canonical, compiled.fingerprint,
                        circuit_params(circuit), values)
-    mine = by_party(circuit, result.outputs, only=name).get(name, {})
+    mine = decoded_by_party(circuit, result.outputs, only=name).get(name, {})
     stats = _party_stats(result)
     if out_file is not None:
-        _write_new(out_file, json.dumps(mine, indent=2) + "\n")
+        _write_new(out_file, dumps(mine) + "\n")
     if as_json:
-        click.echo(json.dumps({"outputs": {name: mine} if mine else {},
-                               "fingerprint": compiled.fingerprint, "backend": "rep3",
-                               "stats": stats}, indent=2))
+        click.echo(dumps({"outputs": {name: mine} if mine else {},
+                          "fingerprint": compiled.fingerprint, "backend": "rep3",
+                          "stats": stats}))
         return
     click.echo(f"fingerprint {compiled.fingerprint} (backend rep3, deployment "
                f"{dep.digest[:16]}…)")

@@ -139,6 +139,34 @@ def server_reveals(circuit: Circuit) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda e: (_line_key(e["line"]), e["elements"]))
 
 
+COMPARISON_KINDS = {"lt": "<", "eq": "=="}
+
+
+def comparison_costs(circuit: Circuit) -> dict[str, dict[str, float]]:
+    """Per kind of secret comparison in a rep3 circuit (the lowering tags its AND gates
+    and its result with `of`): how many, their AND gates, and the bytes each server
+    sends for them (AND payloads only: 8 bytes a word, 1/8 byte a bit; the headers of
+    a round's one message are shared with everything else in the round)."""
+    costs: dict[str, dict[str, float]] = {}
+    for node in circuit.nodes:
+        kind = node.attr("of")
+        if kind not in COMPARISON_KINDS:
+            continue
+        entry = costs.setdefault(kind, {"count": 0, "and_gates": 0, "bytes_per_server": 0})
+        if node.op == "and":
+            words = node.type.base == WORD
+            entry["and_gates"] += node.type.size * (64 if words else 1)
+            entry["bytes_per_server"] += node.type.size * 8 if words else node.type.size / 8
+        else:
+            entry["count"] += node.type.size
+    for entry in costs.values():
+        count = max(entry["count"], 1)
+        entry["and_gates_each"] = round(entry["and_gates"] / count, 2)
+        entry["bytes_per_comparison"] = round(entry["bytes_per_server"] / count, 2)
+        entry["bytes_per_server"] = round(entry["bytes_per_server"])
+    return costs
+
+
 def _type_dict(t) -> dict[str, Any]:
     return {"label": t.label, "base": t.base, "shape": list(t.shape)}
 
@@ -189,6 +217,7 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
             "messages_per_server": list(t.messages_per_server),
             "ring_elements_per_server": list(t.ring_elements_per_server),
             "bits_per_server": list(t.bits_per_server),
+            "comparisons": comparison_costs(circuit),
             "input_bytes": t.input_bytes_per_owner,
             "output_bytes": t.output_bytes_per_receiver,
             "one_way_delays": one_way_delays(sched),
@@ -257,6 +286,10 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         for i, (b, m) in enumerate(zip(report["bytes_per_server"],
                                        report["messages_per_server"], strict=True)):
             out.append(f"  server {i} sends           {b:>12,} bytes in {m:,} messages")
+        for kind, c in report.get("comparisons", {}).items():
+            out.append(f"  comparisons {COMPARISON_KINDS.get(kind, kind):<12} {c['count']:>12,}  "
+                       f"({c['and_gates_each']:g} AND gates and {c['bytes_per_comparison']:g} "
+                       f"bytes a server each)")
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
                        f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")

@@ -9,39 +9,18 @@ is any: a half-validated input set never reaches a backend.
 from __future__ import annotations
 
 import csv
+import functools
 import json
-import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from veil.diagnostics import Diagnostic, VeilError
+from veil.io.values import Problems, from_array, from_elements, json_field
 from veil.ir.nodes import Circuit, InputSpec
-from veil.ir.semantics import encode
-from veil.types import BOOL, FIXED, FIXED_LIMIT, INT, INT_MAX, INT_MIN, fmt_shape
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[Diagnostic] = []
-
-    def add(self, code: str, message: str, help: str | None = None) -> None:
-        self.items.append(Diagnostic(code, message, None, help))
-
-
-def _shape_of(value: Any) -> tuple[int, ...] | None:
-    """Shape of a nested list, or None if ragged."""
-    if not isinstance(value, list):
-        return ()
-    if not value:
-        return (0,)
-    shapes = {_shape_of(v) for v in value}
-    if len(shapes) != 1 or None in shapes:
-        return None
-    inner = shapes.pop()
-    assert inner is not None
-    return (len(value), *inner)
+from veil.types import BOOL, FIXED, INT, fmt_shape
 
 
 def _is_number_text(text: str) -> bool:
@@ -61,111 +40,63 @@ def read_csv(path: Path) -> list:
     return [[c.strip() for c in row] for row in rows]
 
 
-def _element(raw: Any, base: str, where: str, problems: _Problems) -> Any:
-    """One scalar, converted and range-checked; None after reporting a problem."""
-    if isinstance(raw, str):
-        text = raw
-        if base == BOOL and text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        try:
-            raw = int(text) if text.lstrip("+-").isdigit() else float(text)
-        except ValueError:
-            problems.add("V0704", f"{where}: `{text}` is not a number",
-                         f"expected {_base_words(base)}")
-            return None
-    if base == BOOL:
-        if isinstance(raw, bool) or raw in (0, 1):
-            return bool(raw)
-        problems.add("V0704", f"{where}: {raw!r} is not a bool", "expected true/false (or 0/1)")
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        problems.add("V0704", f"{where}: {json.dumps(raw)} is not a number",
-                     f"expected {_base_words(base)}")
-        return None
-    if isinstance(raw, float) and not math.isfinite(raw):
-        problems.add("V0705", f"{where}: {raw} is not a finite number")
-        return None
-    if base == INT:
-        if isinstance(raw, float):
-            if not raw.is_integer():
-                problems.add("V0704", f"{where}: {raw} is not an integer",
-                             "the field is declared int; declare it fixed for fractions")
-                return None
-            raw = int(raw)
-        if not INT_MIN <= raw <= INT_MAX:
-            problems.add("V0705", f"{where}: {raw} does not fit in a signed 64-bit int")
-            return None
-        return raw
-    if abs(raw) >= FIXED_LIMIT:
-        problems.add("V0705", f"{where}: {raw} is outside the fixed-point range ±2^31",
-                     "scale the data down (e.g. thousands instead of units)")
-        return None
-    return float(raw)
+def _header_lines(path: Path) -> int | None:
+    """Physical lines before the data: blank lines and a header (a first non-blank row
+    with no number in it), as `read_csv` decides; None for a file of blank lines."""
+    with path.open(newline="", encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            row = next(csv.reader([line]), [])
+            if not any(c.strip() for c in row):
+                continue
+            if any(_is_number_text(c.strip()) for c in row):
+                return number - 1
+            return number
+    return None
 
 
-def _base_words(base: str) -> str:
-    return {INT: "an integer", FIXED: "a number", BOOL: "true/false"}[base]
-
-
-def _hex_bits(value: Any, width: int, where: str, problems: _Problems) -> Any:
-    """A bool array given as "0x…" (bit i of the number = element i), or a list of them."""
-    if isinstance(value, list):
-        return [_hex_bits(v, width, f"{where}[{k}]", problems) for k, v in enumerate(value)]
-    if not (isinstance(value, str) and value.lower().startswith("0x")):
-        return value
+def _csv_array(path: Path, base: str) -> np.ndarray | None:
+    """numpy's parse of a CSV file of plain numbers (or true/false), or None when numpy
+    cannot read it that simply (then the csv module and the exact path take over)."""
     try:
-        number = int(value, 16)
-    except ValueError:
-        problems.add("V0704", f"{where}: `{value}` is not a hexadecimal number",
-                     'write "0x" followed by hex digits')
-        return None
-    if number >> width:
-        problems.add("V0705", f"{where}: {value} has more than {width} bits",
-                     f"the field holds {width} bits (bit i of the number is element i)")
-        return None
-    return [bool((number >> i) & 1) for i in range(width)]
-
-
-def _convert(value: Any, spec: InputSpec, where: str, problems: _Problems) -> np.ndarray | None:
-    if spec.type.base == BOOL and spec.type.shape:
-        before = len(problems.items)
-        value = _hex_bits(value, spec.type.shape[-1], where, problems)
-        if len(problems.items) > before:
+        skip = _header_lines(path)
+        if skip is None:
             return None
-    shape = _shape_of(value)
-    want = spec.type.shape
-    if shape is None:
-        problems.add("V0703", f"{where}: rows of different lengths",
-                     f"expected shape {fmt_shape(want)}")
+        dtype: Any = np.int64 if base == INT else np.float64
+        read = functools.partial(np.loadtxt, path, delimiter=",", comments=None, ndmin=2,
+                                 skiprows=skip, quotechar='"', encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": the exact path says
+            try:
+                return read(dtype=dtype)
+            except ValueError:
+                if base != BOOL:
+                    raise
+            words = np.char.lower(np.char.strip(read(dtype="U5")))
+            if not bool(np.all(np.isin(words, ("true", "false", "0", "1")))):
+                return None
+            return (words == "true") | (words == "1")
+    except (ValueError, OSError, UnicodeDecodeError, csv.Error):
         return None
-    if shape != want and not ((len(want) == 1 and shape == (1, want[0])) or
-                              (len(want) == 1 and shape == (want[0], 1))):
-        got = "a single value" if shape == () else f"shape {fmt_shape(shape)}"
-        problems.add("V0703", f"{where}: expected shape {fmt_shape(want)} "
-                     f"({spec.type.base}), got {got}",
-                     _shape_help(want))
-        return None
-    flat = np.array(value, dtype=object).reshape(-1).tolist() if shape else [value]
-    before = len(problems.items)
-    converted = []
-    for k, raw in enumerate(flat):
-        pos = np.unravel_index(k, shape) if shape else ()
-        converted.append(_element(raw, spec.type.base, where + "".join(f"[{i}]" for i in pos),
-                                  problems))
-        if len(problems.items) - before >= 5:  # enough to show the pattern
-            return None
-    if len(problems.items) > before:
-        return None
-    dtype = {INT: np.int64, FIXED: np.float64, BOOL: np.bool_}[spec.type.base]
-    return encode(np.array(converted, dtype=dtype).reshape(want), spec.type.base)
 
 
-def _shape_help(want: tuple[int, ...]) -> str:
-    if not want:
-        return "give a single number"
-    if len(want) == 1:
-        return f"give a list of {want[0]} values"
-    return f"give a nested list ({want[0]} rows of {want[1:]}) or a CSV file name"
+def _csv_field(csv_path: Path, spec: InputSpec, where: str,
+               problems: Problems) -> np.ndarray | None:  # fmt: skip
+    arr = _csv_array(csv_path, spec.type.base)
+    if arr is not None:
+        encoded = from_array(arr, spec)
+        if encoded is not None:
+            return encoded
+    try:
+        value: Any = read_csv(csv_path)
+    except OSError as exc:
+        problems.add("V0707", f"{where}: cannot read CSV: {exc.strerror or exc}")
+        return None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        problems.add("V0707", f"{where}: invalid CSV: {exc}")
+        return None
+    if len(spec.type.shape) == 1 and len(value) == 1:
+        value = value[0]
+    return from_elements(value, spec, where, problems)
 
 
 def template(spec: InputSpec) -> Any:
@@ -185,13 +116,13 @@ def inputs_dir_problems(circuit: Circuit, inputs_dir: Path) -> list[Diagnostic]:
     """Does the directory hold one file per input owner and no stray ones? Names only: no
     file is read, so a launcher can check it without seeing any party's data. A missing
     directory raises at once (there is nothing to read)."""
-    problems = _Problems()
+    problems = Problems()
     _check_dir(circuit, inputs_dir, _owners(circuit), problems)
     return problems.items
 
 
 def _check_dir(circuit: Circuit, inputs_dir: Path, owners: dict[str, list[InputSpec]],
-               problems: _Problems) -> bool:  # fmt: skip
+               problems: Problems) -> bool:  # fmt: skip
     """Collect the directory's problems; False when there is no directory to read."""
     if not inputs_dir.is_dir():
         if owners:
@@ -221,7 +152,7 @@ def _check_dir(circuit: Circuit, inputs_dir: Path, owners: dict[str, list[InputS
 
 def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
     """Every input of the circuit, encoded; VeilError listing every problem otherwise."""
-    problems = _Problems()
+    problems = Problems()
     owners = _owners(circuit)
     values: dict[str, np.ndarray] = {}
     if not _check_dir(circuit, inputs_dir, owners, problems):
@@ -239,7 +170,7 @@ def load_party_inputs(circuit: Circuit, party: str, path: Path) -> dict[str, np.
     """One party's own inputs from its own file (what `veil party` reads, and nothing
     else); VeilError listing every problem otherwise."""
     specs = [s for s in circuit.inputs if s.owner == party]
-    problems = _Problems()
+    problems = Problems()
     values: dict[str, np.ndarray] = {}
     if not specs:
         return values
@@ -253,11 +184,12 @@ def load_party_inputs(circuit: Circuit, party: str, path: Path) -> dict[str, np.
     return values
 
 
-def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: _Problems,
+def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: Problems,
                      values: dict[str, np.ndarray]) -> None:  # fmt: skip
     """Validate and encode one owner's input file into `values`; problems are collected."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         problems.add("V0707", f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
         return
@@ -268,6 +200,7 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: _
         problems.add("V0707", f"{path}: expected a JSON object of fields, got "
                      f"{type(data).__name__}", 'e.g. {"weights": [0.1, 0.2]}')
         return
+    bool_literals = "true" in text or "false" in text  # else no element can be a bool
     declared = {s.name for s in specs}
     for field in sorted(set(data) - declared):
         problems.add("V0702", f"{path}: unknown field `{field}`",
@@ -282,17 +215,8 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: _
         if isinstance(value, str) and spec.type.shape and \
                 not (spec.type.base == BOOL and value.lower().startswith("0x")):
             csv_path = path.parent / value
-            where = f"{where} ({csv_path})"
-            try:
-                value = read_csv(csv_path)
-            except OSError as exc:
-                problems.add("V0707", f"{where}: cannot read CSV: {exc.strerror or exc}")
-                continue
-            except (csv.Error, UnicodeDecodeError) as exc:
-                problems.add("V0707", f"{where}: invalid CSV: {exc}")
-                continue
-            if len(spec.type.shape) == 1 and len(value) == 1:
-                value = value[0]
-        encoded = _convert(value, spec, where, problems)
+            encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems)
+        else:
+            encoded = json_field(value, spec, where, problems, bool_literals)
         if encoded is not None:
             values[spec.name] = encoded

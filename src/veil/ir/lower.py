@@ -493,55 +493,17 @@ class Lowerer(TableLowering):
         return self.call(sym, name, args, env)
 
     def circuit_call(self, sym: Symbol, name: str, args: list[int]) -> list[int]:
-        """Inline a Bristol circuit: one boolean node per gate, each over the instances.
+        """Inline a Bristol circuit, a few tensor nodes per AND level (veil.ir.lower_bristol).
 
-        Wire i of an argument bool[..., n] is its element [..., i]; outputs are stacked
-        back into bool[..., width]. XOR and INV are local on shares, so the rounds of a
-        call are its AND depth."""
-        circuit = sym.value
+        Wire i of an argument bool[..., n] is its element [..., i]; outputs are
+        bool[..., width] over the broadcast instances. XOR and INV are local on shares,
+        so the rounds of a call are its AND depth."""
+        from veil.ir import lower_bristol
+
         saved_fn = self.b.fn
         self.b.fn = "/".join([*self.fn_stack, name])
         try:
-            wires: dict[int, int] = {}
-            for j, arg in enumerate(args):
-                shape = self.b.type(arg).shape
-                lead = tuple(("r", 0, d) for d in shape[:-1])
-                for k, wire in enumerate(circuit.input_wires(j)):
-                    wires[wire] = self.b.add("slice", (arg,), {"spec": (*lead, ("i", k))})
-            ops = {"XOR": "xor", "AND": "and"}
-            for gate in circuit.gates:
-                if gate.op in ops:
-                    wires[gate.outs[0]] = self.b.add(ops[gate.op],
-                                                     (wires[gate.ins[0]], wires[gate.ins[1]]))
-                elif gate.op == "INV":
-                    wires[gate.outs[0]] = self.b.add("not", (wires[gate.ins[0]],))
-                elif gate.op == "EQW":
-                    wires[gate.outs[0]] = wires[gate.ins[0]]
-                elif gate.op == "EQ":
-                    wires[gate.outs[0]] = self.b.const(bool(gate.ins[0]), BOOL)
-                elif gate.op == "MAND":
-                    half = len(gate.ins) // 2
-                    for k, out in enumerate(gate.outs):
-                        wires[out] = self.b.add("and", (wires[gate.ins[k]],
-                                                        wires[gate.ins[half + k]]))
-                else:  # the importer rejects every other op
-                    raise AssertionError(gate.op)
-            batch: tuple[int, ...] = ()
-            for arg in args:
-                batch = broadcast(batch, self.b.type(arg).shape[:-1]) or batch
-            results = []
-            for k in range(len(circuit.output_widths)):
-                bits = []
-                for wire in circuit.output_wires(k):
-                    node = wires[wire]
-                    if self.b.type(node).shape != batch:
-                        node = self.b.add("broadcast", (node,), {"shape": batch})
-                    bits.append(node)
-                out = self.b.add("stack", bits)  # [width] or [width, instances]
-                if batch:
-                    out = self.b.add("transpose", (out,))
-                results.append(out)
-            return results
+            return lower_bristol.inline(self.b, sym.value, args)
         finally:
             self.b.fn = saved_fn
 

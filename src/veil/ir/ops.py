@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from veil.ir import bitops
 from veil.types import BOOL, FIXED, INT, WORD, VType, broadcast, join_label, matmul_shape
 
 ELEMENTWISE_ARITH = {"add", "sub", "mul"}
@@ -21,6 +22,9 @@ DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "
 
 PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
 """Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
+
+BIT_LAYOUT = {"bitslice", "pack", "unpack", "xor_net"}
+"""Bit-sliced boolean evaluation (see veil.ir.bitops): local, affine over GF(2)."""
 
 TABLES = {"sort_by", "isin", "sum_by", "shuffle"}
 """Whole-table operations on rows (leading axis); expanded by veil.ir.sorting."""
@@ -33,8 +37,8 @@ RANDOM = {"shuffle", "shuffle_step"}
 """Ops whose value is random at run time: never evaluated at compile time."""
 
 ALL_OPS = (
-    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | TABLES
-    | TABLE_PROTOCOL
+    LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
+    | TABLES | TABLE_PROTOCOL
     | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits"}
 )
 
@@ -163,6 +167,8 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         return VType(label, INT, args[0].shape)
     if op in TABLES or op in TABLE_PROTOCOL:
         return _infer_table(op, args, a, label)
+    if op in BIT_LAYOUT:
+        return _infer_bit_layout(op, args, a, label)
     if op == "reshape":
         shape = tuple(a["shape"])
         n = 1
@@ -256,12 +262,56 @@ def _infer_table(op: str, args: Sequence[VType], a: dict[str, Any], label: str) 
     return args[0]
 
 
+def _infer_bit_layout(op: str, args: Sequence[VType], a: dict[str, Any], label: str) -> VType:
+    if op == "bitslice":
+        if args[0].base != WORD:
+            raise IRError(f"bitslice of {args[0]}")
+        n = args[0].size
+        if a["packed"]:
+            return VType(label, WORD, (64, bitops.words_for(n)))
+        return VType(label, BOOL, (64, n))
+    if op == "pack":
+        if args[0].base != BOOL or len(args[0].shape) != 2:
+            raise IRError(f"pack of {args[0]}")
+        rows, n = args[0].shape
+        return VType(label, WORD, (rows, bitops.words_for(n)))
+    if op == "unpack":
+        t = args[0]
+        if t.base != WORD or len(t.shape) != 2 or bitops.words_for(a["n"]) != t.shape[1]:
+            raise IRError(f"unpack of {t} to {a['n']} bits")
+        return VType(label, BOOL, (t.shape[0], a["n"]))
+    # xor_net
+    bases = {t.base for t in args}
+    tails = {t.shape[1:] for t in args}
+    if not args or len(bases) != 1 or bases & {INT, FIXED} or len(tails) != 1 or \
+            any(len(t.shape) < 1 for t in args):
+        raise IRError(f"xor_net operands {[str(t) for t in args]}")
+    load, code, out = a["load"], a["code"], a["out"]
+    if len(load) % 2:
+        raise IRError("xor_net loads come in (operand, row) pairs")
+    try:
+        total = bitops.program_rows(load, code)  # parsing checks the gates' rows
+    except (KeyError, IndexError, ValueError) as exc:
+        raise IRError(f"xor_net program: {exc}") from None
+    problem = bitops.check_loads(load, code, [t.shape[0] for t in args])
+    if problem:
+        raise IRError(f"xor_net: {problem}")
+    if out and not 0 <= min(out) <= max(out) < total:
+        raise IRError("xor_net outputs a row it does not have")
+    return VType(label, bases.pop(), (len(out), *tails.pop()))
+
+
 def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
     """A trunc node's shift: one int, or (division by an array of public values of very
     different sizes) one shift per element, stored flat in the attribute."""
     if isinstance(bits, int):
         return bits
     return np.array(bits, dtype=np.uint64).reshape(shape)
+
+
+MAYBE_INTERACTIVE = {"mul", "matmul", "trunc", "b2a", "lt", "eq", "to_bits", "and", "or",
+                     "select", "reveal", *TABLES, *RANDOM}
+"""The only ops `is_interactive` can answer yes for (callers may skip the others)."""
 
 
 def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from veil.ir import tables
+from veil.ir import bitops, tables
 from veil.ir.nodes import Node
 from veil.ir.ops import TABLE_PROTOCOL, TABLES, IRError, trunc_bits
 from veil.types import BOOL, FIXED, FRAC_BITS
@@ -123,6 +123,15 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarr
         if op == "bit":
             return ((np.asarray(args[0], dtype=U64) >> U64(node.attr("index"))) & U64(1)
                     ).astype(np.bool_)
+        if op == "bitslice":
+            return bitops.bitslice(args[0], node.attr("packed"))
+        if op == "pack":
+            return bitops.pack(args[0])
+        if op == "unpack":
+            return bitops.unpack(args[0], node.attr("n"))
+        if op == "xor_net":
+            return bitops.xor_net(list(args), node.attr("load"), node.attr("code"),
+                                  node.attr("out"))
         if op == "reshape":
             return np.reshape(args[0], tuple(node.attr("shape")))
         if op == "broadcast":

@@ -11,12 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from veil.diagnostics import Diagnostic, VeilError
+from veil.ir import bitops
 from veil.ir.nodes import Circuit
 from veil.ir.semantics import const_array
-from veil.types import BOOL
+from veil.types import BOOL, WORD
 
 MOVES = {"slice", "stack", "concat", "transpose", "reshape", "broadcast"}
 GATES = {"and", "or", "xor", "not", "select"}
+BIT_SLICED = {"xor_net", "pack", "unpack"}
+"""A Bristol call inlined by layers (veil.ir.lower_bristol); a packed word is 64 wires."""
 
 
 def export(circuit: Circuit) -> str:
@@ -26,7 +29,10 @@ def export(circuit: Circuit) -> str:
     problems = [f"{s.name} is {s.type}" for s in (*circuit.inputs, *circuit.outputs)
                 if s.type.base != BOOL or not s.type.shape]
     problems += [f"`{n.op}` at {n.span}" for n in circuit.nodes
-                 if n.op not in MOVES | GATES | {"input", "const"} or n.type.base != BOOL]
+                 if n.op not in MOVES | GATES | BIT_SLICED | {"input", "const"}
+                 or n.type.base not in (BOOL, WORD)
+                 or (n.type.base == WORD and n.op not in BIT_SLICED | {"and", "xor", "not",
+                                                                        "slice", "concat"})]
     if problems:
         raise VeilError([Diagnostic(
             "V0902", "only pure-boolean programs can be exported as Bristol Fashion: "
@@ -71,12 +77,17 @@ def export(circuit: Circuit) -> str:
             wires[node.id] = np.vectorize(lambda v: constant(bool(v)), otypes=[object])(values) \
                 if values.size else np.empty(values.shape, dtype=object)
         elif node.op in elementwise:
-            fn = elementwise[node.op]
-            parts = np.broadcast_arrays(*args)
-            out = np.empty(node.type.shape, dtype=object)
-            for index in np.ndindex(node.type.shape):
-                out[index] = fn(*(int(p[index]) for p in parts))
-            wires[node.id] = out
+            wires[node.id] = _gates(elementwise[node.op], args)
+        elif node.op == "xor_net":
+            wires[node.id] = _xor_net(node, args, elementwise, constant)
+        elif node.op == "pack":
+            rows, n = args[0].shape
+            padded = np.empty((rows, 64 * (-(-n // 64))), dtype=object)
+            padded[:, :n] = args[0]
+            padded[:, n:] = constant(False)
+            wires[node.id] = padded.reshape(rows, -1, 64)
+        elif node.op == "unpack":
+            wires[node.id] = args[0].reshape(args[0].shape[0], -1)[:, :node.attr("n")]
         else:
             wires[node.id] = _move(node, args)
     outputs = []
@@ -87,6 +98,40 @@ def export(circuit: Circuit) -> str:
             gate("EQW", (w,))
     return bristol.to_text(next_wire, tuple(s.type.size for s in circuit.inputs),
                            tuple(len(o) for o in outputs), gates)
+
+
+def _gates(fn, args: list[np.ndarray]) -> np.ndarray:
+    """One gate per element of the broadcast operands (wire numbers)."""
+    parts = np.broadcast_arrays(*args)
+    out = np.empty(parts[0].shape, dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = fn(*(int(p[index]) for p in parts))
+    return out
+
+
+def _xor_net(node, args: list[np.ndarray], elementwise: dict, constant) -> np.ndarray:
+    """The gates of an xor_net program (see veil.ir.bitops), row by row."""
+    load, code = node.attr("load"), node.attr("code")
+    rows = [args[k][r] for k, r in zip(load[0::2], load[1::2], strict=True)]
+    shape = rows[0].shape if rows else args[0].shape[1:]
+    pc = 0
+    while pc < len(code):
+        op, count = code[pc], code[pc + 1]
+        width = bitops.ARITY[op] * count
+        operands = code[pc + 2:pc + 2 + width]
+        new = []
+        for i in range(count):
+            if op == bitops.XOR:
+                new.append(_gates(elementwise["xor"], [rows[operands[i]],
+                                                        rows[operands[count + i]]]))
+            elif op == bitops.NOT:
+                new.append(_gates(elementwise["not"], [rows[operands[i]]]))
+            else:
+                new.append(np.full(shape, constant(op == bitops.ONE), dtype=object))
+        rows += new
+        pc += 2 + width
+    return np.stack([rows[r] for r in node.attr("out")]) if node.attr("out") else \
+        np.empty((0, *shape), dtype=object)
 
 
 def _move(node, args: list[np.ndarray]) -> np.ndarray:

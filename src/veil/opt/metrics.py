@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veil.ir.nodes import Circuit
-from veil.ir.ops import is_interactive
+from veil.ir.ops import MAYBE_INTERACTIVE, is_interactive
 from veil.types import WORD
 
 
@@ -23,8 +23,8 @@ def measure(circuit: Circuit) -> Metrics:
     level: dict[int, int] = {}
     depth = 0
     for n in circuit.nodes:
-        types = [circuit.node(a).type for a in n.args]
-        inter = is_interactive(n.op, types)
+        inter = n.op in MAYBE_INTERACTIVE and \
+            is_interactive(n.op, [circuit.node(a).type for a in n.args])
         lv = max((level[a] for a in n.args), default=0) + (1 if inter else 0)
         level[n.id] = lv
         depth = max(depth, lv)
