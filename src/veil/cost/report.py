@@ -14,6 +14,7 @@ from veil.analysis.flows import describe
 from veil.cost.network import DEFAULT_PROFILES, Profile
 from veil.cost.timing import LinkSpeed, estimate, one_way_delays
 from veil.diagnostics import SourceMap
+from veil.ir import ops
 from veil.ir.nodes import Circuit, Node
 from veil.ir.serialize import fingerprint
 from veil.opt.pipeline import PassRecord
@@ -30,11 +31,12 @@ CATEGORIES = (
     "selects",
     "conversions",
     "boolean_gates",
-    "shuffles",
-    "reveals",
     "local_ops",
     "public_ops",
 )
+TABLE_CATEGORIES = ("shuffles", "reveals", "table_ops")
+"""Listed only for circuits that sort, shuffle or match: rep3 shuffles (elements
+shuffled) and openings to the servers; `table_ops` before lowering (`plain`)."""
 
 
 def category(node: Node, arg_secret: list[bool]) -> str | None:
@@ -71,16 +73,18 @@ def category(node: Node, arg_secret: list[bool]) -> str | None:
 INTERACTIVE = {"secret_multiplications", "dot_products", "comparisons", "truncations",
                "selects", "conversions", "boolean_gates", "shuffles", "reveals",
                "table_ops"}  # fmt: skip
-HIGH_LEVEL_ONLY = ("table_ops",)
-"""Categories of a circuit before rep3 lowering only (listed when non-zero)."""
 
 
 def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int]],
                                          dict[str, dict[str, int]], int]:  # fmt: skip
     """Totals by category, by source line, by function, and the multiplicative depth."""
     totals = dict.fromkeys(CATEGORIES, 0)
-    if any(n.op in ("sort_by", "isin", "sum_by") for n in circuit.nodes):
-        totals["table_ops"] = 0
+    present = {category(n, [circuit.node(a).type.is_secret for a in n.args])
+               for n in circuit.nodes if n.op in ops.TABLES or n.op in ops.TABLE_PROTOCOL}
+    for cat in TABLE_CATEGORIES:  # before local_ops, as in the table of docs/cost-report.md
+        if cat in present:
+            totals = {**{k: v for k, v in totals.items() if k not in ("local_ops", "public_ops")},
+                      cat: 0, "local_ops": 0, "public_ops": 0}
     by_line: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(totals, 0))
     by_fn: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(totals, 0))
     depth: dict[int, int] = {}
