@@ -184,21 +184,27 @@ class _Expander:
         return out
 
     def radix_sort(self, bits: int, columns: list[int]) -> list[int]:
-        """The columns' rows in the stable order of the keys whose bits are `bits`."""
+        """The columns' rows in the stable order of the keys whose bits are `bits`.
+
+        The key bits not used yet travel packed in one word a row (`pack`, local), so a
+        shuffle moves 8 bytes a row for them rather than one bool a bit."""
         width = self.t(bits).shape[1]
         spans = [(lo, min(lo + DIGIT_BITS, width)) for lo in range(0, width, DIGIT_BITS)]
         lo, hi = spans[0]
         digit = self.digit_values(bits, hi - lo)
-        rest = self.columns(bits, hi, width) if len(spans) > 1 else None
+        rest_width = width - hi
+        rest = self.add("pack", self.columns(bits, hi, width)) if rest_width else None
         for i in range(len(spans)):
             dest = self.destinations(digit)
             carried = list(columns)
             following: list[int] = []
             if rest is not None:
                 lo, hi = spans[i + 1]
-                following = self.digit_values(rest, hi - lo)  # converted meanwhile
-                left = self.t(rest).shape[1] - (hi - lo)
-                rest = self.columns(rest, hi - lo, hi - lo + left) if left else None
+                unpacked = self.add("unpack", rest, n=rest_width)
+                following = self.digit_values(unpacked, hi - lo)  # converted meanwhile
+                rest_width -= hi - lo
+                rest = self.add("pack", self.columns(unpacked, hi - lo, hi - lo + rest_width)) \
+                    if rest_width else None
             moved = self.order(dest, [*carried, *following, *([rest] if rest else [])])
             columns = moved[:len(carried)]
             digit = moved[len(carried):len(carried) + len(following)]
