@@ -204,3 +204,29 @@ def test_bad_table_calls_are_clear_errors(source: str, code: str) -> None:
     with pytest.raises(VeilError) as info:
         compile_source(f"party p\n{source}\noutput o = 1 to p\n")
     assert code in {d.code for d in info.value.diagnostics}
+
+
+def test_sum_by_sorts_only_the_bits_of_the_domain_range() -> None:
+    """Keys just outside [lo, hi], the extremes of int64 and keys whose difference with
+    lo wraps around are merged past the range's end and total for nobody; the sort then
+    needs bit_length(hi − lo + 1) bits: 2 passes here instead of 32."""
+    text = """
+party a
+party r
+input k: secret int[10] from a
+input v: secret int[10] from a
+output t = sum_by(k, v, [1000, 1003, 1010]) to r
+"""
+    keys = np.array([999, 1000, 1003, 1010, 1011, -2**63, 2**63 - 1, 1004, 1000,
+                     1000 - 2**63])
+    values = np.arange(1, 11)
+    want = [2 + 9, 3, 4]
+    c = compile_source(text, backend="rep3")
+    assert sum(1 for n in c.executable.nodes if n.op == "reveal") == 2 + 1 + 1
+    raw = {"k": encode(keys, "int"), "v": encode(values, "int")}
+    got = decode(run_threaded(c.executable, raw).result.outputs["t"], "int")
+    assert got.tolist() == want
+    plain = compile_source(text)
+    assert decode(PlainBackend().run(plain.circuit, raw).outputs["t"], "int").tolist() == want
+    wide = compile_source(text.replace("1010]", "1010, 4611686018427387904]"), backend="rep3")
+    assert sum(1 for n in wide.executable.nodes if n.op == "reveal") == 32 + 1 + 1

@@ -28,7 +28,9 @@ the sizes alone, so the schedule, the report and the run agree.
   maps x ↦ (k ∧ x) ⊕ c computed as a parallel prefix (Hillis & Steele 1986; the
   generate/propagate carry of a Kogge–Stone adder): one AND round per doubling. Then
   the flags go back to a's order (shuffle, open the original positions, move).
-- `sum_by(keys, values, domain)`: sort keys ++ domain (a domain row last in its run),
+- `sum_by(keys, values, domain)`: keys outside the public domain's range are merged
+  into one key past its end (two `<` and a select), so only the range's bits are
+  sorted; sort keys ++ domain (a domain row last in its run),
   running sums of the values, flag the last row of every run (`eq` with the next),
   move those rows to the front in order (a stable partition: one more pass), where a
   run's total is the difference of neighbouring running sums, and deliver each domain
@@ -60,6 +62,9 @@ DIGIT_BITS = 2
 cost of one more round of products per pass; three gain little (more indicators)."""
 
 KEY_BITS = 64
+NARROW_MIN_PASSES = 3
+"""`sum_by` narrows its keys to the domain's range when that saves at least this many
+radix passes (the narrowing costs about two passes' rounds)."""
 
 class _Expander:
     def __init__(self, circuit: Circuit):
@@ -276,15 +281,50 @@ class _Expander:
             span *= 2
         return c
 
+    def narrowed(self, keys: int, domain: int) -> tuple[int, int, int] | None:
+        """Keys mapped into 0..span+1 by the public domain's range [lo, lo + span]: a key
+        k inside it becomes k − lo, every other key span + 1 (they total for nobody).
+        Then only bit_length(span + 1) bits need sorting: 9-digit ids take 15 passes
+        instead of 32. Inside ⟺ (k − lo) and (lo + span − k), wrapped to 64 bits, are
+        both non-negative, which is exact for every 64-bit key as long as span < 2^63:
+        two comparisons and a select, about 12 rounds, against 6 rounds a pass saved.
+        None when it would save fewer than NARROW_MIN_PASSES passes."""
+        base = self.t(keys).base
+        known = np.asarray(self.b.value(domain)).view(np.int64)
+        lo, hi = int(known.min()), int(known.max())
+        span = hi - lo
+        width = max(1, (span + 1).bit_length())
+        passes = -(-KEY_BITS // DIGIT_BITS) - -(-width // DIGIT_BITS)
+        if span + 1 >= 1 << 62 or passes < NARROW_MIN_PASSES:
+            return None
+        lowest, highest = self.raw_const([lo], base), self.raw_const([hi], base)
+        outside = self.add("or", self.add("lt", keys, lowest), self.add("lt", highest, keys))
+        mapped = self.add("select", outside, self.raw_const([span + 1], base),
+                          self.add("sub", keys, lowest))
+        return mapped, self.raw_const(known - lo, base), width
+
+    def raw_const(self, raw, base: str) -> int:
+        """A constant given by its ring elements (a `fixed` one already scaled)."""
+        data = np.asarray(raw, dtype=np.int64).reshape(-1)
+        shape = () if np.ndim(raw) == 0 else (len(data),)
+        return self.b.add("const", (), {"base": base, "shape": shape,
+                                        "data": tuple(int(v) for v in data)})
+
     def sum_by(self, keys: int, values: int, domain: int) -> int:
         n, d = self.n_rows(keys), self.n_rows(domain)
         total = n + d
         base = self.t(values).base
-        all_keys = self.add("concat", keys, domain)
+        narrowed = self.narrowed(keys, domain)
+        if narrowed is not None:
+            mapped, shifted_domain, width = narrowed
+            all_keys = self.add("concat", mapped, shifted_domain)  # 0..span+1: no sign
+            bits = self.columns(self.add("to_bits", all_keys), 0, width)
+        else:
+            all_keys = self.add("concat", keys, domain)
+            bits = self.key_bits(all_keys)
         padded = self.add("concat", values, self.const(np.zeros(d), base))
         origin = self.const(np.arange(total), INT)
-        all_keys, padded, origin = self.radix_sort(self.key_bits(all_keys),
-                                                   [all_keys, padded, origin])
+        all_keys, padded, origin = self.radix_sort(bits, [all_keys, padded, origin])
         running = self.add("cumsum", padded)
         if total > 1:
             differs = self.add("not", self.add("eq", self.rows(all_keys, 0, total - 1),
