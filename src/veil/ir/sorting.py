@@ -32,16 +32,16 @@ the sizes alone, so the schedule, the report and the run agree.
   the flags go back to a's order (shuffle, open the original positions, move).
 - `sum_by(keys, values, domain)`: keys outside the public domain's range are merged
   into one key past its end (two `<` and a select), so only the range's bits are
-  sorted; sort keys ++ domain (a domain row last in its run),
-  running sums of the values, flag the last row of every run (`eq` with the next),
+  sorted; sort keys ++ domain (a domain row last in its run), running sums of the
+  values, flag the last row of every run (`eq` with the next),
   move those rows to the front in order (a stable partition: one more pass), where a
   run's total is the difference of neighbouring running sums, and deliver each domain
   row's total to the domain's order (shuffle, open the domain positions, move).
 
-What the servers see opened: shuffled permutations of 0..n−1, and shuffled domain
-positions among −1 placeholders; both are uniformly random given the public sizes
-(docs/security.md states this). Keys are never compared in the open, so equal keys
-(duplicates) stay hidden.
+What the servers see opened: after each shuffle, a permutation of 0..n−1 (rows'
+destinations, or their original positions), uniformly random given the public size
+whatever the data (docs/security.md states this; the cost report lists every opening).
+Keys are never compared in the open, so equal keys (duplicates) stay hidden.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ columns use the radix sort, which is exact for all 64-bit keys and stable."""
 NARROW_MIN_PASSES = 3
 """`sum_by` narrows its keys to the domain's range when that saves at least this many
 radix passes (the narrowing costs about two passes' rounds)."""
+
 
 class _Expander:
     def __init__(self, circuit: Circuit):
