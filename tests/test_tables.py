@@ -16,6 +16,7 @@ from veil.diagnostics import VeilError
 from veil.ir import sorting
 from veil.ir.semantics import decode, encode
 from veil.ir.verify import verify
+from veil.schedule import schedule
 
 PROGRAM = """
 party a
@@ -270,3 +271,31 @@ def test_network_sort_on_rep3_takes_fewer_rounds_than_radix() -> None:
     assert np.array_equal(decode(run.result.outputs["s"], "fixed"), np.sort(x))
     ints = compile_source(text.replace("fixed", "int"), backend="rep3")
     assert run.result.stats["rounds"] < report.build(ints.executable, backend="rep3")["rounds"]
+
+
+def test_deployment_estimate_counts_the_shuffles_messages_to_successors(tmp_path) -> None:
+    """A shuffle's last stage sends to the successor too: `veil cost --deployment` lists
+    those links, and the per-link bytes add up to what each server sends."""
+    from deploy_harness import PARTIES, SERVERS, write_deployment
+
+    from veil.cost import deployment as cost_deployment
+    from veil.deploy import deployment, keys
+
+    (tmp_path / "keys").mkdir()
+    for name in [*SERVERS, *PARTIES]:
+        keys.keygen(name, tmp_path / "keys")
+    path = write_deployment(tmp_path, {s: ("127.0.0.1", 7000 + i)
+                                       for i, s in enumerate(SERVERS)},
+                            links={"s_cn-s_eu": (70.0, 100.0)})
+    c = compile_source(program(8, 8).replace("party a\nparty b\nparty r",
+                                             "party eu_bank, cn_bank, regulator")
+                       .replace("from a", "from eu_bank").replace("from b", "from cn_bank")
+                       .replace("to r", "to regulator").replace("to a", "to eu_bank")
+                       .replace("to b", "to cn_bank"), backend="rep3")
+    data = cost_deployment.section(c.executable, deployment.load(path))
+    assert len(data["compute_links"]) == 6  # both directions of every link
+    rounds = schedule(c.executable).rounds
+    for i, name in enumerate(SERVERS):  # the links carry every compute round's bytes
+        sent = sum(ln["bytes"] for ln in data["compute_links"] if ln["from"] == name)
+        assert sent == sum(r.bytes_sent(i) for r in rounds) > 0
+    assert "also to its successor" in "\n".join(cost_deployment.render(data))

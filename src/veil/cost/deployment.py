@@ -73,7 +73,9 @@ def render(data: dict[str, Any]) -> list[str]:
         a, b = p["servers"]
         ja, jb = p["jurisdictions"]
         out.append(f"    {a} ({ja}) + {b} ({jb})")
-    out.append("  compute links (each round: every server sends to its predecessor)")
+    successors = len(data["compute_links"]) > 3  # a shuffle's last stage: see schedule.links
+    out.append("  compute links (each round: every server sends to its predecessor" +
+               ("; in shuffles also to its successor)" if successors else ")"))
     for ln in data["compute_links"]:
         out.append(f"    {ln['from']} → {ln['to']:<12} {ln['rtt_ms']:g} ms RTT, {ln['mbit']:g} "
                    f"Mbit/s: {ln['rounds']} rounds, {ln['bytes']:,} bytes")
