@@ -23,33 +23,33 @@ class TableLowering:
     shuffles: int = 0
 
     def _builtin_sort(self, e: ast.Call, env) -> int:
-        x = self.expr(e.args[0], env)  # type: ignore[attr-defined]
-        by = x if len(e.args) == 1 else self.expr(e.args[1], env)  # type: ignore
-        return self.b.add("sort_by", (by, x))  # type: ignore[attr-defined]
+        x = self.expr(e.args[0], env)
+        by = x if len(e.args) == 1 else self.expr(e.args[1], env)
+        return self.b.add("sort_by", (by, x))
 
     def _builtin_shuffle(self, e: ast.Call, env) -> int:
         self.shuffles += 1  # each call its own permutation (and never merged with another)
-        x = self.expr(e.args[0], env)  # type: ignore[attr-defined]
-        return self.b.add("shuffle", (x,), {"group": self.shuffles})  # type: ignore
+        x = self.expr(e.args[0], env)
+        return self.b.add("shuffle", (x,), {"group": self.shuffles})
 
     def _builtin_isin(self, e: ast.Call, env) -> int:
-        a, b = (self.expr(x, env) for x in e.args)  # type: ignore[attr-defined]
-        return self.b.add("isin", (a, b))  # type: ignore[attr-defined]
+        a, b = (self.expr(x, env) for x in e.args)
+        return self.b.add("isin", (a, b))
 
     def _builtin_sum_by(self, e: ast.Call, env) -> int:
-        keys, values, domain = (self.expr(x, env) for x in e.args)  # type: ignore
-        known = decode(self.b.value(domain), self.b.type(domain).base)  # type: ignore
+        keys, values, domain = (self.expr(x, env) for x in e.args)
+        known = decode(self.b.value(domain), self.b.type(domain).base)
         unique, counts = np.unique(known, return_counts=True)
         if np.any(counts > 1):
             twice = unique[counts > 1][0]
             raise error("V0330", f"the domain of `sum_by` lists the key {twice:g} "
                         f"{int(counts[counts > 1][0])} times", e.args[2].span,
                         "list each key once: its total is the sum over every row with it")
-        return self.b.add("sum_by", (keys, values, domain))  # type: ignore[attr-defined]
+        return self.b.add("sum_by", (keys, values, domain))
 
     def _builtin_concat(self, e: ast.Call, env) -> int:
-        parts = [self.expr(x, env) for x in e.args]  # type: ignore[attr-defined]
-        bases = {self.b.type(p).base for p in parts}  # type: ignore[attr-defined]
+        parts = [self.expr(x, env) for x in e.args]
+        bases = {self.b.type(p).base for p in parts}
         base = BOOL if bases == {BOOL} else FIXED if FIXED in bases else INT
-        parts = [self.convert(p, base) for p in parts]  # type: ignore[attr-defined]
-        return self.b.add("concat", parts)  # type: ignore[attr-defined]
+        parts = [self.convert(p, base) for p in parts]
+        return self.b.add("concat", parts)

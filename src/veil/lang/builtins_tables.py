@@ -30,7 +30,7 @@ class TableRules:
 
     def _key_vector(self, e: ast.Expr, t: VType, what: str) -> bool:
         if t.base not in (INT, FIXED) or len(t.shape) != 1:
-            self.err("V0301" if t.base == BOOL else "V0302",  # type: ignore[attr-defined]
+            self.err("V0301" if t.base == BOOL else "V0302",
                      f"{what} must be an int or fixed vector, got {t}", e.span,
                      "keys are one number per row: convert bools with `to_int`, flatten a "
                      "matrix with `reshape`")
@@ -39,13 +39,13 @@ class TableRules:
 
     def _rows(self, e: ast.Expr, t: VType, name: str) -> bool:
         if not t.shape:
-            self.err("V0302", f"`{name}` takes an array, got a scalar", e.span,  # type: ignore
+            self.err("V0302", f"`{name}` takes an array, got a scalar", e.span,
                      "its rows are the elements along the first axis")
             return False
         return True
 
     def _builtin_sort(self, e, args, scope):
-        if not self._arity(e, args, 1, 2):  # type: ignore[attr-defined]
+        if not self._arity(e, args, 1, 2):
             return None
         x = args[0]
         if len(args) == 1:
@@ -57,56 +57,56 @@ class TableRules:
                 not self._key_vector(e.args[1], by, "the key of `sort(x, by)`"):
             return None
         if x.shape[0] != by.shape[0]:
-            self.err("V0302", f"`sort(x, by)`: x has {x.shape[0]} rows and by has "  # type: ignore
+            self.err("V0302", f"`sort(x, by)`: x has {x.shape[0]} rows and by has "
                      f"{by.shape[0]} keys", e.span, "give one key per row of x")
             return None
         return VType(join_label(x.label, by.label), x.base, x.shape)
 
     def _builtin_shuffle(self, e, args, scope):
-        if not self._arity(e, args, 1) or not self._rows(e.args[0], args[0], "shuffle"):  # type: ignore
+        if not self._arity(e, args, 1) or not self._rows(e.args[0], args[0], "shuffle"):
             return None
         return args[0].with_(label=SECRET)
 
     def _builtin_isin(self, e, args, scope):
-        if not self._arity(e, args, 2):  # type: ignore[attr-defined]
+        if not self._arity(e, args, 2):
             return None
         a, b = args
         if not (self._key_vector(e.args[0], a, "the first argument of `isin`") and
                 self._key_vector(e.args[1], b, "the second argument of `isin`")):
             return None
         if a.base != b.base:
-            self.err("V0301", f"`isin` compares {a.base} with {b.base}", e.span,  # type: ignore
+            self.err("V0301", f"`isin` compares {a.base} with {b.base}", e.span,
                      "convert one side so both are int (or both fixed)")
             return None
         return VType(join_label(a.label, b.label), BOOL, a.shape)
 
     def _builtin_sum_by(self, e, args, scope):
-        if not self._arity(e, args, 3):  # type: ignore[attr-defined]
+        if not self._arity(e, args, 3):
             return None
         keys, values, domain = args
         if not (self._key_vector(e.args[0], keys, "the keys of `sum_by`") and
                 self._key_vector(e.args[2], domain, "the domain of `sum_by`")):
             return None
         if values.base not in (INT, FIXED) or values.shape != keys.shape:
-            self.err("V0302" if values.base != BOOL else "V0301",  # type: ignore[attr-defined]
+            self.err("V0302" if values.base != BOOL else "V0301",
                      f"the values of `sum_by` must be numbers, one per key "
                      f"({fmt_shape(keys.shape)}), got {values}", e.args[1].span,
                      "convert bools with `to_int`; give one value per key")
             return None
         if domain.label != PUBLIC:
-            self.err("V0306", "the domain of `sum_by` must be known at compile time",  # type: ignore
+            self.err("V0306", "the domain of `sum_by` must be known at compile time",
                      e.args[2].span, "list the keys to total as a public vector (a `const`, "
                      "a `param`, or an array literal of them)")
             return None
         if domain.base != keys.base:
-            self.err("V0301", f"`sum_by` keys are {keys.base} and its domain is "  # type: ignore
+            self.err("V0301", f"`sum_by` keys are {keys.base} and its domain is "
                      f"{domain.base}", e.args[2].span, "use one kind of key for both")
             return None
         return VType(join_label(keys.label, values.label), values.base, domain.shape)
 
     def _builtin_concat(self, e, args, scope):
         if len(e.args) < 2:
-            self.err("V0304", f"`concat` takes at least 2 arguments, got {len(e.args)}",  # type: ignore
+            self.err("V0304", f"`concat` takes at least 2 arguments, got {len(e.args)}",
                      e.span, TABLE_HELP["concat"])
             return None
         if any(a is None for a in args):
@@ -116,13 +116,13 @@ class TableRules:
                 return None
         tails = {t.shape[1:] for t in args}
         if len(tails) != 1:
-            self.err("V0302", "`concat` needs arrays whose shapes agree after the first "  # type: ignore
+            self.err("V0302", "`concat` needs arrays whose shapes agree after the first "
                      f"axis, got {', '.join(fmt_shape(t.shape) for t in args)}", e.span,
                      "rows must have one shape")
             return None
         bools = {t.base == BOOL for t in args}
         if len(bools) != 1:
-            self.err("V0301", "`concat` of bools and numbers", e.span,  # type: ignore
+            self.err("V0301", "`concat` of bools and numbers", e.span,
                      "convert the bools with `to_int(b)` or `to_fixed(b)`")
             return None
         base = BOOL if bools == {True} else INT
