@@ -65,11 +65,36 @@ BACKEND = click.option("--backend", type=click.Choice(("rep3", "plain")), defaul
                             "(reference semantics, for testing).")
 
 
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta["veil.quiet"] = True
+    return value
+
+
+QUIET = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                     help="No progress line (one is drawn on standard error only when it "
+                          "is a terminal and the work takes more than half a second).")
+
+
 def _compiling(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every compiling command shares: program, params, level, passes, backend."""
-    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND)):
+    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND, QUIET)):
         func = option(func)
     return func
+
+
+def progress_bar():
+    """This command's progress line on standard error (veil.progress.Bar): drawn only on
+    a terminal and without --quiet; erased when the command ends."""
+    from veil.progress import Bar
+
+    ctx = click.get_current_context()
+    bar = ctx.meta.get("veil.bar")
+    if bar is None:
+        bar = Bar(f"veil {ctx.info_name}", enabled=False if ctx.meta.get("veil.quiet") else None)
+        ctx.meta["veil.bar"] = bar
+        ctx.call_on_close(bar.close)
+    return bar
 
 
 def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
@@ -83,7 +108,12 @@ def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
             passes = parse_passes(pass_list)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--passes") from None
-    compiled = compile_path(program, _params(params), opt_level, backend, passes)
+    bar = progress_bar()
+    try:
+        compiled = compile_path(program, _params(params), opt_level, backend, passes,
+                                bar if bar.enabled else None)
+    finally:
+        bar.close()
     for w in compiled.warnings:
         click.echo(w.render(compiled.sources), err=True)
     return compiled
@@ -99,6 +129,7 @@ def main() -> None:
 @PROGRAM
 @PARAM
 @BACKEND
+@QUIET
 @click.option("--template", type=click.Path(path_type=Path), metavar="DIR",
               help="Write an input template (zeros) per input owner into DIR.")
 @_user_errors
@@ -132,10 +163,12 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
 @_compiling
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
               help="Write the circuit to FILE instead of stdout.")
-@click.option("--format", "fmt", type=click.Choice(("json", "bristol")), default="json",
+@click.option("--format", "fmt", type=click.Choice(("json", "bristol", "dot")), default="json",
               show_default=True,
               help="json = the canonical circuit (its SHA-256 is the fingerprint); bristol = "
-                   "Bristol Fashion, for a pure-boolean program (inputs and outputs bool).")
+                   "Bristol Fashion, for a pure-boolean program (inputs and outputs bool); "
+                   "dot = a Graphviz picture of the high-level circuit (secret red, public "
+                   "blue, the cost of each node).")
 @_user_errors
 def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
                 backend: str, output: Path | None, fmt: str) -> None:  # fmt: skip
@@ -147,6 +180,16 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
     from veil.ir.to_bristol import export
 
     compiled = _compile(program, params, opt_level, backend, pass_list)
+    if fmt == "dot":
+        from veil.cost.graph import to_dot
+
+        text = to_dot(compiled.circuit, backend).rstrip("\n")
+        if output is None:
+            click.echo(text)
+        else:
+            output.write_text(text + "\n", encoding="utf-8")
+            click.echo(f"wrote {output} (Graphviz; e.g. dot -Tsvg {output} -o circuit.svg)")
+        return
     if fmt == "bristol":
         text = export(compiled.circuit).rstrip("\n")
         if output is None:
@@ -203,7 +246,10 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
         dep.check_program_parties(compiled.executable.parties)
     # A deployment's party jurisdictions fill in those the program does not declare.
     places = {name: site.jurisdiction for name, site in dep.parties.items()} if dep else None
+    bar = progress_bar()
+    bar.update({"phase": "disclosure review"})
     disclosure = owner_policy.review(compiled, policies, places)
+    bar.update({"phase": "cost report"})
     for w in disclosure.warnings:
         click.echo(w.render(compiled.sources), err=True)
     data = report.build(compiled.executable, compiled.passes,
@@ -216,6 +262,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
 
         data["deployment"] = deployment_section.section(compiled.executable, dep)
         extra = deployment_section.render(data["deployment"])
+    bar.close()
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
@@ -255,11 +302,13 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     if backend == "rep3":
         # here only file names are checked: each party process reads its own file
         problems = inputs_dir_problems(circuit, inputs_dir)
-        result = LocalRun(timeout=timeout).run(
+        bar = progress_bar()
+        result = LocalRun(timeout=timeout, on_progress=bar if bar.enabled else None).run(
             circuit, load=lambda party: load_party_inputs(circuit, party,
                                                           inputs_dir / f"{party}.json"),
             circuit_text=compiled.canonical, fingerprint=compiled.fingerprint,
             problems=problems)
+        bar.close()
     else:
         result = PlainBackend().run(circuit, load_inputs(circuit, inputs_dir))
     outputs = decoded_by_party(circuit, result.outputs)
@@ -271,6 +320,75 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     else:
         click.echo(f"fingerprint {compiled.fingerprint} (backend {backend})")
         click.echo(render_text(outputs))
+
+
+@main.command("fmt")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True,
+              help="Write nothing; list the files that would change, exit status 1 if any.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Write nothing; print the changes as a unified diff.")
+def fmt_cmd(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
+    """Format .mpc files in place: one layout, every comment kept.
+
+    A directory stands for every .mpc file under it; `-` formats standard input to
+    standard output. A file that does not parse is reported (with the syntax error) and
+    left as it is; the others are still formatted. Exit status 1 if a file does not
+    parse or, with --check, would change."""
+    import difflib
+
+    from veil.lang.fmt import FormatError, format_source
+
+    if Path("-") in paths:
+        if len(paths) > 1:
+            raise click.BadParameter("`-` (standard input) cannot be mixed with files")
+        text = sys.stdin.read()
+        try:
+            click.echo(format_source(text, "<stdin>"), nl=False)
+        except VeilError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+        return
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(path.rglob("*.mpc"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATHS")
+    changed, failed = 0, 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            new = format_source(text, str(path))
+        except (VeilError, FormatError) as exc:
+            click.echo(exc.render() if isinstance(exc, VeilError) else str(exc), err=True)
+            failed += 1
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"error[V0001]: {path}: cannot read: {exc}", err=True)
+            failed += 1
+            continue
+        if new == text:
+            continue
+        changed += 1
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
+                                                    str(path), f"{path} (formatted)")), nl=False)
+        elif check:
+            click.echo(f"would reformat {path}")
+        else:
+            path.write_text(new, encoding="utf-8")
+            click.echo(f"reformatted {path}")
+    verb = "would be reformatted" if check or show_diff else "reformatted"
+    summary = f"{changed} file{'s' if changed != 1 else ''} {verb}, " \
+              f"{len(files) - changed - failed} unchanged"
+    if failed:
+        summary += f", {failed} not formatted (errors above)"
+    click.echo(summary, err=True)
+    if failed or (check and changed):
+        sys.exit(1)
 
 
 @main.command()

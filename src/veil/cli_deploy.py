@@ -15,7 +15,17 @@ from typing import Any
 
 import click
 
-from veil.cli import JSON, PARAM, PROGRAM, _compile, _timeout, _user_errors, main
+from veil.cli import (
+    JSON,
+    PARAM,
+    PROGRAM,
+    QUIET,
+    _compile,
+    _timeout,
+    _user_errors,
+    main,
+    progress_bar,
+)
 from veil.diagnostics import Diagnostic, VeilError
 
 SECURITY = "semi-honest"
@@ -238,6 +248,7 @@ def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path
 @JSON
 @TIMEOUT
 @SAME_JURISDICTION
+@QUIET
 @_user_errors
 def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Path,
           key_path: Path, approvals_dir: Path, inputs_file: Path | None, out_file: Path | None,
@@ -247,11 +258,10 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     Compiles PROGRAM here, reads and validates only NAME's inputs, dials the three
     servers (retrying until they answer, up to --timeout), and reconstructs only the
     outputs sent to NAME."""
+    from veil.api import party_stats, submit
     from veil.deploy.approvals import load_dir
     from veil.io.inputs import load_party_inputs
-    from veil.io.outputs import decoded_by_party, dumps, render_text
-    from veil.ir.serialize import circuit_params
-    from veil.runtime.party import PartyConfig, run_party
+    from veil.io.outputs import dumps, render_text
 
     dep = _load_deployment(deployment_path, allow_same_jurisdiction)
     if name not in dep.parties:
@@ -268,11 +278,12 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
     path = inputs_file or compiled.path.parent / "inputs" / f"{name}.json"
     values = load_party_inputs(circuit, name, path)
     approvals = load_dir(approvals_dir)
-    cfg = PartyConfig(name, dep, key_path, approvals, timeout, SECURITY)
-    result = run_party(cfg, circuit, compiled.canonical, compiled.fingerprint,
-                       circuit_params(circuit), values)
-    mine = decoded_by_party(circuit, result.outputs, only=name).get(name, {})
-    stats = _party_stats(result)
+    bar = progress_bar()
+    decoded, result = submit(compiled, name, dep, key_path, approvals, values, timeout,
+                             bar if bar.enabled else False)
+    bar.close()
+    mine = decoded
+    stats = party_stats(result)
     if out_file is not None:
         _write_new(out_file, dumps(mine) + "\n")
     if as_json:
@@ -286,17 +297,6 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
         click.echo(render_text({name: mine}))
     else:
         click.echo(f"{name} receives no output; its inputs were used in a completed run")
-
-
-def _party_stats(result) -> dict[str, Any]:
-    servers = sorted(result.server_stats, key=lambda s: s["server"])
-    compute_rounds = sorted({r for s in servers for r in s["rounds_sent"]})
-    return {"compute_rounds": len(compute_rounds),
-            "bytes_sent": [s["bytes_sent"] for s in servers],
-            "messages": [s["messages"] for s in servers],
-            "input_bytes": result.input_bytes, "output_bytes": result.output_bytes,
-            "seconds": result.seconds,
-            "server_seconds": [s.get("seconds", {}) for s in servers]}
 
 
 @main.group()

@@ -86,6 +86,20 @@ class VeilError(Exception):
             body += f"\n\n{len(errors)} errors"
         return body
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's text display
+        printer.text(self.render())
+
+    def _repr_html_(self) -> str:  # Jupyter's display: the same text, errors in red
+        import html
+
+        lines = []
+        for line in html.escape(self.render()).splitlines():
+            if "error[" in line or "warning[" in line:
+                colour = "#b00020" if "error[" in line else "#a15c00"
+                line = f"<b style='color:{colour}'>{line}</b>"
+            lines.append(line)
+        return "<pre>" + "\n".join(lines) + "</pre>"
+
 
 def error(code: str, message: str, span: Span | None = None, help: str | None = None) -> VeilError:
     """A VeilError holding a single diagnostic."""

@@ -212,6 +212,13 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: P
                          f"expected {spec.type.base} of shape {fmt_shape(spec.type.shape)}")
             continue
         value = data[spec.name]
+        if isinstance(value, dict):  # a connector: {"parquet": ...} or {"sql": ..., "url": ...}
+            from veil.io import connectors
+
+            encoded = connectors.load(value, spec, path.parent, where, problems.items)
+            if encoded is not None:
+                values[spec.name] = encoded
+            continue
         if isinstance(value, str) and spec.type.shape and \
                 not (spec.type.base == BOOL and value.lower().startswith("0x")):
             csv_path = path.parent / value

@@ -81,6 +81,8 @@ def _pad_lines(text: str, spaces: int) -> str:
 
 
 def _encode(value: Any, level: int, indent: int, out: list[str]) -> None:
+    if isinstance(value, np.generic):  # a numpy scalar, as the Python API returns them
+        value = value.item()
     if isinstance(value, np.ndarray):
         out.append(_array_text(value, level, indent))
     elif isinstance(value, dict) and value:
@@ -103,7 +105,7 @@ def _encode(value: Any, level: int, indent: int, out: list[str]) -> None:
 
 def dumps(value: Any, indent: int = 2) -> str:
     """The text of ``json.dumps(value, indent=indent)``, where value may hold numpy
-    arrays (written as the nested lists of ``tolist()``)."""
+    arrays and scalars (written as ``tolist()`` and ``item()`` would)."""
     out: list[str] = []
     _encode(value, 0, indent, out)
     return "".join(out)

@@ -55,14 +55,23 @@ def parse_passes(text: str) -> tuple[str, ...]:
     return names
 
 
+def selected(level: int, passes: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The passes `optimize` runs for this level or explicit list."""
+    return passes if passes is not None else LEVELS[level]
+
+
 def optimize(circuit: Circuit, level: int = 1, passes: tuple[str, ...] | None = None,
-             verify: Callable[[Circuit], None] | None = None
+             verify: Callable[[Circuit], None] | None = None,
+             on_pass: Callable[[str], None] | None = None
              ) -> tuple[Circuit, list[PassRecord]]:  # fmt: skip
-    """Run the passes of `level` (or the named `passes`) in order; record each."""
-    names = passes if passes is not None else LEVELS[level]
+    """Run the passes of `level` (or the named `passes`) in order; record each.
+    `on_pass(name)` is called as each pass starts (progress on long compiles)."""
+    names = selected(level, passes)
     records = []
     before = measure(circuit) if names else None
     for name in names:
+        if on_pass is not None:
+            on_pass(name)
         circuit = PASSES[name].run(circuit)
         if verify is not None:
             verify(circuit)

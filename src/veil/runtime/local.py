@@ -53,6 +53,10 @@ class LocalRun:
     name: str = "rep3"
     server_log: Callable[[str], None] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    on_progress: Callable[[dict[str, Any]], None] | None = None
+    """Receives progress events (veil.progress) while the run goes on: the launcher's
+    own setup, then what the first party's process hears from the servers (each party
+    hears the same), sent up its pipe."""
 
     def run(self, circuit: Circuit, inputs: dict[str, np.ndarray] | None = None,
             load: Loader | None = None, circuit_text: str | None = None,
@@ -64,6 +68,8 @@ class LocalRun:
         reported together with the parties' own, and nothing runs if there is any."""
         started = time.monotonic()
         self.timings = {}
+        if self.on_progress is not None:
+            self.on_progress({"phase": "setup"})
         text = circuit_text if circuit_text is not None else dumps(circuit)
         fp = fingerprint or hashlib.sha256(text.encode("ascii")).hexdigest()
         params = circuit_params(circuit)
@@ -92,15 +98,17 @@ class LocalRun:
                                        timeout=self.timeout, session_wait=self.timeout,
                                        once=True, listener=listeners[i], fault=self.fault,
                                        log=self.server_log or (lambda line: None),
-                                       circuits={fp: circuit})
+                                       circuits={fp: circuit},
+                                       heartbeat=1.0 if self.on_progress is None else 0.25)
                     servers.append(_start(ctx, _server_main, (cfg,)))
                 for sock in listeners:
                     sock.close()  # the servers hold them now
                 for party in required:
                     pcfg = PartyConfig(party, dep, root / f"{party}.key", approvals_given,
                                        self.timeout)
-                    parties[party] = _start(ctx, _party_main,
-                                            (pcfg, circuit, text, fp, params, load, inputs))
+                    reports = self.on_progress is not None and not parties  # the first one
+                    parties[party] = _start(ctx, _party_main, (pcfg, circuit, text, fp, params,
+                                                               load, inputs, reports))
                 return self._collect(circuit, servers, parties, started, problems or [])
             finally:
                 for proc, conn in parties.values():
@@ -128,7 +136,7 @@ class LocalRun:
         results: dict[str, PartyResult] = {}
         failures: list[str] = []
         for party, (proc, conn) in parties.items():
-            kind, value = _receive(proc, conn, party, None)
+            kind, value = _receive(proc, conn, party, None, self.on_progress)
             if kind == "done":
                 results[party] = value
             else:
@@ -185,13 +193,21 @@ def _stop(proc, conn, grace: float) -> None:
     conn.close()
 
 
-def _receive(proc, conn, who: str, timeout: float | None) -> tuple[str, Any]:
-    """The next message of a child, or an error when it died without one."""
+def _receive(proc, conn, who: str, timeout: float | None,
+             on_progress: Callable[[dict[str, Any]], None] | None = None
+             ) -> tuple[str, Any]:  # fmt: skip
+    """The next message of a child, or an error when it died without one; progress
+    events on the way go to `on_progress`."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
             if conn.poll(0.2):
-                return conn.recv()
+                kind, value = conn.recv()
+                if kind != "progress":
+                    return kind, value
+                if on_progress is not None:
+                    on_progress(value)
+                continue
         except (EOFError, OSError):
             pass
         if not proc.is_alive() and not conn.poll(0):
@@ -215,7 +231,9 @@ def _server_main(conn, cfg: ServerConfig) -> None:
 
 def _party_main(conn, cfg: PartyConfig, circuit: Circuit, text: str, fp: str,
                 params: dict[str, Any], load: Loader | None,
-                inputs: dict[str, np.ndarray] | None) -> None:  # fmt: skip
+                inputs: dict[str, np.ndarray] | None, reports: bool) -> None:  # fmt: skip
+    if reports:
+        cfg.on_progress = lambda event: conn.send(("progress", event))
     try:
         try:
             if load is not None:

@@ -105,7 +105,9 @@ def _connect(cfg: PartyConfig, me_id: int, index: int, hello: bytes, ctx: ssl.SS
         return channel
 
 
-def _await_start(channels: list[Channel], deadline: float, timeout: float) -> bytes:
+def _await_start(channels: list[Channel], deadline: float, timeout: float,
+                 on_progress: Callable[[dict[str, Any]], None] | None = None
+                 ) -> bytes:  # fmt: skip
     waiting: dict[str, list[str]] = {}
 
     def progress(ch: Channel) -> Callable[[bytes], None]:
@@ -116,6 +118,9 @@ def _await_start(channels: list[Channel], deadline: float, timeout: float) -> by
                 info = {}
             if isinstance(info, dict) and isinstance(info.get("for"), list):
                 waiting[ch.peer_name] = [str(x) for x in info["for"]]
+                if on_progress is not None:
+                    who = sorted({p for names in waiting.values() for p in names})
+                    on_progress({"phase": "waiting", "for": who})
             if time.monotonic() > deadline:
                 who = sorted({p for names in waiting.values() for p in names})
                 raise PeerError(f"the session did not start within {timeout:g} s" +
@@ -173,6 +178,8 @@ def run_party(cfg: PartyConfig, circuit: Circuit, circuit_text: str, fingerprint
         except PeerError as exc:
             errors.append(str(exc))
 
+    notify = cfg.on_progress or (lambda event: None)
+    notify({"phase": "connect"})
     threads = [threading.Thread(target=dial, args=(i,), daemon=True) for i in range(3)]
     for t in threads:
         t.start()
@@ -183,12 +190,13 @@ def run_party(cfg: PartyConfig, circuit: Circuit, circuit_text: str, fingerprint
         if errors:
             raise PeerError("; ".join(errors))
         connected_at = time.monotonic()
-        session = _await_start(connected, deadline, cfg.timeout)
+        session = _await_start(connected, deadline, cfg.timeout, cfg.on_progress)
         started_at = time.monotonic()
-        for ch in connected:
+        notify({"phase": "input"})
+        for index, ch in enumerate(connected):
             ch.session = session
             ch.timeout = cfg.timeout
-            ch.on_progress = _progress_reporter(cfg.on_progress)
+            ch.on_progress = _progress_reporter(cfg.on_progress, index)
         result = party_session(cfg.name, circuit, values, connected)
         result.seconds = {"connect": round(connected_at - started, 6),
                           "wait_start": round(started_at - connected_at, 6), **result.seconds,
@@ -203,8 +211,10 @@ def run_party(cfg: PartyConfig, circuit: Circuit, circuit_text: str, fingerprint
             ch.close()
 
 
-def _progress_reporter(callback: Callable[[dict[str, Any]], None] | None
+def _progress_reporter(callback: Callable[[dict[str, Any]], None] | None, server: int
                        ) -> Callable[[bytes], None] | None:  # fmt: skip
+    """The channel's handler of a server's progress messages: the callback receives them
+    as dicts, with the server's index added."""
     if callback is None:
         return lambda payload: None
 
@@ -214,6 +224,6 @@ def _progress_reporter(callback: Callable[[dict[str, Any]], None] | None
         except ValueError:
             return
         if isinstance(info, dict):
-            callback(info)
+            callback({**info, "server": server})
 
     return report

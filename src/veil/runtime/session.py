@@ -54,17 +54,20 @@ def _no_audit(event: str, fields: dict) -> None:
 
 
 @contextmanager
-def heartbeat(parties: dict[str, Channel], server: Rep3Server, interval: float):
+def heartbeat(parties: dict[str, Channel], server: Rep3Server, interval: float,
+              peers: dict[int, Channel] | None = None):  # fmt: skip
     """While the servers compute, tell every party once per `interval` that this server is
-    alive and which round it is in: a party waiting for its outputs can then tell a long
-    computation from a dead server."""
+    alive, which round it is in and how many bytes of rounds it sent the other servers:
+    a party waiting for its outputs can then tell a long computation from a dead server,
+    and show how far it is."""
     stop = threading.Event()
     total = server.sched.compute_rounds
 
     def beat() -> None:
         while not stop.wait(interval):
+            sent = sum(ch.counters.sent(ROUND)[1] for ch in (peers or {}).values())
             payload = json.dumps({"phase": "compute", "round": len(server.rounds_sent),
-                                  "rounds": total}).encode()
+                                  "rounds": total, "bytes": sent}).encode()
             for ch in parties.values():
                 with contextlib.suppress(PeerError):  # gone: the output phase says so
                     ch.send(PROGRESS, 0, payload)
@@ -106,7 +109,7 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     if fault is not None and fault.server == me:
         _inject(server, fault)
     if heartbeat_s:
-        with heartbeat(parties, server, heartbeat_s):
+        with heartbeat(parties, server, heartbeat_s, peers):
             server.compute()
     else:
         server.compute()
