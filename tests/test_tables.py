@@ -299,3 +299,22 @@ def test_deployment_estimate_counts_the_shuffles_messages_to_successors(tmp_path
         sent = sum(ln["bytes"] for ln in data["compute_links"] if ln["from"] == name)
         assert sent == sum(r.bytes_sent(i) for r in rounds) > 0
     assert "also to its successor" in "\n".join(cost_deployment.render(data))
+
+
+def test_the_circuit_picture_costs_a_table_operation_as_the_report_does() -> None:
+    """`veil compile --format dot` lowers each node alone for its rep3 cost; for table
+    operations that includes their expansion (and a sum_by domain stays a constant)."""
+    import re
+
+    from veil.cost.graph import to_dot
+    from veil.cost.report import INTERACTIVE
+
+    for expr in ("isin(x, y)", "sort(x)", "sum_by(x, y, [3, 9, 12])"):
+        text = ("party a\ninput x: secret int[6] from a\ninput y: secret int[6] from a\n"
+                f"output z = {expr} to a\n")
+        compiled = compile_source(text, backend="rep3", optimize_level=0)
+        predicted = report.build(compiled.executable, backend="rep3")
+        labels = to_dot(compiled.circuit, "rep3")
+        costs = [int(v.replace(",", "")) for v in re.findall(r"rep3: ([\d,]+) interactive",
+                                                              labels)]
+        assert sum(costs) == sum(predicted["ops"].get(c, 0) for c in INTERACTIVE), expr
