@@ -21,9 +21,10 @@ def compile_text(text: str, level: int = 1, params: dict[str, str] | None = None
 
 
 def run_circuit(circuit: Circuit, inputs: dict[str, Any]) -> dict[str, np.ndarray]:
-    encoded = {spec.name: encode(inputs[spec.name], spec.type.base) for spec in circuit.inputs}
+    f = circuit.frac_bits
+    encoded = {spec.name: encode(inputs[spec.name], spec.type.base, f) for spec in circuit.inputs}
     raw = PlainBackend().run(circuit, encoded).outputs
-    return {o.name: decode(raw[o.name], o.type.base) for o in circuit.outputs}
+    return {o.name: decode(raw[o.name], o.type.base, f) for o in circuit.outputs}
 
 
 def run_text(text: str, inputs: dict[str, Any], level: int = 1) -> dict[str, np.ndarray]:

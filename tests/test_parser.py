@@ -291,7 +291,7 @@ def test_unexpected_token_lists_what_fits_here() -> None:
     assert (d.span.line, d.span.col, d.span.end_col) == (2, 23, 27)
     # Only what an input declaration can take after its type, not the LALR table's
     # merged look-aheads (`)`, `,`, `=`, `{`).
-    assert d.help == "expected `[` or `from`; did you mean `from`?"
+    assert d.help == "expected `[`, `from` or `in`; did you mean `from`?"
 
 
 def test_unexpected_character() -> None:

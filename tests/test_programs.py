@@ -82,6 +82,44 @@ def test_matrix_product() -> None:
     assert out["supplier"]["best_region"] == int(np.argmax(product.sum(0)))
 
 
+def _rep3(name: str) -> dict:
+    """A program's outputs over secret shares (servers in threads: tests/rep3_harness)."""
+    from rep3_harness import run_threaded
+
+    compiled = compile_path(PROGRAMS / name, backend="rep3")
+    inputs = load_inputs(compiled.executable, PROGRAMS / name / "inputs")
+    return by_party(compiled.executable, run_threaded(compiled.executable, inputs).result.outputs)
+
+
+def _training_check(model: np.ndarray) -> None:
+    base = PROGRAMS / "joint_training"
+    expected = json.loads((base / "expected.json").read_text())
+    reference = np.array(expected["model"])
+    assert np.abs(model - reference).max() < 1e-3  # numpy, same steps, exact sigmoid
+    x = np.vstack([np.loadtxt(base / "inputs" / f"{p}_records.csv", delimiter=",")
+                   for p in ("eu_bank", "cn_bank")])
+    ours = x @ model[:-1] + model[-1] > 0
+    theirs = x @ reference[:-1] + reference[-1] > 0
+    assert np.mean(ours == theirs) >= 0.999
+    assert int(theirs.sum()) == expected["flagged"]
+
+
+@pytest.mark.parametrize("backend", ["plain", "rep3"])
+def test_joint_training_matches_numpy(backend: str) -> None:
+    outputs = run("joint_training") if backend == "plain" else _rep3("joint_training")
+    assert outputs["eu_bank"]["model"] == outputs["cn_bank"]["model"]
+    _training_check(np.array(outputs["eu_bank"]["model"]))
+
+
+@pytest.mark.parametrize("backend", ["plain", "rep3"])
+def test_model_validation_matches_numpy(backend: str) -> None:
+    expected = json.loads((PROGRAMS / "model_validation" / "expected.json").read_text())
+    outputs = run("model_validation") if backend == "plain" else _rep3("model_validation")
+    assert set(outputs) == {"regulator"} and set(outputs["regulator"]) == {"auc", "ks", "psi"}
+    for name in ("auc", "ks", "psi"):
+        assert abs(outputs["regulator"][name] - expected[name]) < 1e-3, name
+
+
 def _reference(name: str):
     """The program's own plain-numpy reference script, imported as a module."""
     import importlib.util

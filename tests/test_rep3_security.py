@@ -82,8 +82,9 @@ def test_a_servers_view_does_not_depend_on_the_inputs() -> None:
         assert len(a) == len(b)  # the same messages, the same sizes
         assert chi2_same(a, b) < CHI2_LIMIT, server
         assert chi2_uniform(b) < CHI2_LIMIT, server
-        sizes = [(kind, rnd, len(p)) for kind, rnd, p in zeros.views[server]]
-        assert sizes == [(kind, rnd, len(p)) for kind, rnd, p in other.views[server]]
+        # (in a round with truncations a server hears from both neighbours, in either order)
+        sizes = sorted((kind, rnd, len(p)) for kind, rnd, p in zeros.views[server])
+        assert sizes == sorted((kind, rnd, len(p)) for kind, rnd, p in other.views[server])
 
 
 def test_no_input_value_appears_in_clear_in_any_message() -> None:

@@ -25,12 +25,13 @@ party r
 input x: secret int[{n}] from a
 input v: secret fixed[{n}] from a
 input y: secret int[{m}] from b
+input w: secret fixed[{m}] from b
 output s = sort(x) to r
 output by = sort(v, x) to r
 output rows = sort(transpose([x, y[0..1] + x]), x) to r
 output in_y = isin(x, y) to a
 output in_x = isin(y, x) to b
-output totals = sum_by(concat(x, y), concat(v, to_fixed(y)), [{domain}]) to r
+output totals = sum_by(concat(x, y), concat(v, w), [{domain}]) to r
 """
 DOMAIN = (-3, 0, 2, 5, 7, 1 << 40)
 
@@ -42,7 +43,7 @@ def program(n: int, m: int) -> str:
 def expected(x: np.ndarray, v: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     order = np.argsort(x, kind="stable")
     keys = np.concatenate([x, y])
-    values = np.concatenate([v, y.astype(float)])
+    values = np.concatenate([v, weights(y)])
     return {
         "s": np.sort(x),
         "by": v[order],
@@ -57,8 +58,13 @@ def decoded(circuit, raw) -> dict[str, np.ndarray]:
     return {o.name: decode(raw[o.name], o.type.base) for o in circuit.outputs}
 
 
+def weights(y: np.ndarray) -> np.ndarray:
+    """b's fixed values: one per key of y."""
+    return np.arange(1, len(y) + 1) * 0.5
+
+
 def inputs(circuit, x, v, y) -> dict[str, np.ndarray]:
-    values = {"x": x, "v": v, "y": y}
+    values = {"x": x, "v": v, "y": y, "w": weights(y)}
     return {s.name: encode(values[s.name], s.type.base) for s in circuit.inputs}
 
 
@@ -298,7 +304,8 @@ def test_deployment_estimate_counts_the_shuffles_messages_to_successors(tmp_path
     for i, name in enumerate(SERVERS):  # the links carry every compute round's bytes
         sent = sum(ln["bytes"] for ln in data["compute_links"] if ln["from"] == name)
         assert sent == sum(r.bytes_sent(i) for r in rounds) > 0
-    assert "also to its successor" in "\n".join(cost_deployment.render(data))
+    assert "in truncations and shuffles to its successor too" in \
+        "\n".join(cost_deployment.render(data))
 
 
 def test_the_circuit_picture_costs_a_table_operation_as_the_report_does() -> None:
@@ -318,3 +325,29 @@ def test_the_circuit_picture_costs_a_table_operation_as_the_report_does() -> Non
         costs = [int(v.replace(",", "")) for v in re.findall(r"rep3: ([\d,]+) interactive",
                                                               labels)]
         assert sum(costs) == sum(predicted["ops"].get(c, 0) for c in INTERACTIVE), expr
+
+
+def test_declared_key_ranges_narrow_sorting_and_matching() -> None:
+    """Keys whose inputs declare a range (`in [lo, hi]`, enforced on loading) are sorted
+    on the bits of k − lo only: 7 bits (4 passes) for the matching, 6 (3 passes) for
+    the sort; a key from an input without a range keeps all 64 bits."""
+    text = """
+party a
+party b
+party r
+input x: secret int[6] in [100, 160] from a
+input y: secret int[5] in [90, 170] from b
+input z: secret int[4] from b
+output m = isin(x, y) to a
+output s = sort(x) to r
+output t = sort(concat(x[0..4], z)) to r
+"""
+    c = compile_source(text, backend="rep3")
+    reveals = sum(1 for n in c.executable.nodes if n.op == "reveal")
+    assert reveals == (4 + 1) + 3 + 32
+    x, y, z = [100, 150, 160, 120, 100, 101], [90, 150, 170, 100, 99], [-5, 2**62, 7, 100]
+    raw = {"x": encode(x, "int"), "y": encode(y, "int"), "z": encode(z, "int")}
+    out = decoded(c.executable, run_threaded(c.executable, raw).result.outputs)
+    assert out["m"].tolist() == np.isin(x, y).tolist()
+    assert out["s"].tolist() == sorted(x)
+    assert out["t"].tolist() == sorted(x[:4] + z)

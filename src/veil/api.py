@@ -110,8 +110,10 @@ class Program:
 
     @property
     def inputs(self) -> dict[str, dict[str, Any]]:
-        """{input name: {"owner", "type", "shape"}} — what `run` must be given."""
-        return {s.name: {"owner": s.owner, "type": s.type.base, "shape": s.type.shape}
+        """{input name: {"owner", "type", "shape"}, and "range" (lo, hi) where the program
+        declares one} — what `run` must be given."""
+        return {s.name: {"owner": s.owner, "type": s.type.base, "shape": s.type.shape,
+                         **({"range": s.range} if s.range is not None else {})}
                 for s in self.compiled.executable.inputs}
 
     @property
@@ -183,7 +185,8 @@ class Program:
             result = PlainBackend().run(circuit, encoded)
         outputs: dict[str, dict[str, Any]] = {}
         for spec in circuit.outputs:
-            value = _value(decode(result.outputs[spec.name], spec.type.base))
+            value = _value(decode(result.outputs[spec.name], spec.type.base,
+                                  circuit.frac_bits))
             for receiver in spec.receivers:
                 outputs.setdefault(receiver, {})[spec.name] = value
         return Result(outputs, self.fingerprint, self.backend, result.stats)
@@ -286,6 +289,7 @@ def prepare_inputs(circuit: Any, inputs: Mapping[str, Any], only: str | None = N
     from veil.io import connectors
     from veil.io.arrays import convert
     from veil.io.inputs import load_party_inputs
+    from veil.io.ranges import check_declared_ranges
 
     problems: list[Diagnostic] = []
     owners: dict[str, list[Any]] = {}
@@ -334,11 +338,13 @@ def prepare_inputs(circuit: Any, inputs: Mapping[str, Any], only: str | None = N
                 continue
             value = given[spec.name]
             if connectors.is_connector(value):
-                array = connectors.load(value, spec, Path.cwd(), where, problems)
+                array = connectors.load(value, spec, Path.cwd(), where, problems,
+                                        circuit.frac_bits)
             else:
-                array = convert(value, spec, where, problems)
+                array = convert(value, spec, where, problems, circuit.frac_bits)
             if array is not None:
                 encoded[spec.name] = array
+        problems += check_declared_ranges(specs, encoded, party, circuit.frac_bits)
     if problems:
         raise VeilError(problems)
     return encoded
@@ -399,7 +405,7 @@ def submit(compiled: Any, name: str, dep: Any, key: Path, approvals: list[Any],
         cfg = PartyConfig(name, dep, key, approvals, timeout, "semi-honest", listener)
         result = run_party(cfg, circuit, compiled.canonical, compiled.fingerprint,
                            circuit_params(circuit), values)
-    mine = {o.name: _value(decode(result.outputs[o.name], o.type.base))
+    mine = {o.name: _value(decode(result.outputs[o.name], o.type.base, circuit.frac_bits))
             for o in circuit.outputs if name in o.receivers}
     return mine, result
 

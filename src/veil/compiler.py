@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3, sorting
-from veil.ir.lower import lower, unused_input_warnings
+from veil.ir import lower_rep3, numerics, sorting
+from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
 from veil.lang.checker import CheckedProgram, check
@@ -54,9 +55,10 @@ class Compiled:
 
     def unoptimized_executable(self) -> Circuit:
         """The naive circuit for the same backend (for before/after comparisons)."""
+        naive = numerics.run(self.unoptimized)
         if self.backend == "rep3":
-            return lower_rep3.run(sorting.run(self.unoptimized))
-        return self.unoptimized
+            return lower_rep3.run(sorting.run(naive))
+        return naive
 
     @functools.cached_property
     def canonical(self) -> str:
@@ -123,17 +125,30 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
     step("check")
     checked = check(module, loader, params)
     step("lower")
-    circuit = lower(checked)
-    warnings = [*checked.warnings, *unused_input_warnings(circuit)]
+    circuit, lowering_warnings = lower_program(checked)
+    found = ranges.run(circuit).diagnostics()
+    overflows = [d for d in found if d.severity == "error"]
+    if overflows:
+        raise VeilError(overflows, loader.sources)
+    warnings = [*checked.warnings, *lowering_warnings, *unused_input_warnings(circuit),
+                *found]
     optimized, records = optimize(circuit, level=optimize_level, passes=passes, on_pass=step)
+    expanded = numerics.run(optimized)
+    if expanded is not optimized:  # math functions: optimize their expansions too (the
+        # progress line counts the passes once; this second round is part of the last)
+        records.append(record(numerics.NAME, optimized, expanded))
+        optimized, more = optimize(expanded, level=optimize_level, passes=passes)
+        records += more
     protocol = None
     if backend == "rep3":
         step(lower_rep3.NAME)  # the expansion of table operations is part of this step
-        expanded = sorting.run(optimized)
-        if expanded is not optimized:
-            records.append(record(sorting.NAME, optimized, expanded))
-        protocol = lower_rep3.run(expanded)
-        records.append(record(lower_rep3.NAME, expanded, protocol))
+        bounds = sorting.key_bounds(optimized, ranges.run(optimized).intervals) \
+            if sorting.has_tables(optimized) else None
+        tables = sorting.run(optimized, bounds)
+        if tables is not optimized:
+            records.append(record(sorting.NAME, optimized, tables))
+        protocol = lower_rep3.run(tables)
+        records.append(record(lower_rep3.NAME, tables, protocol))
         protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else (),
                                   on_pass=step)
         records += more

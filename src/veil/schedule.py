@@ -3,15 +3,15 @@
 An interactive primitive is ready one round after its last operand; local work costs
 no round (longest-path levels of the DAG, computed with networkx). All interactive work
 of one level is one round: each server sends at most ONE message per peer in it, with
-every payload of the round batched. Most primitives send to the predecessor (server i
-to i−1); a shuffle stage also sends to the successor (`links` says who sends to whom).
-The executor (veil.backend.rep3) runs exactly this schedule and the cost report
-predicts traffic from it, so measured rounds and bytes equal the prediction
-(tests/test_rep3_traffic.py checks that for every program).
+every payload of the round batched. The executor (veil.backend.rep3) runs exactly this
+schedule and the cost report predicts traffic from it, so measured rounds and bytes
+equal the prediction (tests/test_rep3_traffic.py checks that for every program).
 
 Wire format of a message: a fixed header (HEADER_BYTES) and a payload made of the ring
 and word elements (8 bytes each, in node order) followed by all single-bit payloads of
-the message packed 8 to a byte.
+the message packed 8 to a byte. Products and openings send to the predecessor only; a
+truncation sends to both neighbours (see `trunc_roles`), and so do shuffle stages
+(`shuffle_links`), so a server sends at most two messages a round, one per peer.
 """
 
 from __future__ import annotations
@@ -26,10 +26,7 @@ from veil.types import BOOL
 
 HEADER_BYTES = 36
 SERVERS = 3
-TRUNC_SENDER = 0  # the server that sends in a truncation (to its predecessor, server 2)
-
-Link = tuple[int, int]
-"""(sender, receiver) of a message between two servers."""
+PREV, NEXT = 0, 1  # directions of a message: to server me-1, to server me+1
 
 
 HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits", *ops.TABLES}
@@ -38,24 +35,26 @@ HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits", *ops.TABLES}
 
 def is_interactive(node: Node, circuit: Circuit) -> bool:
     """Does this protocol-level node need a round of communication?"""
+    if node.op in ops.MATH:
+        raise ValueError(f"math op {node.op} left unexpanded in a protocol circuit")
     interactive = ops.is_interactive(node.op, [circuit.node(a).type for a in node.args])
     if interactive and node.op in HIGH_LEVEL:
         raise ValueError(f"high-level op {node.op} left in a protocol circuit")
     return interactive
 
 
-def links(node: Node) -> list[Link]:
-    """Who sends to whom for an interactive node, each message carrying one element per
-    element of the node. Products and openings: every server to its predecessor;
-    truncation: server 0 to server 2; a shuffle stage: see veil.backend.rep3_shuffle."""
-    if node.op == "trunc":
-        return [(TRUNC_SENDER, (TRUNC_SENDER - 1) % SERVERS)]
-    if node.op == "shuffle_step":
-        j = shuffle_pair(node)
-        if node.attr("stage") < 2:  # the pair's first server hands its part on
-            return [(j, (j - 1) % SERVERS)]
-        return [(j, (j + 1) % SERVERS), ((j + 1) % SERVERS, j)]  # the pair reshares
-    return [(s, (s - 1) % SERVERS) for s in range(SERVERS)]
+def shuffle_links(node: Node) -> list[tuple[int, int]]:
+    """(sender, direction) of every message of a shuffle stage or an opening, each
+    carrying one element per element of the node (veil.backend.rep3_shuffle): an
+    opening, every server to its predecessor; shuffle stages 0 and 1, the pair's first
+    server to the third one (its predecessor); stage 2, the pair's two servers to each
+    other."""
+    if node.op == "reveal":
+        return [(s, PREV) for s in range(SERVERS)]
+    j = shuffle_pair(node)
+    if node.attr("stage") < 2:
+        return [(j, PREV)]
+    return [(j, NEXT), ((j + 1) % SERVERS, PREV)]
 
 
 def shuffle_pair(node: Node) -> int:
@@ -68,32 +67,57 @@ def payload_bytes(ring_elements: int, bits: int) -> int:
     return 8 * ring_elements + (bits + 7) // 8
 
 
+def trunc_roles(size: int, position: int) -> list[slice]:
+    """Which elements of a truncation each server leads, as slices of the flat array.
+
+    In the truncation protocol (veil.backend.rep3) one server of three, the sender,
+    does most of the sending for an element. The elements are cut into three contiguous
+    blocks (contiguous, so that each server works on views, not copies), and block k of
+    the node at `position` in the circuit is led by server (k + position) mod 3, so that
+    the work is spread evenly, also over many small truncations."""
+    bounds = [size * k // SERVERS for k in range(SERVERS + 1)]
+    blocks = [slice(bounds[k], bounds[k + 1]) for k in range(SERVERS)]
+    return [blocks[(s - position) % SERVERS] for s in range(SERVERS)]
+
+
+def trunc_traffic(size: int, position: int) -> list[tuple[int, int]]:
+    """Ring elements each server sends in one truncation: (to predecessor, to successor).
+
+    For an element it leads, a server sends two masked values to each neighbour; for
+    the others it sends one pad, to the neighbour that is not the sender."""
+    n = [len(range(size)[r]) for r in trunc_roles(size, position)]
+    return [(2 * n[i] + n[(i + 1) % SERVERS], 2 * n[i] + n[(i - 1) % SERVERS])
+            for i in range(SERVERS)]
+
+
 @dataclass
 class Round:
-    """One round: its interactive nodes, and what each server sends to each other one
-    (at most one message per (sender, receiver))."""
+    """One round: its interactive nodes, and what each server sends to each neighbour."""
 
     nodes: list[int] = field(default_factory=list)
-    ring: dict[Link, int] = field(default_factory=dict)  # ring elements and words
-    bits: dict[Link, int] = field(default_factory=dict)  # single bits
+    ring: list[list[int]] = field(default_factory=lambda: [[0, 0] for _ in range(SERVERS)])
+    bits: list[list[int]] = field(default_factory=lambda: [[0, 0] for _ in range(SERVERS)])
 
-    def message_bytes(self, sender: int, receiver: int) -> int:
-        ring, bits = self.ring.get((sender, receiver), 0), self.bits.get((sender, receiver), 0)
-        return HEADER_BYTES + payload_bytes(ring, bits) if ring or bits else 0
+    @property
+    def ring_sent(self) -> list[int]:
+        return [sum(r) for r in self.ring]
 
-    def receivers(self, server: int) -> list[int]:
-        return [r for r in range(SERVERS) if self.message_bytes(server, r)]
+    @property
+    def bits_sent(self) -> list[int]:
+        return [sum(b) for b in self.bits]
+
+    def bytes_to(self, server: int, direction: int) -> int:
+        """Bytes of the message `server` sends in `direction` (PREV or NEXT), or 0."""
+        if not self.ring[server][direction] and not self.bits[server][direction]:
+            return 0
+        return HEADER_BYTES + payload_bytes(self.ring[server][direction],
+                                            self.bits[server][direction])
+
+    def messages(self, server: int) -> int:
+        return sum(1 for d in (PREV, NEXT) if self.ring[server][d] or self.bits[server][d])
 
     def bytes_sent(self, server: int) -> int:
-        return sum(self.message_bytes(server, r) for r in range(SERVERS))
-
-    def messages_sent(self, server: int) -> int:
-        return len(self.receivers(server))
-
-    def elements_sent(self, server: int) -> tuple[int, int]:
-        """(ring elements, bits) this server sends in the round."""
-        return (sum(v for (s, _), v in self.ring.items() if s == server),
-                sum(v for (s, _), v in self.bits.items() if s == server))
+        return sum(self.bytes_to(server, d) for d in (PREV, NEXT))
 
 
 @dataclass
@@ -101,6 +125,7 @@ class Schedule:
     level: dict[int, int]
     rounds: list[Round]
     local_by_level: list[list[int]]
+    position: dict[int, int] = field(default_factory=dict)  # node id → index in the circuit
 
     @property
     def compute_rounds(self) -> int:
@@ -132,7 +157,7 @@ def _schedule(circuit: Circuit) -> Schedule:
     depth = max(level.values(), default=0)
     rounds = [Round() for _ in range(depth)]
     local_by_level: list[list[int]] = [[] for _ in range(depth + 1)]
-    for node in circuit.nodes:  # stored order is topological: keep it within a level
+    for position, node in enumerate(circuit.nodes):  # topological: keep it within a level
         lv = level[node.id]
         if node.id not in interactive:
             local_by_level[lv].append(node.id)
@@ -140,10 +165,23 @@ def _schedule(circuit: Circuit) -> Schedule:
         rnd = rounds[lv - 1]
         rnd.nodes.append(node.id)
         size = node.type.size
-        table = rnd.bits if node.type.base == BOOL else rnd.ring
-        for link in links(node):
-            table[link] = table.get(link, 0) + size
-    return Schedule(level, rounds, local_by_level)
+        if node.op == "trunc":
+            for s, (to_prev, to_next) in enumerate(trunc_traffic(size, position)):
+                rnd.ring[s][PREV] += to_prev
+                rnd.ring[s][NEXT] += to_next
+            continue
+        if node.op in ("shuffle_step", "reveal"):
+            table = rnd.bits if node.type.base == BOOL else rnd.ring
+            for s, direction in shuffle_links(node):
+                table[s][direction] += size
+            continue
+        for s in range(SERVERS):
+            if node.type.base == BOOL:
+                rnd.bits[s][PREV] += size
+            else:
+                rnd.ring[s][PREV] += size
+    position = {n.id: i for i, n in enumerate(circuit.nodes)}
+    return Schedule(level, rounds, local_by_level, position)
 
 
 @dataclass(frozen=True)
@@ -177,10 +215,9 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     for rnd in sched.rounds:
         for s in range(SERVERS):
             sent[s] += rnd.bytes_sent(s)
-            messages[s] += rnd.messages_sent(s)
-            ring, bits = rnd.elements_sent(s)
-            ring_sent[s] += ring
-            bits_sent[s] += bits
+            messages[s] += rnd.messages(s)
+            ring_sent[s] += rnd.ring_sent[s]
+            bits_sent[s] += rnd.bits_sent[s]
     owners: dict[str, list] = {}
     for spec in circuit.inputs:
         owners.setdefault(spec.owner, []).append(spec.type)

@@ -18,12 +18,29 @@ WORD = "word"
 Shape = tuple[int, ...]
 
 FRAC_BITS = 16
-"""Fractional bits of `fixed`: resolution 2^-16 ≈ 1.5e-5."""
+"""Default fractional bits of `fixed`: resolution 2^-16 ≈ 1.5e-5 (a program may choose
+another number with `precision N`)."""
 
 RING_BITS = 64
-FIXED_LIMIT = 2.0**31
-"""Largest magnitude accepted for a `fixed` input or constant (products of two values
-of up to 2^15.5 stay below 2^31, far from the 2^47 wrap-around of the ring)."""
+TRUNC_BITS = 62
+"""A truncation over shares is exact to one unit for every raw value in
+[-2^62, 2^62) (veil.backend.rep3, docs/security.md): the bound every fixed-point
+product must respect before it is truncated."""
+
+
+def fixed_limit_bits(frac_bits: int = FRAC_BITS) -> int:
+    """log2 of the largest magnitude accepted for a `fixed` input, literal or param:
+    62 - 2f, so that a product with any factor of magnitude at most 1 stays inside the
+    truncation bound (2^30 at 16 fractional bits)."""
+    return TRUNC_BITS - 2 * frac_bits
+
+
+def fixed_limit(frac_bits: int = FRAC_BITS) -> float:
+    return 2.0 ** fixed_limit_bits(frac_bits)
+
+
+FIXED_LIMIT = fixed_limit()
+"""Largest magnitude accepted for a `fixed` input or constant at the default precision."""
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # purposes: keep the streams of different uses of one key apart
 ROUND_ZERO_SHARES = 1  # started at block (round number, 1, 0): all products of a round
-TRUNC_MASK = 2  # at (node id, 2, 0)
+TRUNC_MASK = 2  # at (node id, 2, 0): a truncation's share component and candidate pads
 OUTPUT_MASK = 3  # at (node id, 3, 0)
 
 

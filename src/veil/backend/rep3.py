@@ -11,17 +11,22 @@ random shares and masked messages.
   fresh zero-sharing from the pairwise PRG keys; server i sends z_i to server i-1: one
   ring element (or bit) per output element per server, one round. A dot product of any
   length costs what one multiplication costs.
-- trunc (fixed point, ABY3 Π_trunc1, Mohassel & Rindal CCS 2018 §5.1.1): the sharing is
-  viewed as two additive shares A = x0 + x1 (server 0) and B = x2 (servers 1, 2), each
-  truncated locally (SecureML, Mohassel & Zhang S&P 2017, Thm. 1); server 0 masks its
-  part with r from the key it shares with server 1 and sends it to server 2. The result
-  is ⌊x/2^d⌋ or ⌊x/2^d⌋ + 1; it fails (a wrong, large value) with probability |x|/2^64,
-  where x is the value before truncation (docs/security.md has the bound).
+- trunc (fixed point): the sharing is viewed as A = x_S + x_{S+1}, known to one server
+  S (the sender), and B = x_{S+2}, known to the other two. With c = A + 2^62 and
+  r = -B, c = x + 2^62 + r (mod 2^64); for |x| < 2^62 the sum x + 2^62 + r wraps around
+  exactly when the top bit of r is 1 and the top bit of c is 0 (the MSB trick of
+  Dalskov, Escudero and Keller, "Secure Evaluation of Quantized Neural Networks",
+  PETS 2020, §4), so ⌊x/2^d⌋ = (c >> d) - (r >> d) + wrap·2^(64-d) - 2^(62-d), up to
+  the carry from the low bits. The wrap bit is u·v with u known to S and v known to
+  the other two: S sends each of them both candidates, masked, and the other one of
+  them sends the pad of the candidate it needs (three-party OT, ABY3 §5.4.1, Mohassel
+  & Rindal CCS 2018). One round; the result is ⌊x/2^d⌋ or ⌊x/2^d⌋ + 1 and it never
+  fails for |x| < 2^62 (docs/security.md). Elements take turns as sender.
 - a2b_comp / b2a_comp: the trivial sharing of one component, known to the two servers
   that hold it, as a word or ring sharing; the lowering builds conversions from them.
-- shuffle_step / reveal (veil.backend.rep3_shuffle): the stages of a resharing shuffle,
-  the only messages also sent to the successor, and the opening of a value to the
-  servers; scatter moves each share's rows to public positions, cumsum sums them.
+- shuffle_step / reveal (veil.backend.rep3_shuffle): the stages of a resharing shuffle
+  and the opening of a value to the servers; scatter moves each share's rows to public
+  positions, cumsum sums them (local).
 
 The schedule (veil.schedule) decides what happens in each round; this module only
 computes and exchanges what the schedule says, one message per peer per round.
@@ -35,11 +40,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veil.backend import prg, rep3_shuffle
+from veil.backend.duplex import round_trip
 from veil.ir.nodes import Circuit, Node
 from veil.ir.ops import trunc_bits
 from veil.ir.semantics import apply, const_array
-from veil.net.transport import ROUND, Channel, exchange
-from veil.schedule import SERVERS, TRUNC_SENDER, Schedule, links
+from veil.net.transport import Channel
+from veil.schedule import NEXT, PREV, SERVERS, Schedule, trunc_roles
 from veil.types import BOOL, WORD
 
 U64 = np.uint64
@@ -49,6 +55,7 @@ Value = np.ndarray | Share
 SCALED = {"mul", "matmul", "and"}
 PUBLIC_OPERAND = SCALED | {"scatter"}
 """Ops applied to each share with their public operand as it is (not as a sharing)."""
+TRUNC_OFFSET = U64(1 << 62)  # makes every |x| < 2^62 non-negative and below 2^63
 
 
 def pack(parts: Sequence[np.ndarray]) -> bytearray:
@@ -115,11 +122,11 @@ class Rep3Server:
     sched: Schedule
     key_prev: bytes  # k_me, shared with server me-1
     key_next: bytes  # k_{me+1}, shared with server me+1
-    prev_channel: Channel  # to and from server me-1
-    next_channel: Channel  # to and from server me+1
+    to_prev: Channel  # the two-way channel to server me-1
+    from_next: Channel  # the two-way channel to server me+1
     values: dict[int, Value] = field(default_factory=dict)
     rounds_sent: list[int] = field(default_factory=list)
-    trunc_masks: dict[int, np.ndarray] = field(default_factory=dict)
+    pending: dict[int, tuple] = field(default_factory=dict)  # truncation pads, start → finish
     shuffles: rep3_shuffle.ShuffleState = field(default_factory=rep3_shuffle.ShuffleState)
 
     # ------------------------------------------------------------ randomness
@@ -198,13 +205,10 @@ class Rep3Server:
 
     # ------------------------------------------------------------ rounds
 
-    def message_part(self, node: Node, zero: np.ndarray | None) -> np.ndarray | None:
-        """What this server sends its predecessor for an interactive node (or None)."""
-        a = self.values[node.args[0]]
-        if node.op == "trunc":
-            return self.trunc_send(node, a) if self.me == TRUNC_SENDER else None
-        b = self.values[node.args[1]]
-        assert isinstance(a, tuple) and isinstance(b, tuple) and zero is not None
+    def product_part(self, node: Node, zero: np.ndarray) -> np.ndarray:
+        """z_me = x_me·y_me + x_me·y_{me+1} + x_{me+1}·y_me + α_me, sent to the predecessor."""
+        a, b = self.values[node.args[0]], self.values[node.args[1]]
+        assert isinstance(a, tuple) and isinstance(b, tuple)
         if node.op == "and":
             return (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ zero
         product = np.matmul if node.op == "matmul" else np.multiply
@@ -212,92 +216,150 @@ class Rep3Server:
             z = product(a[0], b[0]) + product(a[0], b[1]) + product(a[1], b[0])
             return np.asarray(z + zero, dtype=U64)
 
-    def trunc_send(self, node: Node, a: Value) -> np.ndarray:
-        assert isinstance(a, tuple)
-        bits = np.asarray(trunc_bits(node.attr("bits"), node.type.shape), dtype=U64)
-        mask = prg.ring(self.key_next, node.id, prg.TRUNC_MASK, node.type.shape)
-        self.trunc_masks[node.id] = mask
-        with np.errstate(over="ignore"):
-            high = (a[0] + a[1]) >> bits  # A = x0 + x1, truncated as unsigned
-            return np.asarray(high - mask, dtype=U64)
+    # ------------------------------------------------------------ truncation
 
-    def trunc_other(self, node: Node, b_share: np.ndarray) -> np.ndarray:
-        """B = x2 truncated as minus the truncation of -B (SecureML)."""
-        bits = np.asarray(trunc_bits(node.attr("bits"), node.type.shape), dtype=U64)
-        with np.errstate(over="ignore"):
-            return np.asarray(U64(0) - ((U64(0) - b_share) >> bits), dtype=U64)
+    def _trunc_setup(self, node: Node) -> tuple[list[slice], np.ndarray, np.ndarray, np.ndarray]:
+        """Element roles, the shift per element, and the pads from both keys: three rows
+        per key (a share component, then the pads of the two candidates) for the elements
+        whose sender holds that key, the other block left unused (zero)."""
+        n = node.type.size
+        roles = trunc_roles(n, self.sched.position[node.id])
+        bits = np.broadcast_to(np.asarray(trunc_bits(node.attr("bits"), node.type.shape),
+                                          dtype=U64), node.type.shape).reshape(-1)
+        me = self.me
+        pads_prev = np.zeros((3, n), dtype=U64)
+        pads_next = np.zeros((3, n), dtype=U64)
+        # key k_j is held by servers j-1 and j and serves the blocks led by either of them;
+        # one stream per key and block, so that both holders cut it the same way
+        for pads, key, senders in ((pads_prev, self.key_prev, (me, (me - 1) % SERVERS)),
+                                   (pads_next, self.key_next, (me, (me + 1) % SERVERS))):
+            for s in senders:
+                block = roles[s]
+                if block.stop > block.start:
+                    pads[:, block] = prg.ring(key, node.id, prg.TRUNC_MASK + 256 * (s + 1),
+                                              (3, block.stop - block.start))
+        return roles, bits, pads_prev, pads_next
 
-    def finish(self, node: Node, mine: np.ndarray | None, received: np.ndarray | None) -> Share:
-        if node.op != "trunc":
-            assert mine is not None and received is not None
-            return (mine, received)
+    def _mask_bit(self, b_part: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, ...]:
+        """From B = x_{S+2}: r = -B, its top bit v and r >> d."""
+        r = U64(0) - b_part
+        return (r >> U64(63)).astype(np.bool_), r >> bits
+
+    def trunc_start(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
+        """This server's two messages for a truncation: (to predecessor, to successor)."""
         a = self.values[node.args[0]]
         assert isinstance(a, tuple)
-        if self.me == 0:
-            assert mine is not None
-            return (mine, self.trunc_masks.pop(node.id))
-        if self.me == 1:
-            r = prg.ring(self.key_prev, node.id, prg.TRUNC_MASK, node.type.shape)
-            return (r, self.trunc_other(node, a[1]))
-        assert received is not None
-        return (self.trunc_other(node, a[0]), received)
+        first, second = (np.asarray(x, dtype=U64).reshape(-1) for x in a)
+        roles, bits, pads_prev, pads_next = self.pending[node.id] = self._trunc_setup(node)
+        me = self.me
+        lead, after, before = roles[me], roles[(me - 1) % SERVERS], roles[(me + 1) % SERVERS]
+        with np.errstate(over="ignore"):
+            # as the sender S = me: the two candidates of share component S+2, masked
+            d = bits[lead]
+            c = first[lead] + second[lead] + TRUNC_OFFSET
+            u = U64(1) - (c >> U64(63))
+            rho, w0, w1 = pads_next[:, lead]
+            sigma, w0_next, w1_next = pads_prev[:, lead]
+            m0 = (c >> d) - sigma - rho
+            m1 = m0 + u * (U64(1) << (U64(64) - d))
+            # as S+1 for the sender me-1 (B = x_{me+1}): the pad S+2 needs, from k_me
+            v_after, _ = self._mask_bit(second[after], bits[after])
+            pad_after = np.where(v_after, pads_prev[2, after], pads_prev[1, after])
+            # as S+2 for the sender me+1 (B = x_me): the pad S+1 needs, from k_{me+1}
+            v_before, _ = self._mask_bit(first[before], bits[before])
+            pad_before = np.where(v_before, pads_next[2, before], pads_next[1, before])
+            to_prev = np.concatenate([m0 + w0, m1 + w1, pad_before])
+            to_next = np.concatenate([m0 + w0_next, m1 + w1_next, pad_after])
+        return to_prev, to_next
+
+    def trunc_finish(self, node: Node, from_prev: np.ndarray, from_next: np.ndarray) -> Share:
+        a = self.values[node.args[0]]
+        assert isinstance(a, tuple)
+        first, second = (np.asarray(x, dtype=U64).reshape(-1) for x in a)
+        roles, bits, pads_prev, pads_next = self.pending.pop(node.id)
+        me = self.me
+        lead, after, before = roles[me], roles[(me - 1) % SERVERS], roles[(me + 1) % SERVERS]
+        n_after, n_before = len(first[after]), len(first[before])
+        out0 = np.empty(node.type.size, dtype=U64)
+        out1 = np.empty(node.type.size, dtype=U64)
+        with np.errstate(over="ignore"):
+            # sender: (y_S, y_{S+1}) = (σ, ρ)
+            out0[lead], out1[lead] = pads_prev[0, lead], pads_next[0, lead]
+            # S+1 (sender me-1): (ρ, y_{S+2}); candidates from the sender, pad from S+2
+            d = bits[after]
+            v, r_high = self._mask_bit(second[after], d)
+            chosen = np.where(v, from_prev[n_after:2 * n_after], from_prev[:n_after])
+            pad = from_next[2 * n_before:]
+            out0[after] = pads_prev[0, after]
+            out1[after] = chosen - pad - r_high - (U64(1) << (U64(62) - d))
+            # S+2 (sender me+1): (y_{S+2}, σ); candidates from the sender, pad from S+1
+            d = bits[before]
+            v, r_high = self._mask_bit(first[before], d)
+            chosen = np.where(v, from_next[n_before:2 * n_before], from_next[:n_before])
+            pad = from_prev[2 * n_after:]
+            out0[before] = chosen - pad - r_high - (U64(1) << (U64(62) - d))
+            out1[before] = pads_next[0, before]
+        shape = node.type.shape
+        return (out0.reshape(shape), out1.reshape(shape))
+
+    def _incoming_sizes(self, node: Node) -> tuple[int, int]:
+        """Ring elements of a truncation received (from predecessor, from successor)."""
+        roles = trunc_roles(node.type.size, self.sched.position[node.id])
+        n = [len(range(node.type.size)[r]) for r in roles]
+        me = self.me
+        prev, nxt = (me - 1) % SERVERS, (me + 1) % SERVERS
+        return 2 * n[prev] + n[nxt], 2 * n[nxt] + n[prev]
 
     def run_round(self, number: int) -> None:
         rnd = self.sched.rounds[number - 1]
         nodes = [self.circuit.node(n) for n in rnd.nodes]
         zeros = self.round_zero_shares(number, nodes)
-        prev, nxt = (self.me - 1) % SERVERS, (self.me + 1) % SERVERS
-        outgoing: dict[int, list[np.ndarray]] = {prev: [], nxt: []}
+        out: dict[int, list[np.ndarray]] = {PREV: [], NEXT: []}
+        layout: dict[int, list[tuple[tuple[int, ...], bool]]] = {PREV: [], NEXT: []}
+        mine: dict[int, np.ndarray] = {}
         kept: dict[int, object] = {}
         for node in nodes:
-            if node.op in rep3_shuffle.OPS:
+            if node.op == "trunc":
+                to_prev, to_next = self.trunc_start(node)
+                out[PREV].append(to_prev)
+                out[NEXT].append(to_next)
+                from_prev, from_next = self._incoming_sizes(node)
+                layout[PREV].append(((from_prev,), False))
+                layout[NEXT].append(((from_next,), False))
+            elif node.op in rep3_shuffle.OPS:
                 parts, kept[node.id] = rep3_shuffle.message_parts(self, node)
+                for direction, part in parts.items():
+                    out[direction].append(part)
+                for direction in rep3_shuffle.incoming(self.me, node):
+                    layout[direction].append((node.type.shape, node.type.base == BOOL))
             else:
-                part = self.message_part(node, zeros.get(node.id))
-                parts = {} if part is None else {prev: part}
-                kept[node.id] = part
-            for receiver, array in parts.items():
-                outgoing[receiver].append(array)
-        # what each peer sends me, in node order (veil.schedule.links says who sends)
-        incoming = {peer: [n for n in nodes if (peer, self.me) in links(n)]
-                    for peer in (nxt, prev)}
-        channels = {prev: self.prev_channel, nxt: self.next_channel}
-        payloads = {r: pack(parts) for r, parts in outgoing.items() if parts}
-        peers = [p for p in (nxt, prev) if p in payloads or incoming[p]]
-
-        def talk(peer: int) -> bytearray | None:
-            """This round's traffic with one peer: each socket is used by one thread."""
-            channel, payload = channels[peer], payloads.get(peer)
-            if payload is not None and incoming[peer]:
-                return channel.exchange(ROUND, number, payload)
-            if payload is not None:
-                channel.send(ROUND, number, payload)
-                return None
-            return channel.recv(ROUND, number)
-
-        got: dict[int, bytearray | None] = {}
-        if len(peers) == 2:  # the two peers at once, so that no send waits for a read
-            first, second = peers
-            got[second] = exchange(lambda: got.__setitem__(first, talk(first)),  # type: ignore
-                                   lambda: talk(second))
-        elif peers:
-            got[peers[0]] = talk(peers[0])
-        if payloads:
+                mine[node.id] = self.product_part(node, zeros[node.id])
+                out[PREV].append(mine[node.id])
+                layout[NEXT].append((node.type.shape, node.type.base == BOOL))
+        channel_to = {PREV: self.to_prev, NEXT: self.from_next}  # both are two-way
+        # a direction with nothing to say sends no message (the schedule counts none)
+        sends = {d: pack(out[d]) if sum(p.size for p in out[d]) else None for d in (PREV, NEXT)}
+        expects = {d: sum(int(np.prod(s)) for s, _ in layout[d]) > 0 for d in (PREV, NEXT)}
+        plan = [(channel_to[d], sends[d], expects[d]) for d in (NEXT, PREV)]
+        got = dict(zip((NEXT, PREV), round_trip(number, plan), strict=True))
+        if any(v is not None for v in sends.values()):
             self.rounds_sent.append(number)
-        expected = [p for p in (nxt, prev) if incoming[p]]
-        received: dict[int, dict[int, np.ndarray]] = {}
-        for peer in expected:
-            payload = got[peer]
-            assert payload is not None
-            layout = [(n.type.shape, n.type.base == BOOL) for n in incoming[peer]]
-            for n, array in zip(incoming[peer], unpack(payload, layout), strict=True):
-                received.setdefault(n.id, {})[peer] = array
+        received: dict[int, list[np.ndarray]] = {
+            d: [np.zeros(s, dtype=np.bool_ if b else U64) for s, b in layout[d]]
+            for d in (PREV, NEXT)}
+        for d in (PREV, NEXT):
+            payload = got[d]
+            if payload is not None:
+                received[d] = unpack(payload, layout[d])
         for node in nodes:
-            mine = received.get(node.id, {})
-            if node.op in rep3_shuffle.OPS:
-                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], mine)
+            if node.op == "trunc":
+                self.values[node.id] = self.trunc_finish(node, received[PREV].pop(0),
+                                                         received[NEXT].pop(0))
+            elif node.op in rep3_shuffle.OPS:
+                got = {d: received[d].pop(0) for d in rep3_shuffle.incoming(self.me, node)}
+                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], got)
             else:
-                self.values[node.id] = self.finish(node, kept[node.id], mine.get(nxt))  # type: ignore
+                self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
 
     def run_local(self, level: int) -> None:
         for node_id in self.sched.local_by_level[level]:
@@ -340,3 +402,4 @@ class Rep3Server:
             return np.asarray(share, dtype=np.bool_) ^ mask
         with np.errstate(over="ignore"):
             return np.asarray(share.astype(U64) + mask, dtype=U64)
+

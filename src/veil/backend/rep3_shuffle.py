@@ -38,7 +38,7 @@ import numpy as np
 from veil.backend import prg
 from veil.ir.nodes import Node
 from veil.ir.tables import take_rows
-from veil.schedule import SERVERS, shuffle_pair
+from veil.schedule import NEXT, PREV, SERVERS, shuffle_links, shuffle_pair
 from veil.types import BOOL, FIXED, INT
 
 if TYPE_CHECKING:
@@ -133,14 +133,25 @@ def _start(server: Rep3Server, node: Node, value: Value) -> np.ndarray | None:
     return None
 
 
+def incoming(me: int, node: Node) -> list[int]:
+    """The directions (PREV: from server me-1, NEXT: from me+1) this server receives a
+    part of the node from, as veil.schedule.shuffle_links says."""
+    found = []
+    for sender, direction in shuffle_links(node):
+        receiver = (sender - 1 if direction == PREV else sender + 1) % SERVERS
+        if receiver == me:
+            found.append(PREV if sender == (me - 1) % SERVERS else NEXT)
+    return found
+
+
 def message_parts(server: Rep3Server, node: Node) -> tuple[dict[int, np.ndarray], object]:
-    """What this server sends for a shuffle stage or a reveal (receiver → array), and
+    """What this server sends for a shuffle stage or a reveal (direction → array), and
     what it keeps for `finish`."""
     value = server.values[node.args[0]]
     me = server.me
-    if node.op == "reveal":
+    if node.op == "reveal":  # x_{me+1}: what my predecessor lacks
         assert isinstance(value, tuple)
-        return {(me - 1) % SERVERS: np.asarray(value[1])}, None
+        return {PREV: np.asarray(value[1])}, None
     j = shuffle_pair(node)
     part = _start(server, node, value)
     if part is None:  # the third server: no part, nothing to send
@@ -151,39 +162,40 @@ def message_parts(server: Rep3Server, node: Node) -> tuple[dict[int, np.ndarray]
     moved = take_rows(part, perm)
     if node.attr("stage") < 2:
         z = _mask(node, _pair_key(server, j))
-        if me == j:
-            return {(j - 1) % SERVERS: _remove(node, moved, z)}, None
+        if me == j:  # to the third server, my predecessor
+            return {PREV: _remove(node, moved, z)}, None
         return {}, _combine(node, moved, z)
     # the pair reshares: each sends its part minus the component it shares with the
     # third server (server j: y_j from k_j; server j+1: y_{j+2} from k_{j+2})
     y = _mask(node, server.key_prev if me == j else server.key_next)
     sent = _remove(node, moved, y)
-    return {((j + 1) if me == j else j) % SERVERS: sent}, (y, sent)
+    return {NEXT if me == j else PREV: sent}, (y, sent)
 
 
 def finish(server: Rep3Server, node: Node, kept: object,
            received: dict[int, np.ndarray]) -> Value:  # fmt: skip
-    """This server's value of the node once the round's messages arrived."""
+    """This server's value of the node once the round's messages arrived (`received`:
+    direction → array)."""
     me = server.me
-    if node.op == "reveal":
+    if node.op == "reveal":  # x_{me+2} from my successor
         first, second = server.values[node.args[0]]  # type: ignore[misc]
         return _combine(node, _combine(node, np.asarray(first), np.asarray(second)),
-                        received[(me + 1) % SERVERS])
+                        received[NEXT])
     j = shuffle_pair(node)
     stage = node.attr("stage")
     if stage < 2:
         if me == (j + 1) % SERVERS:  # kept π(B) + z: the first part of the next pair
             assert isinstance(kept, np.ndarray)
             return PairShare(kept)
-        if me == (j + 2) % SERVERS:  # received π(A) − z: the second part
-            return PairShare(received[j])
+        if me == (j + 2) % SERVERS:  # received π(A) − z from j, my successor
+            return PairShare(received[NEXT])
         return PairShare(None)
     if me == (j + 2) % SERVERS:  # the third server: (y_t, y_j) drawn from its two keys
         return (_mask(node, server.key_prev), _mask(node, server.key_next))
     assert isinstance(kept, tuple)
     y, sent = kept
-    other = (j + 1) % SERVERS if me == j else j
-    middle = _combine(node, sent, received[other])  # y_{j+1} = π(x) − y_j − y_{j+2}
+    other = received[NEXT] if me == j else received[PREV]  # from the pair's other server
+    middle = _combine(node, sent, other)  # y_{j+1} = π(x) − y_j − y_{j+2}
     if me == j:
         return (y, middle)  # (y_j, y_{j+1})
     return (middle, y)  # (y_{j+1}, y_{j+2})

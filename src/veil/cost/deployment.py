@@ -14,7 +14,7 @@ from veil.cost.timing import LinkSpeed, estimate
 from veil.deploy.deployment import Deployment
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
-from veil.schedule import SERVERS, schedule, traffic
+from veil.schedule import NEXT, PREV, SERVERS, schedule, traffic
 
 DEFAULT_LINK = LinkSpeed(0.2, 1000.0)  # a link missing from [links]: assume a LAN
 
@@ -42,14 +42,14 @@ def section(circuit: Circuit, dep: Deployment) -> dict[str, Any]:
     phases = estimate(sched, t, link, owners, receivers, circuit_bytes)
     ring = []
     for s in range(SERVERS):
-        for peer in ((s - 1) % SERVERS, (s + 1) % SERVERS):
-            sizes = [r.message_bytes(s, peer) for r in sched.rounds]
-            if peer == (s + 1) % SERVERS and not any(sizes):
-                continue  # only shuffles send to the successor
+        for direction, peer in ((PREV, (s - 1) % SERVERS), (NEXT, (s + 1) % SERVERS)):
+            sent = [r.bytes_to(s, direction) for r in sched.rounds]
+            if direction == NEXT and not any(sent):
+                continue  # a successor hears from a server in truncations and shuffles
             speed = link(s, peer)
             ring.append({"from": names[s], "to": names[peer], "rtt_ms": speed.rtt_ms,
-                         "mbit": speed.mbit, "rounds": sum(1 for b in sizes if b),
-                         "bytes": sum(sizes)})
+                         "mbit": speed.mbit, "rounds": sum(1 for b in sent if b),
+                         "bytes": sum(sent)})
     return {
         "digest": dep.digest,
         "servers": [{"name": s.name, "jurisdiction": s.jurisdiction, "host": s.host,
@@ -73,9 +73,8 @@ def render(data: dict[str, Any]) -> list[str]:
         a, b = p["servers"]
         ja, jb = p["jurisdictions"]
         out.append(f"    {a} ({ja}) + {b} ({jb})")
-    successors = len(data["compute_links"]) > 3  # a shuffle's last stage: see schedule.links
-    out.append("  compute links (each round: every server sends to its predecessor" +
-               ("; in shuffles also to its successor)" if successors else ")"))
+    out.append("  compute links (each round: every server sends to its predecessor; in "
+               "truncations and shuffles to its successor too)")
     for ln in data["compute_links"]:
         out.append(f"    {ln['from']} → {ln['to']:<12} {ln['rtt_ms']:g} ms RTT, {ln['mbit']:g} "
                    f"Mbit/s: {ln['rounds']} rounds, {ln['bytes']:,} bytes")

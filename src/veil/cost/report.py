@@ -19,7 +19,7 @@ from veil.ir.nodes import Circuit, Node
 from veil.ir.serialize import fingerprint
 from veil.opt.pipeline import PassRecord
 from veil.schedule import schedule, traffic
-from veil.types import WORD, fmt_shape
+from veil.types import WORD, fixed_limit, fixed_limit_bits, fmt_shape
 
 SCHEMA_VERSION = 1
 
@@ -190,6 +190,8 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         "parties": list(circuit.parties),
         "params": {k: v for k, v in circuit.params},
         "frac_bits": circuit.frac_bits,
+        "fixed_resolution": 2.0 ** -circuit.frac_bits,
+        "fixed_range": fixed_limit(circuit.frac_bits),
         "inputs": [{"name": i.name, "owner": i.owner, **_type_dict(i.type)}
                    for i in circuit.inputs],
         "disclosures": [{"name": o.name, "receivers": list(o.receivers), **_type_dict(o.type)}
@@ -246,6 +248,10 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
     out.append(f"parties      {', '.join(report['parties'])}")
     if report["params"]:
         out.append("params       " + ", ".join(f"{k} = {v}" for k, v in report["params"].items()))
+    f = report["frac_bits"]
+    out.append(f"fixed point  {f} fractional bits: resolution 2^-{f} ≈ "
+               f"{report['fixed_resolution']:.2g}, inputs and constants within "
+               f"±2^{fixed_limit_bits(f)}")
     out.append("")
     out.append("inputs (secret-shared by their owner)")
     for i in report["inputs"]:

@@ -11,8 +11,7 @@ compute rounds a whole run has a fixed number of one-way trips:
     agree     1   the servers' signed session proposals (server ↔ server)
     start     1   START, server → party
     input     1   each owner's input shares, party → server (+ bytes / bandwidth)
-    compute   R   one per compute round (+ the round's bytes / bandwidth; a shuffle's
-                  last stage also sends to the successor, over that link)
+    compute   R   one per compute round (+ the round's bytes / bandwidth)
     output    1   the output shares and the done message, server → party (+ bytes)
 
 so a run costs R + 9 one-way delays in all. Each phase takes the slowest link it uses.
@@ -25,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from veil.schedule import SERVERS, Schedule, Traffic
+from veil.schedule import NEXT, PREV, SERVERS, Schedule, Traffic
 
 CONNECT_ONE_WAY = 5  # TCP + TLS 1.3 + hello, in one-way delays
 HELLO_BYTES = 2048  # a party's hello without the circuit (terms, nonce, approvals)
@@ -67,9 +66,11 @@ def estimate(sched: Schedule, t: Traffic, link: LinkOf, owners: list[str],
     for rnd in sched.rounds:
         slowest = 0.0
         for s in servers:
-            for peer in rnd.receivers(s):
-                nbytes = rnd.message_bytes(s, peer)
-                slowest = max(slowest, link(s, peer).one_way + link(s, peer).transfer(nbytes))
+            for direction, peer in ((PREV, (s - 1) % SERVERS), (NEXT, (s + 1) % SERVERS)):
+                nbytes = rnd.bytes_to(s, direction)
+                if nbytes:
+                    slowest = max(slowest, link(s, peer).one_way +
+                                  link(s, peer).transfer(nbytes))
         compute += slowest
     phases["compute"] = compute
     phases["output"] = max((link(s, r).one_way + link(s, r).transfer(

@@ -3,11 +3,12 @@ pandas DataFrames or Series (whole, or columns chosen by name).
 
 The rules are those of input files (veil.io.inputs): the declared shape (a vector may
 also come as one row or one column), `int` elements are whole numbers within 64 bits,
-`fixed` elements are finite and inside ±2^31 (then rounded to 16 fractional bits, as
-in files), `bool` elements are true/false or 0/1; the codes are the same (V0703 shape,
-V0704 type, V0705 range). Messages name the field, the element's index and, for a
-DataFrame, its column, but never the value: it may be secret, and error messages end
-up in shared notebooks and logs. At most five problems are listed per field.
+`fixed` elements are finite and strictly inside ±2^(62 − 2f) (±2^30 at the default 16
+fractional bits; then rounded to f fractional bits, as in files), `bool` elements are
+true/false or 0/1; the codes are the same (V0703 shape, V0704 type, V0705 range).
+Messages name the field, the element's index and, for a DataFrame, its column, but
+never the value: it may be secret, and error messages end up in shared notebooks and
+logs. At most five problems are listed per field.
 
 numpy arrays of numbers are checked with vectorized operations (a million-row frame
 takes milliseconds); Python lists and object arrays element by element.
@@ -26,7 +27,17 @@ import numpy as np
 from veil.diagnostics import Diagnostic
 from veil.ir.nodes import InputSpec
 from veil.ir.semantics import encode
-from veil.types import BOOL, FIXED, FIXED_LIMIT, INT, INT_MAX, INT_MIN, fmt_shape
+from veil.types import (
+    BOOL,
+    FIXED,
+    FRAC_BITS,
+    INT,
+    INT_MAX,
+    INT_MIN,
+    fixed_limit,
+    fixed_limit_bits,
+    fmt_shape,
+)
 
 MAX_PROBLEMS = 5
 """Problems listed per field: enough to show the pattern."""
@@ -65,8 +76,10 @@ class _Field:
 
     def __init__(self, spec: InputSpec, where: str, problems: list[Diagnostic],
                  column_names: Sequence[str] | None = None, source: str | None = None,
-                 choose: str = "veil.columns(df, [...]) or df[[...]]") -> None:  # fmt: skip
+                 choose: str = "veil.columns(df, [...]) or df[[...]]",
+                 frac_bits: int = FRAC_BITS) -> None:  # fmt: skip
         self.spec = spec
+        self.frac_bits = frac_bits  # the program's precision: fixed range and rounding
         self.where = where
         self.problems = problems
         self.start = len(problems)
@@ -98,14 +111,14 @@ class _Field:
         return text + (f" ({self.source})" if self.source else "")
 
 
-def convert(value: Any, spec: InputSpec, where: str, problems: list[Diagnostic]
-            ) -> np.ndarray | None:  # fmt: skip
+def convert(value: Any, spec: InputSpec, where: str, problems: list[Diagnostic],
+            frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
     """The encoded array for `spec`, or None after adding the problems to `problems`.
 
     `where` names the field in messages, e.g. "cn_bank: field `applicants`"."""
     names: Sequence[str] | None = None
     missing: np.ndarray | None = None
-    field = _Field(spec, where, problems)
+    field = _Field(spec, where, problems, frac_bits=frac_bits)
     if isinstance(value, Columns):
         value = _select(value, field)
         if value is None:
@@ -128,17 +141,17 @@ def convert(value: Any, spec: InputSpec, where: str, problems: list[Diagnostic]
     checked = _check(array, missing, spec.type.base, field)
     if checked is None:
         return None
-    return encode(checked.reshape(spec.type.shape), spec.type.base)
+    return encode(checked.reshape(spec.type.shape), spec.type.base, frac_bits)
 
 
 def convert_columns(names: Sequence[str], arrays: Sequence[np.ndarray],
                     masks: Sequence[np.ndarray | None], spec: InputSpec, where: str,
-                    problems: list[Diagnostic], source: str, choose: str
-                    ) -> np.ndarray | None:  # fmt: skip
+                    problems: list[Diagnostic], source: str, choose: str,
+                    frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
     """Like `convert`, for a table read column by column from `source` (a Parquet file,
     a query's database): the columns side by side, one row per record. A scalar input
     takes a table of one row and one column. `choose` says how to choose columns."""
-    field = _Field(spec, where, problems, list(names), source, choose)
+    field = _Field(spec, where, problems, list(names), source, choose, frac_bits)
     if not arrays:
         field.add("V0703", "no columns", f"expected shape {fmt_shape(spec.type.shape)}")
         return None
@@ -155,7 +168,7 @@ def convert_columns(names: Sequence[str], arrays: Sequence[np.ndarray],
     checked = _check(array, missing, spec.type.base, field)
     if checked is None:
         return None
-    return encode(checked.reshape(spec.type.shape), spec.type.base)
+    return encode(checked.reshape(spec.type.shape), spec.type.base, frac_bits)
 
 
 def _select(chosen: Columns, field: _Field) -> Any:
@@ -216,7 +229,7 @@ def _stack(arrays: Sequence[np.ndarray], base: str) -> np.ndarray:
     if len(kinds) == 1 and "O" not in kinds:
         return np.column_stack(arrays)
     if base == FIXED and kinds <= set("iuf"):
-        # exact: fixed values lie within ±2^31, far inside float64's 2^53
+        # exact: fixed values lie within ±2^30, far inside float64's 2^53
         return np.column_stack([a.astype(np.float64) for a in arrays])
     return _mixed(arrays)
 
@@ -388,9 +401,11 @@ def _check(array: np.ndarray, missing: np.ndarray | None, base: str,
         if base == INT:
             checks += _int_checks(array, kind)
         else:
-            too_big = array >= np.uint64(FIXED_LIMIT) if kind == "u" else \
-                np.abs(array.astype(np.float64)) >= FIXED_LIMIT
-            checks.append((too_big, "V0705", "outside the fixed-point range ±2^31",
+            limit = fixed_limit(field.frac_bits)
+            too_big = array >= np.uint64(limit) if kind == "u" else \
+                np.abs(array.astype(np.float64)) >= limit
+            checks.append((too_big, "V0705", "outside the fixed-point range "
+                           f"±2^{fixed_limit_bits(field.frac_bits)}",
                            "scale the data down (e.g. thousands instead of units)"))
     if checks and _report(field, checks):
         return None
@@ -460,8 +475,8 @@ def _element(raw: Any, base: str, field: _Field, pos: tuple[int, ...]) -> Any:
             field.add("V0705", "does not fit in a signed 64-bit int", None, pos)
             return None
         return raw
-    if abs(raw) >= FIXED_LIMIT:
-        field.add("V0705", "outside the fixed-point range ±2^31",
+    if abs(raw) >= fixed_limit(field.frac_bits):
+        field.add("V0705", f"outside the fixed-point range ±2^{fixed_limit_bits(field.frac_bits)}",
                   "scale the data down (e.g. thousands instead of units)", pos)
         return None
     return float(raw)

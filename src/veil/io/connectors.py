@@ -29,6 +29,7 @@ from veil.diagnostics import Diagnostic
 from veil.extras import require
 from veil.io.arrays import convert_columns, homogeneous
 from veil.ir.nodes import InputSpec
+from veil.types import FRAC_BITS
 
 KINDS = {"parquet": ("parquet", "columns"), "sql": ("sql", "url")}
 """Each connector's keys (the first one names the kind)."""
@@ -38,7 +39,7 @@ def is_connector(value: Any) -> bool:
 
 
 def load(value: dict[str, Any], spec: InputSpec, base_dir: Path, where: str,
-         problems: list[Diagnostic]) -> np.ndarray | None:  # fmt: skip
+         problems: list[Diagnostic], frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
     """The encoded array a connector names, or None after adding its problems."""
     kinds = [k for k in KINDS if k in value]
     if len(kinds) != 1:
@@ -62,7 +63,8 @@ def load(value: dict[str, Any], spec: InputSpec, base_dir: Path, where: str,
     except _Problem as exc:
         problems.append(exc.diagnostic)
         return None
-    return convert_columns(names, arrays, masks, spec, where, problems, source, choose)
+    return convert_columns(names, arrays, masks, spec, where, problems, source, choose,
+                           frac_bits)
 
 
 class _Problem(Exception):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from veil.diagnostics import Diagnostic, VeilError
+from veil.io.ranges import check_declared_ranges
 from veil.io.values import Problems, from_array, from_elements, json_field
 from veil.ir.nodes import Circuit, InputSpec
 from veil.types import BOOL, FIXED, INT, fmt_shape
@@ -79,11 +80,11 @@ def _csv_array(path: Path, base: str) -> np.ndarray | None:
         return None
 
 
-def _csv_field(csv_path: Path, spec: InputSpec, where: str,
-               problems: Problems) -> np.ndarray | None:  # fmt: skip
+def _csv_field(csv_path: Path, spec: InputSpec, where: str, problems: Problems,
+               frac_bits: int) -> np.ndarray | None:  # fmt: skip
     arr = _csv_array(csv_path, spec.type.base)
     if arr is not None:
-        encoded = from_array(arr, spec)
+        encoded = from_array(arr, spec, frac_bits)
         if encoded is not None:
             return encoded
     try:
@@ -96,7 +97,7 @@ def _csv_field(csv_path: Path, spec: InputSpec, where: str,
         return None
     if len(spec.type.shape) == 1 and len(value) == 1:
         value = value[0]
-    return from_elements(value, spec, where, problems)
+    return from_elements(value, spec, where, problems, frac_bits)
 
 
 def template(spec: InputSpec) -> Any:
@@ -160,7 +161,7 @@ def load_inputs(circuit: Circuit, inputs_dir: Path) -> dict[str, np.ndarray]:
     for party, specs in owners.items():
         path = inputs_dir / f"{party}.json"
         if path.is_file():
-            _load_owner_file(party, specs, path, problems, values)
+            _load_owner_file(party, specs, path, problems, values, circuit.frac_bits)
     if problems.items:
         raise VeilError(problems.items)
     return values
@@ -178,14 +179,14 @@ def load_party_inputs(circuit: Circuit, party: str, path: Path) -> dict[str, np.
         names = ", ".join(s.name for s in specs)
         raise VeilError([Diagnostic("V0701", f"{path}: missing input file of party `{party}`",
                                     None, f"it must hold {names}")])
-    _load_owner_file(party, specs, path, problems, values)
+    _load_owner_file(party, specs, path, problems, values, circuit.frac_bits)
     if problems.items:
         raise VeilError(problems.items)
     return values
 
 
 def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: Problems,
-                     values: dict[str, np.ndarray]) -> None:  # fmt: skip
+                     values: dict[str, np.ndarray], frac_bits: int) -> None:  # fmt: skip
     """Validate and encode one owner's input file into `values`; problems are collected."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -215,15 +216,17 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: P
         if isinstance(value, dict):  # a connector: {"parquet": ...} or {"sql": ..., "url": ...}
             from veil.io import connectors
 
-            encoded = connectors.load(value, spec, path.parent, where, problems.items)
+            encoded = connectors.load(value, spec, path.parent, where, problems.items,
+                                      frac_bits)
             if encoded is not None:
                 values[spec.name] = encoded
             continue
         if isinstance(value, str) and spec.type.shape and \
                 not (spec.type.base == BOOL and value.lower().startswith("0x")):
             csv_path = path.parent / value
-            encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems)
+            encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems, frac_bits)
         else:
-            encoded = json_field(value, spec, where, problems, bool_literals)
+            encoded = json_field(value, spec, where, problems, bool_literals, frac_bits)
         if encoded is not None:
             values[spec.name] = encoded
+    problems.items += check_declared_ranges(specs, values, path, frac_bits)

@@ -16,14 +16,15 @@ import numpy as np
 
 from veil.ir.nodes import Circuit
 from veil.ir.semantics import decode
+from veil.types import FRAC_BITS
 
 HEX_MIN_BITS = 64
 """Bool vectors at least this long are shown as one hex number in the text output."""
 
 
-def to_json_value(raw: np.ndarray, base: str) -> Any:
+def to_json_value(raw: np.ndarray, base: str, frac_bits: int = FRAC_BITS) -> Any:
     """Ring/bool array → nested lists of int, float (fixed) or bool."""
-    return decode(raw, base).tolist()
+    return decode(raw, base, frac_bits).tolist()
 
 
 def decoded_by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray],
@@ -35,7 +36,7 @@ def decoded_by_party(circuit: Circuit, raw_outputs: dict[str, np.ndarray],
     for spec in circuit.outputs:
         if only is not None and only not in spec.receivers:
             continue
-        value = decode(raw_outputs[spec.name], spec.type.base)
+        value = decode(raw_outputs[spec.name], spec.type.base, circuit.frac_bits)
         for party in spec.receivers if only is None else (only,):
             result.setdefault(party, {})[spec.name] = value
     return result

@@ -24,7 +24,17 @@ import numpy as np
 from veil.diagnostics import Diagnostic
 from veil.ir.nodes import InputSpec
 from veil.ir.semantics import encode
-from veil.types import BOOL, FIXED, FIXED_LIMIT, INT, INT_MAX, INT_MIN, fmt_shape
+from veil.types import (
+    BOOL,
+    FIXED,
+    FRAC_BITS,
+    INT,
+    INT_MAX,
+    INT_MIN,
+    fixed_limit,
+    fixed_limit_bits,
+    fmt_shape,
+)
 
 MAX_REPORTED = 5
 """Problems reported per field before stopping: enough to show the pattern."""
@@ -55,7 +65,8 @@ def fit_shape(arr: np.ndarray, want: tuple[int, ...]) -> np.ndarray | None:
     return None
 
 
-def from_array(arr: np.ndarray, spec: InputSpec) -> np.ndarray | None:
+def from_array(arr: np.ndarray, spec: InputSpec, frac_bits: int = FRAC_BITS
+               ) -> np.ndarray | None:  # fmt: skip
     """Encoded value of an array numpy parsed, or None to let `from_elements` decide."""
     base = spec.type.base
     shaped = fit_shape(arr, spec.type.shape)
@@ -82,9 +93,9 @@ def from_array(arr: np.ndarray, spec: InputSpec) -> np.ndarray | None:
             return None
         values = shaped.astype(np.float64, copy=False)
         # |x| < limit is False for NaN, and for ±inf: one pass checks finiteness too
-        if not bool(np.all(np.abs(values) < FIXED_LIMIT)):
+        if not bool(np.all(np.abs(values) < fixed_limit(frac_bits))):
             return None
-        return encode(values, FIXED)
+        return encode(values, FIXED, frac_bits)
 
 
 # ---------------------------------------------------------------- the exact path
@@ -123,7 +134,8 @@ def _json_kind(raw: Any) -> str:
     return "not a number"
 
 
-def element(raw: Any, base: str, where: str, problems: Problems) -> Any:
+def element(raw: Any, base: str, where: str, problems: Problems,
+            frac_bits: int = FRAC_BITS) -> Any:  # fmt: skip
     """One scalar, converted and range-checked; None after reporting a problem."""
     if isinstance(raw, str):
         text = raw.strip()
@@ -157,8 +169,9 @@ def element(raw: Any, base: str, where: str, problems: Problems) -> Any:
             problems.add("V0705", f"{where} does not fit in a signed 64-bit int")
             return None
         return raw
-    if abs(raw) >= FIXED_LIMIT:
-        problems.add("V0705", f"{where} is outside the fixed-point range ±2^31",
+    if abs(raw) >= fixed_limit(frac_bits):
+        problems.add("V0705", f"{where} is outside the fixed-point range "
+                     f"±2^{fixed_limit_bits(frac_bits)}",
                      "scale the data down (e.g. thousands instead of units)")
         return None
     return float(raw)
@@ -191,8 +204,8 @@ def shape_help(want: tuple[int, ...]) -> str:
     return f"give a nested list ({want[0]} rows of {want[1:]}) or a CSV file name"
 
 
-def from_elements(value: Any, spec: InputSpec, where: str,
-                  problems: Problems) -> np.ndarray | None:  # fmt: skip
+def from_elements(value: Any, spec: InputSpec, where: str, problems: Problems,
+                  frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
     """Encoded value, checked element by element; None after reporting every problem."""
     if spec.type.base == BOOL and spec.type.shape:
         before = len(problems.items)
@@ -217,13 +230,13 @@ def from_elements(value: Any, spec: InputSpec, where: str,
     for k, raw in enumerate(flat):
         pos = np.unravel_index(k, shape) if shape else ()
         converted.append(element(raw, spec.type.base, where + "".join(f"[{i}]" for i in pos),
-                                 problems))
+                                 problems, frac_bits))
         if len(problems.items) - before >= MAX_REPORTED:
             return None
     if len(problems.items) > before:
         return None
     dtype = {INT: np.int64, FIXED: np.float64, BOOL: np.bool_}[spec.type.base]
-    return encode(np.array(converted, dtype=dtype).reshape(want), spec.type.base)
+    return encode(np.array(converted, dtype=dtype).reshape(want), spec.type.base, frac_bits)
 
 
 def has_bool(value: Any) -> bool:
@@ -234,7 +247,7 @@ def has_bool(value: Any) -> bool:
 
 
 def json_field(value: Any, spec: InputSpec, where: str, problems: Problems,
-               bool_literals: bool) -> np.ndarray | None:  # fmt: skip
+               bool_literals: bool, frac_bits: int = FRAC_BITS) -> np.ndarray | None:  # fmt: skip
     """A field given inline in the JSON file: numpy's array of it when that is plainly
     numbers, the exact path otherwise. `bool_literals` says whether the file's text
     holds `true`/`false` at all (if not, no element can be a bool)."""
@@ -245,10 +258,10 @@ def json_field(value: Any, spec: InputSpec, where: str, problems: Problems,
             arr = None
         if arr is not None and arr.dtype.kind in "biuf" and (
                 spec.type.base == BOOL or not bool_literals or not has_bool(value)):
-            encoded = from_array(arr, spec)
+            encoded = from_array(arr, spec, frac_bits)
             if encoded is not None:
                 return encoded
-    return from_elements(value, spec, where, problems)
+    return from_elements(value, spec, where, problems, frac_bits)
 
 
 __all__ = ["Problems", "from_array", "from_elements", "json_field", "shape_help"]

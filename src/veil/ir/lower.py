@@ -27,16 +27,20 @@ from veil.types import BOOL, FIXED, FRAC_BITS, INT, VType, broadcast
 
 MAX_NODES = 2_000_000
 MAX_WHILE_ITERATIONS = 10_000
+PRECISION_LOSS = 0.01
+"""A public fixed value that fixed-point rounding moves by more than this (relative to
+its exact value) gets warning W0604, with the value actually used."""
 
 
 class Builder:
     """Appends nodes in creation order (which is topological) and checks each one's type."""
 
-    def __init__(self) -> None:
+    def __init__(self, frac_bits: int = FRAC_BITS) -> None:
         self.nodes: list[Node] = []
         self.span: Span | None = None
         self.fn: str = ""
         self.values: dict[int, np.ndarray] = {}
+        self.frac_bits = frac_bits
 
     def add(self, op: str, args: tuple[int, ...] | list[int], attrs: dict | None = None) -> int:
         items = tuple(sorted((attrs or {}).items()))
@@ -53,7 +57,7 @@ class Builder:
         return self.nodes[node_id].type
 
     def const(self, value, base: str) -> int:
-        raw = encode(value, base)
+        raw = encode(value, base, self.frac_bits)
         data = tuple(int(x) for x in (raw.astype(np.int64) if base != BOOL else raw.astype(int))
                      .reshape(-1).tolist())
         return self.add("const", (), {"base": base, "shape": tuple(raw.shape), "data": data})
@@ -81,7 +85,7 @@ class Builder:
 
     def scalar(self, node_id: int) -> int | float | bool:
         t = self.type(node_id)
-        v = decode(self.value(node_id), t.base)
+        v = decode(self.value(node_id), t.base, self.frac_bits)
         return v.item()
 
 
@@ -139,10 +143,12 @@ class Lowerer(TableLowering):
 
     def __init__(self, program: CheckedProgram):
         self.program = program
-        self.b = Builder()
+        self.f = program.frac_bits
+        self.b = Builder(self.f)
         self.fn_stack: list[str] = []
         self.outputs: list[OutputSpec] = []
         self.inputs: list[InputSpec] = []
+        self.warnings: list[Diagnostic] = []
 
     # ------------------------------------------------------------ program
 
@@ -155,7 +161,7 @@ class Lowerer(TableLowering):
         places = self.program.jurisdictions
         jurisdictions = tuple((p, places[p]) for p in self.program.parties if p in places)
         return Circuit(tuple(self.b.nodes), tuple(self.program.parties), tuple(self.inputs),
-                       tuple(self.outputs), params, FRAC_BITS, jurisdictions)
+                       tuple(self.outputs), params, self.f, jurisdictions)
 
     # ------------------------------------------------------------ conversions
 
@@ -172,7 +178,7 @@ class Lowerer(TableLowering):
         if t.base == INT and base == FIXED:
             return self.b.add("mul", (node, self.b.const(1.0, FIXED)))
         if t.base == FIXED and base == INT:
-            return self.b.add("trunc", (node,), {"bits": FRAC_BITS, "base": INT})
+            return self.b.add("trunc", (node,), {"bits": self.f, "base": INT})
         raise AssertionError(f"no conversion {t.base} → {base}")
 
     def promote(self, a: int, b: int) -> tuple[int, int]:
@@ -193,7 +199,11 @@ class Lowerer(TableLowering):
         both_fixed = self.b.type(a).base == FIXED and self.b.type(b).base == FIXED
         out = self.b.add(op, (a, b))
         if both_fixed:
-            out = self.b.add("trunc", (out,), {"bits": FRAC_BITS})
+            out = self.b.add("trunc", (out,), {"bits": self.f})
+            if not self.b.type(out).is_secret:
+                x, y = (decode(self.b.value(v), FIXED, self.f) for v in (a, b))
+                exact = np.matmul(x, y) if op == "matmul" else x * y
+                self.check_precision(out, exact, "the product")
         return out
 
     # ------------------------------------------------------------ statements
@@ -215,6 +225,7 @@ class Lowerer(TableLowering):
     _stmt_ConstDecl = _stmt_PartyDecl
     _stmt_ParamDecl = _stmt_PartyDecl
     _stmt_CircuitDecl = _stmt_PartyDecl
+    _stmt_PrecisionDecl = _stmt_PartyDecl
 
     def _stmt_LetTuple(self, s: ast.LetTuple, env: Env) -> None:
         assert isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name)
@@ -230,7 +241,8 @@ class Lowerer(TableLowering):
         assert sym is not None and sym.type is not None
         node = self.b.add("input", (), {"name": s.name, "party": s.owner.name,
                                         "base": sym.type.base, "shape": sym.type.shape})
-        self.inputs.append(InputSpec(s.name, s.owner.name, self.b.type(node), node))
+        declared = next((i.range for i in self.program.inputs if i.name == s.name), None)
+        self.inputs.append(InputSpec(s.name, s.owner.name, self.b.type(node), node, declared))
         env.vars[s.name] = Binding(node, None, False)
 
     def _declared_type(self, t: ast.TypeExpr, value: VType, env: Env) -> VType:
@@ -357,7 +369,9 @@ class Lowerer(TableLowering):
         return self.b.const(e.value, INT)
 
     def _expr_FloatLit(self, e: ast.FloatLit, env: Env) -> int:
-        return self.b.const(e.value, FIXED)
+        node = self.b.const(e.value, FIXED)
+        self.check_precision(node, e.value, "the literal")
+        return node
 
     def _expr_BoolLit(self, e: ast.BoolLit, env: Env) -> int:
         return self.b.const(e.value, BOOL)
@@ -375,7 +389,29 @@ class Lowerer(TableLowering):
 
     def symbol_value(self, sym: Symbol) -> int:
         assert sym.kind in ("const", "param") and sym.type is not None
-        return self.b.const(sym.value, sym.type.base)
+        node = self.b.const(sym.value, sym.type.base)
+        if sym.type.base == FIXED:
+            self.check_precision(node, sym.value, f"the {sym.kind}")
+        return node
+
+    def check_precision(self, node: int, exact, what: str) -> None:
+        """W0604 when a public fixed value lost more than 1% to fixed-point rounding."""
+        exact = np.asarray(exact, dtype=np.float64)
+        used = np.broadcast_to(decode(self.b.value(node), FIXED, self.f), exact.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = np.where(exact != 0, np.abs(used - exact) / np.abs(exact), 0.0)
+        if not np.any(loss > PRECISION_LOSS):
+            return
+        k = int(np.argmax(loss))
+        span = self.b.span
+        if any(w.span == span for w in self.warnings):
+            return
+        self.warnings.append(Diagnostic(
+            "W0604", f"{what} {exact.reshape(-1)[k]:.6g} is stored as "
+            f"{used.reshape(-1)[k]:.8g} with {self.f} fractional bits "
+            f"({loss.reshape(-1)[k]:.1%} off)", span,
+            "choose a finer `precision` (docs/language.md, section 3), or rescale: multiply "
+            "by a power of ten and divide the result", severity="warning"))
 
     def _expr_Attribute(self, e: ast.Attribute, env: Env) -> int:
         return self.symbol_value(self._member(e, env))
@@ -451,27 +487,61 @@ class Lowerer(TableLowering):
         return self.b.add("not", (self.b.add(name, (x, y)),))
 
     def divide(self, a: int, b: int, e: ast.Expr) -> int:
+        """a / b: by a secret b, a `div` node (expanded by veil.ir.numerics); by a public
+        c, see divide_public."""
+        if self.b.type(b).is_secret:
+            return self.math("div", self.convert(a, FIXED), self.convert(b, FIXED))
+        return self.divide_public(a, b, e)
+
+    def math(self, op: str, *args: int) -> int:
+        """An approximated function: one node until veil.ir.numerics expands it."""
+        return self.b.add(op, args, {"frac_bits": self.f})
+
+    def _builtin___exp(self, e: ast.Call, env: Env) -> int:
+        return self.math("exp", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___log(self, e: ast.Call, env: Env) -> int:
+        return self.math("log", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___sqrt(self, e: ast.Call, env: Env) -> int:
+        return self.math("sqrt", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___reciprocal(self, e: ast.Call, env: Env) -> int:
+        return self.math("recip", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def _builtin___sigmoid(self, e: ast.Call, env: Env) -> int:
+        return self.math("sigmoid", self.convert(self.expr(e.args[0], env), FIXED))
+
+    def divide_public(self, a: int, b: int, e: ast.Expr) -> int:
         """a / c for a public c: multiply by round(2^k / c) and shift right by k.
 
-        k = 16 + ⌊log2 |c|⌋ (clamped to 16..32) keeps about 16 significant bits in the
-        reciprocal, so the relative error of the quotient is at most about 2^-16 plus
-        one unit in the last place of the result. For an array divisor each element
-        gets its own k (the truncation shifts each element by its own amount).
+        k = f + ⌊log2 |c|⌋ (clamped to f..2f, f the fractional bits) keeps about f
+        significant bits in the reciprocal, so the relative error of the quotient is at
+        most about 2^-f plus one unit in the last place of the result. For an array
+        divisor each element gets its own k (the truncation shifts each element by its
+        own amount).
         """
-        divisor = decode(self.b.value(b), self.b.type(b).base).astype(np.float64)
+        f = self.f
+        divisor = decode(self.b.value(b), self.b.type(b).base, f).astype(np.float64)
         if np.any(divisor == 0):
-            raise error("V0310", "division by zero", e.span)
+            raise error("V0310", "division by zero", e.span,
+                        "the divisor is a public zero (a constant, param or literal); a "
+                        "secret divisor that is zero gives 0 (docs/numerics.md)")
         shape = broadcast(self.b.type(a).shape, self.b.type(b).shape) or ()
         divisor = np.broadcast_to(divisor, shape)
-        k = FRAC_BITS + np.clip(np.floor(np.log2(np.abs(divisor))), 0, 16).astype(np.int64)
-        numerator_frac = FRAC_BITS if self.b.type(a).base == FIXED else 0
-        scale = np.exp2((k + FRAC_BITS - numerator_frac).astype(np.float64))
+        k = f + np.clip(np.floor(np.log2(np.abs(divisor))), 0, f).astype(np.int64)
+        numerator_frac = f if self.b.type(a).base == FIXED else 0
+        scale = np.exp2((k + f - numerator_frac).astype(np.float64))
         factor = np.rint(scale / divisor).astype(np.int64)
         c = self.b.const(factor, INT)
         product = self.b.add("mul", (a, c))
         bits: int | tuple = int(k.flat[0]) if np.all(k == k.flat[0]) else \
             tuple(int(x) for x in k.reshape(-1))
-        return self.b.add("trunc", (product,), {"bits": bits, "base": FIXED})
+        out = self.b.add("trunc", (product,), {"bits": bits, "base": FIXED})
+        if not self.b.type(a).is_secret:
+            numerator = decode(self.b.value(a), self.b.type(a).base, f)
+            self.check_precision(out, numerator / divisor, "the quotient")
+        return out
 
     # ------------------------------------------------------------ calls
 
@@ -654,6 +724,12 @@ class Lowerer(TableLowering):
         dims = tuple(int(self.b.scalar(self.expr(d, env))) for d in e.args[1:])
         return self.b.add("reshape", (x,), {"shape": dims})
 
+    def _builtin_concat(self, e: ast.Call, env: Env) -> int:
+        parts = [self.expr(a, env) for a in e.args]
+        if len({self.b.type(p).base for p in parts}) > 1:
+            parts = [self.convert(p, FIXED) for p in parts]
+        return self.b.add("concat", tuple(parts))
+
     def _builtin_transpose(self, e: ast.Call, env: Env) -> int:
         return self.b.add("transpose", (self.expr(e.args[0], env),))
 
@@ -689,13 +765,20 @@ def unused_input_warnings(circuit: Circuit) -> list[Diagnostic]:
     return warnings
 
 
-def lower(program: CheckedProgram) -> Circuit:
-    """Lower a checked program to a circuit (unoptimized)."""
+def lower_program(program: CheckedProgram) -> tuple[Circuit, list[Diagnostic]]:
+    """Lower a checked program to a circuit (unoptimized), with the lowering's warnings
+    (W0604: public values that fixed-point rounding changed by more than 1%)."""
+    lowerer = Lowerer(program)
     try:
-        return Lowerer(program).lower()
+        return lowerer.lower(), lowerer.warnings
     except VeilError as exc:
         exc.sources = program.sources
         raise VeilError(exc.diagnostics, program.sources) from None
 
 
-__all__ = ["Builder", "broadcast", "lower", "unused_input_warnings"]
+def lower(program: CheckedProgram) -> Circuit:
+    """Lower a checked program to a circuit (unoptimized)."""
+    return lower_program(program)[0]
+
+
+__all__ = ["Builder", "broadcast", "lower", "lower_program", "unused_input_warnings"]

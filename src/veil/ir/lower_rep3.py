@@ -40,7 +40,7 @@ KOGGE_STONE_SHIFTS = (1, 2, 4, 8, 16, 32)
 class _Rep3Lowerer:
     def __init__(self, circuit: Circuit):
         self.src = circuit
-        self.b = Builder()
+        self.b = Builder(circuit.frac_bits)
         self.map: dict[int, int] = {}
         self.comparing: str | None = None
 

@@ -1,7 +1,7 @@
-"""Lowering of the table builtins (`sort`, `shuffle`, `isin`, `sum_by`, `concat`) to
-high-level IR nodes; a mixin of veil.ir.lower.Lowerer.
+"""Lowering of the table builtins (`sort`, `shuffle`, `isin`, `sum_by`) to high-level IR
+nodes; a mixin of veil.ir.lower.Lowerer.
 
-Each becomes one node (`sort_by`, `shuffle`, `isin`, `sum_by`, `concat`) that the
+Each becomes one node (`sort_by`, `shuffle`, `isin`, `sum_by`) that the
 plain backend evaluates with numpy and veil.ir.sorting expands into protocol steps for
 rep3, so the optimizer and the disclosure analysis see one operation per call.
 """
@@ -13,7 +13,6 @@ import numpy as np
 from veil.diagnostics import error
 from veil.ir.semantics import decode
 from veil.lang import ast
-from veil.types import BOOL, FIXED, INT
 
 
 class TableLowering:
@@ -38,18 +37,12 @@ class TableLowering:
 
     def _builtin_sum_by(self, e: ast.Call, env) -> int:
         keys, values, domain = (self.expr(x, env) for x in e.args)
-        known = decode(self.b.value(domain), self.b.type(domain).base)
-        unique, counts = np.unique(known, return_counts=True)
+        raw = np.asarray(self.b.value(domain)).view(np.int64)
+        unique, counts = np.unique(raw, return_counts=True)
         if np.any(counts > 1):
-            twice = unique[counts > 1][0]
-            raise error("V0330", f"the domain of `sum_by` lists the key {twice:g} "
+            twice = unique[counts > 1][:1].view(np.uint64)
+            shown = decode(twice, self.b.type(domain).base, self.b.frac_bits)[0]
+            raise error("V0330", f"the domain of `sum_by` lists the key {shown:g} "
                         f"{int(counts[counts > 1][0])} times", e.args[2].span,
                         "list each key once: its total is the sum over every row with it")
         return self.b.add("sum_by", (keys, values, domain))
-
-    def _builtin_concat(self, e: ast.Call, env) -> int:
-        parts = [self.expr(x, env) for x in e.args]
-        bases = {self.b.type(p).base for p in parts}
-        base = BOOL if bases == {BOOL} else FIXED if FIXED in bases else INT
-        parts = [self.convert(p, base) for p in parts]
-        return self.b.add("concat", parts)

@@ -47,6 +47,7 @@ class InputSpec:
     owner: str
     type: VType
     node: int
+    range: tuple[float, float] | None = None  # declared `in [lo, hi]`, checked on loading
 
 
 @dataclass(frozen=True)

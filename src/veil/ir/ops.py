@@ -23,6 +23,11 @@ DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "
 PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
 """Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 
+MATH = {"div", "recip", "exp", "log", "sqrt", "sigmoid"}
+"""Approximated functions of fixed values (`a / b` with a secret b, math.exp, ...): one
+node each while the circuit is optimized and analysed, then expanded into the ops above
+(veil.ir.numerics) before any backend runs."""
+
 BIT_LAYOUT = {"bitslice", "pack", "unpack", "xor_net"}
 """Bit-sliced boolean evaluation (see veil.ir.bitops): local, affine over GF(2)."""
 
@@ -38,8 +43,8 @@ RANDOM = {"shuffle", "shuffle_step"}
 
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
-    | TABLES | TABLE_PROTOCOL
-    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits"}
+    | MATH | TABLES | TABLE_PROTOCOL
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits", "cast"}
 )
 
 
@@ -105,6 +110,14 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if args[0].base == BOOL:
             raise IRError("neg on bool")
         return args[0]
+    if op == "cast":  # the same ring value read as int or as fixed (no change, no cost)
+        if args[0].base not in (INT, FIXED) or a["base"] not in (INT, FIXED):
+            raise IRError(f"cast of {args[0]} to {a['base']}")
+        return args[0].with_(base=a["base"])
+    if op in MATH:
+        if any(t.base != FIXED for t in args) or len(args) != (2 if op == "div" else 1):
+            raise IRError(f"{op} on {[str(t) for t in args]}")
+        return VType(label, FIXED, bshape(*args))
     if op == "matmul":
         shape = matmul_shape(args[0].shape, args[1].shape)
         if shape is None or BOOL in (args[0].base, args[1].base):

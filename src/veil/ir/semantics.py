@@ -18,7 +18,7 @@ import numpy as np
 
 from veil.ir import bitops, tables
 from veil.ir.nodes import Node
-from veil.ir.ops import TABLE_PROTOCOL, TABLES, IRError, trunc_bits
+from veil.ir.ops import MATH, TABLE_PROTOCOL, TABLES, IRError, trunc_bits
 from veil.types import BOOL, FIXED, FRAC_BITS
 
 U64 = np.uint64
@@ -74,8 +74,12 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarr
     with np.errstate(over="ignore"):
         if op == "const":
             return const_array(node)
-        if op == "monotone":
+        if op in ("monotone", "cast"):
             return args[0]
+        if op in MATH:  # the expansion itself, evaluated in the clear
+            from veil.ir.numerics import evaluate
+
+            return evaluate(node, args)
         if op == "add":
             return np.asarray(args[0] + args[1], dtype=U64)
         if op == "sub":

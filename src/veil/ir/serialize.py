@@ -44,6 +44,14 @@ def _untype(d: dict) -> VType:
     return VType(d["label"], d["base"], tuple(d["shape"]))
 
 
+def _input(spec: InputSpec, pos: dict[int, int]) -> dict:
+    out = {"name": spec.name, "owner": spec.owner, "type": _type(spec.type),
+           "node": pos[spec.node]}
+    if spec.range is not None:  # only when declared: older circuits keep their bytes
+        out["range"] = list(spec.range)
+    return out
+
+
 def to_dict(circuit: Circuit) -> dict:
     """The canonical, JSON-ready form of a circuit."""
     pos = {n.id: i for i, n in enumerate(circuit.nodes)}
@@ -64,8 +72,7 @@ def to_dict(circuit: Circuit) -> dict:
         "frac_bits": circuit.frac_bits,
         "parties": list(circuit.parties),
         "params": {k: _jsonable(v) for k, v in circuit.params},
-        "inputs": [{"name": i.name, "owner": i.owner, "type": _type(i.type), "node": pos[i.node]}
-                   for i in circuit.inputs],
+        "inputs": [_input(i, pos) for i in circuit.inputs],
         "outputs": [{"name": o.name, "receivers": list(o.receivers), "type": _type(o.type),
                      "node": pos[o.node]} for o in circuit.outputs],
         "nodes": nodes,
@@ -102,7 +109,8 @@ def from_dict(data: dict) -> Circuit:
         span = Span(*d["span"]) if d["span"] is not None else None
         attrs = tuple(sorted((k, _hashable(v)) for k, v in d["attrs"].items()))
         nodes.append(Node(i, d["op"], tuple(d["args"]), _untype(d["type"]), attrs, span, d["fn"]))
-    inputs = tuple(InputSpec(i["name"], i["owner"], _untype(i["type"]), i["node"])
+    inputs = tuple(InputSpec(i["name"], i["owner"], _untype(i["type"]), i["node"],
+                             tuple(i["range"]) if "range" in i else None)
                    for i in data["inputs"])
     outputs = tuple(OutputSpec(o["name"], tuple(o["receivers"]), _untype(o["type"]), o["node"])
                     for o in data["outputs"])

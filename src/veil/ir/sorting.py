@@ -76,9 +76,16 @@ NARROW_MIN_PASSES = 3
 radix passes (the narrowing costs about two passes' rounds)."""
 
 
+Bounds = dict[int, tuple[int, int]]
+"""Source node id → (lo, hi): every element of the node lies in [lo, hi], as a signed
+ring value (a `fixed` one in ring units): from the inputs' declared ranges, which the
+loader enforces (veil.analysis.ranges finds them; the compiler passes them in)."""
+
+
 class _Expander:
-    def __init__(self, circuit: Circuit):
+    def __init__(self, circuit: Circuit, bounds: Bounds | None = None):
         self.src = circuit
+        self.bounds = bounds or {}
         self.b = Builder()
         self.map: dict[int, int] = {}
         self.groups = max((n.attr("group", 0) for n in circuit.nodes if n.op == "shuffle"),
@@ -137,11 +144,27 @@ class _Expander:
 
     # ------------------------------------------------------------ radix sort
 
-    def key_bits(self, keys: int) -> int:
-        """bool[n, 64] of the keys, bit 63 flipped: unsigned order = signed key order."""
+    def key_bits(self, keys: int, bounds: tuple[int, int] | None = None) -> int:
+        """bool[n, width] to sort the keys by: with known bounds [lo, hi] the bits of
+        k − lo, width = bit_length(hi − lo) (ids declared `in [10^11, 10^12 − 1]`: 40
+        bits, 20 passes instead of 32); otherwise all 64 bits with bit 63 flipped, so
+        the unsigned order of the bits is the signed order of the keys."""
+        if bounds is not None:
+            lo, hi = bounds
+            width = max(1, (hi - lo).bit_length())
+            if width < KEY_BITS - 2 * DIGIT_BITS:  # worth it: two passes or more saved
+                shifted = self.add("sub", keys, self.raw_const([lo], self.t(keys).base))
+                return self.columns(self.add("to_bits", shifted), 0, width)
         bits = self.add("to_bits", keys)
         flip = self.const(np.arange(KEY_BITS) == KEY_BITS - 1, BOOL)
         return self.add("xor", bits, flip)
+
+    def bounds_of(self, *sources: int) -> tuple[int, int] | None:
+        """The hull of the sources' bounds, or None if one has none."""
+        found = [self.bounds.get(s) for s in sources]
+        if any(b is None for b in found):
+            return None
+        return min(b[0] for b in found), max(b[1] for b in found)  # type: ignore[index]
 
     def digit_values(self, bits: int, count: int) -> list[int]:
         """The first `count` bit columns of `bits` as ring values 0/1."""
@@ -229,7 +252,7 @@ class _Expander:
 
     # ------------------------------------------------------------ the operations
 
-    def sort_by(self, keys: int, values: int) -> int:
+    def sort_by(self, keys: int, values: int, bounds: tuple[int, int] | None = None) -> int:
         if not self.t(keys).is_secret:  # a public order: move the rows at compile time
             order = stable_order(self.b.value(keys))
             dest = np.empty_like(order)
@@ -238,8 +261,8 @@ class _Expander:
         if keys == values:
             if self.n_rows(keys) <= NETWORK_MAX_ROWS and self.t(keys).base == FIXED:
                 return self.merge_network(keys)
-            return self.radix_sort(self.key_bits(keys), [keys])[0]
-        return self.radix_sort(self.key_bits(keys), [values])[0]
+            return self.radix_sort(self.key_bits(keys, bounds), [keys])[0]
+        return self.radix_sort(self.key_bits(keys, bounds), [values])[0]
 
     def merge_network(self, x: int) -> int:
         """x ascending by Batcher's odd–even merge sort (Batcher, "Sorting networks and
@@ -271,14 +294,15 @@ class _Expander:
             x = self.scatter(self.add("concat", *parts), self.const(back, INT), n)
         return x
 
-    def match(self, a: int, b: int, want_a: bool, want_b: bool) -> tuple[int | None, int | None]:
+    def match(self, a: int, b: int, want_a: bool, want_b: bool,
+              bounds: tuple[int, int] | None = None) -> tuple[int | None, int | None]:
         """isin(a, b) (if want_a) and isin(b, a) (if want_b) from one sort of b ++ a."""
         n, m = self.n_rows(a), self.n_rows(b)
         total = n + m
         keys = self.add("concat", b, a)
         is_b = self.const(np.arange(total) < m, BOOL)
         origin = self.const(np.arange(total), INT)
-        keys, is_b, origin = self.radix_sort(self.key_bits(keys), [keys, is_b, origin])
+        keys, is_b, origin = self.radix_sort(self.key_bits(keys, bounds), [keys, is_b, origin])
         same = self.add("eq", self.rows(keys, 1, total), self.rows(keys, 0, total - 1))
         flags = []
         if want_a:  # a's rows: a row of b earlier in the run (b's rows come first in it)
@@ -341,8 +365,9 @@ class _Expander:
             return None
         lowest, highest = self.raw_const([lo], base), self.raw_const([hi], base)
         outside = self.add("or", self.add("lt", keys, lowest), self.add("lt", highest, keys))
+        # k − lo wraps for keys far below lo, on purpose (the comparisons say outside)
         mapped = self.add("select", outside, self.raw_const([span + 1], base),
-                          self.add("sub", keys, lowest))
+                          self.add("sub", keys, lowest, wraps=True))
         return mapped, self.raw_const(known - lo, base), width
 
     def raw_const(self, raw, base: str) -> int:
@@ -393,13 +418,13 @@ class _Expander:
         if n.op == "shuffle":
             return self.shuffle(args, n.attr("group"))[0]
         if n.op == "sort_by" and secret:
-            return self.sort_by(*args)
+            return self.sort_by(*args, bounds=self.bounds_of(n.args[0]))
         if n.op == "isin" and secret:
             src_a, src_b = n.args
             if (src_a, src_b) in self.matched:
                 return self.matched.pop((src_a, src_b))
             swapped = (src_b, src_a) in self.wanted  # isin(b, a) too: both from one sort
-            in_b, in_a = self.match(*args, True, swapped)
+            in_b, in_a = self.match(*args, True, swapped, self.bounds_of(*n.args))
             if swapped:
                 assert in_a is not None
                 self.matched[(src_b, src_a)] = in_a
@@ -444,8 +469,30 @@ def network_layers(n: int) -> list[list[tuple[int, int]]]:
     return layers
 
 
-def run(circuit: Circuit) -> Circuit:
-    """Expand the table operations on secrets of a high-level circuit."""
-    if not any(n.op in ("sort_by", "isin", "sum_by", "shuffle") for n in circuit.nodes):
+def has_tables(circuit: Circuit) -> bool:
+    return any(n.op in ("sort_by", "isin", "sum_by", "shuffle") for n in circuit.nodes)
+
+
+def run(circuit: Circuit, bounds: Bounds | None = None) -> Circuit:
+    """Expand the table operations on secrets of a high-level circuit (keys with known
+    `bounds` are sorted on the bits of their range only)."""
+    if not has_tables(circuit):
         return circuit
-    return _Expander(circuit).expand()
+    return _Expander(circuit, bounds).expand()
+
+
+def key_bounds(circuit: Circuit, intervals: dict) -> Bounds:
+    """The bounds of the keys of the table operations, from an interval analysis
+    (veil.analysis.ranges: `intervals[node] = Interval(lo, hi, ...)`). Only intervals
+    that come from declared ranges count (an input without one may be any 64-bit
+    value), and only within the signed 64-bit ring (no wrap-around in between)."""
+    out: Bounds = {}
+    for n in circuit.nodes:
+        if n.op not in ("sort_by", "isin"):
+            continue
+        for key in (n.args[:1] if n.op == "sort_by" else n.args):
+            iv = intervals.get(key)
+            if iv is None or iv.unrestricted or not -2.0**63 <= iv.lo <= iv.hi < 2.0**63:
+                continue
+            out[key] = (int(iv.lo), int(iv.hi))
+    return out

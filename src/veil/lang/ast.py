@@ -204,10 +204,27 @@ class ConstDecl(Stmt):
 
 
 @dataclass(frozen=True)
+class InputRange(Node):
+    """`in [lo, hi]` after an input's type: the closed range of every element."""
+
+    lo: Expr
+    hi: Expr
+
+
+@dataclass(frozen=True)
 class InputDecl(Stmt):
     name: str
     type: TypeExpr
     owner: NameRef
+    range: InputRange | None = None
+
+
+@dataclass(frozen=True)
+class PrecisionDecl(Stmt):
+    """`precision N`: `fixed` values have N fractional bits in this program."""
+
+    bits: int
+    bits_span: Span
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ from veil.types import (
     numeric_join,
 )
 
+INTRINSICS = ("__exp", "__log", "__sqrt", "__reciprocal", "__sigmoid")
+"""The approximated functions, callable only from the standard library (`use math`:
+math.exp, ...; `use ml`: ml.sigmoid), which documents them."""
+
 
 def callee_name(func: ast.Expr) -> str:
     """How a call names its function in messages: `f` or `module.f`."""
@@ -199,6 +203,43 @@ class BuiltinRules:
             return None
         return args[0].with_(shape=tuple(dims))
 
+    def _intrinsic(self, e, args, scope):
+        name = callee_name(e.func)
+        if not e.span.file.startswith("stdlib/"):
+            self.err("V0201", f"unknown function `{name}`", e.func.span,
+                     f"write `use math` and call `math.{name[2:]}(...)`" if name != "__sigmoid"
+                     else "write `use ml` and call `ml.sigmoid(...)`")
+            return None
+        if not self._arity(e, args, 1) or not self._numeric(e, args[0]):
+            return None
+        return args[0].with_(base=FIXED)
+
+    _builtin___exp = _intrinsic
+    _builtin___log = _intrinsic
+    _builtin___sqrt = _intrinsic
+    _builtin___reciprocal = _intrinsic
+    _builtin___sigmoid = _intrinsic
+
+    def _builtin_concat(self, e, args, scope):
+        if len(e.args) < 2:
+            self.err("V0304", "`concat` takes two or more arrays", e.span, BUILTIN_HELP["concat"])
+            return None
+        if any(a is None for a in args):
+            return None
+        if any(not a.shape for a in args) or len({a.shape[1:] for a in args}) != 1:
+            shapes = ", ".join(fmt_shape(a.shape) for a in args)
+            self.err("V0302", f"`concat` needs arrays that agree beyond the first dimension, "
+                     f"got {shapes}", e.span, "rows are stacked: every row must have one shape")
+            return None
+        bases = {a.base for a in args}
+        if BOOL in bases and len(bases) > 1:
+            self.err("V0301", "`concat` mixes bool with numbers", e.span,
+                     "convert the bools with `to_fixed(b)` first")
+            return None
+        base = BOOL if bases == {BOOL} else (FIXED if FIXED in bases else INT)
+        rows = sum(a.shape[0] for a in args)
+        return VType(join_label(*(a.label for a in args)), base, (rows, *args[0].shape[1:]))
+
     def _builtin_transpose(self, e, args, scope):
         if not self._arity(e, args, 1):
             return None
@@ -227,5 +268,7 @@ BUILTIN_HELP = {
     "from_bits": "from_bits(b) is the int whose bit i is b[i], for b: bool[64]",
     "reshape": "reshape(x, d1, d2, ...) keeps the elements in order",
     "transpose": "transpose(m) swaps the two dimensions of a matrix",
+    "concat": "concat(a, b, ...) stacks the rows of arrays that agree beyond the first "
+              "dimension (e.g. two banks' records)",
     **TABLE_HELP,
 }

@@ -1,8 +1,9 @@
-"""Type rules of the table builtins (`sort`, `shuffle`, `isin`, `sum_by`, `concat`).
+"""Type rules of the table builtins (`sort`, `shuffle`, `isin`, `sum_by`).
 
 A mixin of the Checker, like veil.lang.builtins. A table is an array whose rows are its
 elements along the first axis; keys are int (or fixed) vectors, one key per row. The
-names and meanings are numpy's (`np.sort`, `np.isin`, `np.concatenate`); `sort(x, by)`
+names and meanings are numpy's (`np.sort`, `np.isin`); tables of several parties are
+joined with `concat` (veil.lang.builtins); `sort(x, by)`
 is `x[np.argsort(by, kind="stable")]` and `sum_by(keys, values, domain)` is, for each
 key d of the public `domain`, `values[keys == d].sum()`.
 """
@@ -10,9 +11,9 @@ key d of the public `domain`, `values[keys == d].sum()`.
 from __future__ import annotations
 
 from veil.lang import ast
-from veil.types import BOOL, FIXED, INT, PUBLIC, SECRET, VType, fmt_shape, join_label, numeric_join
+from veil.types import BOOL, FIXED, INT, PUBLIC, SECRET, VType, fmt_shape, join_label
 
-TABLE_BUILTINS = ("sort", "shuffle", "isin", "sum_by", "concat")
+TABLE_BUILTINS = ("sort", "shuffle", "isin", "sum_by")
 
 TABLE_HELP = {
     "sort": "sort(x) is x in ascending order; sort(x, by) is the rows of x in ascending "
@@ -21,7 +22,6 @@ TABLE_HELP = {
     "isin": "isin(a, b) is bool[len(a)]: true where a[i] occurs in b",
     "sum_by": "sum_by(keys, values, domain) is, for each key of the public vector "
               "`domain`, the sum of the values whose key equals it",
-    "concat": "concat(a, b, ...) puts arrays one after the other along the first axis",
 }
 
 
@@ -103,31 +103,3 @@ class TableRules:
                      f"{domain.base}", e.args[2].span, "use one kind of key for both")
             return None
         return VType(join_label(keys.label, values.label), values.base, domain.shape)
-
-    def _builtin_concat(self, e, args, scope):
-        if len(e.args) < 2:
-            self.err("V0304", f"`concat` takes at least 2 arguments, got {len(e.args)}",
-                     e.span, TABLE_HELP["concat"])
-            return None
-        if any(a is None for a in args):
-            return None
-        for arg, t in zip(e.args, args, strict=True):
-            if not self._rows(arg, t, "concat"):
-                return None
-        tails = {t.shape[1:] for t in args}
-        if len(tails) != 1:
-            self.err("V0302", "`concat` needs arrays whose shapes agree after the first "
-                     f"axis, got {', '.join(fmt_shape(t.shape) for t in args)}", e.span,
-                     "rows must have one shape")
-            return None
-        bools = {t.base == BOOL for t in args}
-        if len(bools) != 1:
-            self.err("V0301", "`concat` of bools and numbers", e.span,
-                     "convert the bools with `to_int(b)` or `to_fixed(b)`")
-            return None
-        base = BOOL if bools == {True} else INT
-        for t in args:
-            if base != BOOL:
-                base = numeric_join(base, t.base) or base
-        rows = sum(t.shape[0] for t in args)
-        return VType(join_label(*(t.label for t in args)), base, (rows, *tails.pop()))

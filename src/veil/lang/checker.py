@@ -26,13 +26,13 @@ import numpy as np
 
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
-from veil.lang.builtins import BuiltinRules, callee_name
+from veil.lang.builtins import INTRINSICS, BuiltinRules, callee_name
 from veil.lang.builtins_tables import TABLE_BUILTINS, TableRules
 from veil.lang.modules import ModuleLoader, stdlib_modules
 from veil.types import (
     BOOL,
     FIXED,
-    FIXED_LIMIT,
+    FRAC_BITS,
     INT,
     INT_MAX,
     INT_MIN,
@@ -40,6 +40,8 @@ from veil.types import (
     SECRET,
     VType,
     broadcast,
+    fixed_limit,
+    fixed_limit_bits,
     fmt_shape,
     join_label,
     matmul_shape,
@@ -118,6 +120,7 @@ class InputInfo:
     owner: str
     type: VType
     span: Span
+    range: tuple[float, float] | None = None  # `in [lo, hi]`: every element lies in it
 
 
 @dataclass
@@ -133,6 +136,7 @@ class CheckedProgram:
     loader: ModuleLoader
     warnings: list[Diagnostic]
     jurisdictions: dict[str, str] = field(default_factory=dict)  # party → `in` jurisdiction
+    frac_bits: int = FRAC_BITS
 
     @property
     def sources(self) -> SourceMap:
@@ -140,8 +144,13 @@ class CheckedProgram:
 
 
 BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
-            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits",
-            *TABLE_BUILTINS)  # fmt: skip
+            "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits", "concat",
+            *INTRINSICS, *TABLE_BUILTINS)  # fmt: skip
+
+
+MIN_FRAC_BITS, MAX_FRAC_BITS = 8, 24
+"""The choices `precision N` allows: from a resolution of 2^-8 with a range of ±2^46 to
+2^-24 with ±2^14 (the range is ±2^(62 - 2N), see veil.types.fixed_limit_bits)."""
 
 
 class Checker(BuiltinRules, TableRules):
@@ -149,6 +158,7 @@ class Checker(BuiltinRules, TableRules):
 
     def __init__(self, loader: ModuleLoader, param_overrides: dict[str, str] | None = None):
         self.loader = loader
+        self.frac_bits = FRAC_BITS
         self.param_overrides = dict(param_overrides or {})
         self.diags: list[Diagnostic] = []
         self.parties: list[str] = []
@@ -194,6 +204,7 @@ class Checker(BuiltinRules, TableRules):
 
     def check(self, module: ast.Module) -> CheckedProgram:
         top = Scope()
+        self._precision(module)
         self._declare_module_items(module, top, is_main=True)
         ctx = Ctx()
         for item in module.items:
@@ -220,7 +231,29 @@ class Checker(BuiltinRules, TableRules):
             raise VeilError(sorted(self.diags, key=where), self.loader.sources)
         return CheckedProgram(module, self.parties, self.inputs, self.params, self.outputs, top,
                               self.loader, [d for d in self.diags if d.severity != "error"],
-                              self.jurisdictions)
+                              self.jurisdictions, self.frac_bits)
+
+    def _precision(self, module: ast.Module) -> None:
+        """`precision N` (at most once, in the program): read before anything else, because
+        every fixed literal, constant and param is checked against its range."""
+        decls = [item for item in module.items if isinstance(item, ast.PrecisionDecl)]
+        for extra in decls[1:]:
+            self.err("V0317", "`precision` is declared twice", extra.span,
+                     f"keep one (the first is at line {decls[0].span.line})")
+        if not decls:
+            return
+        bits = decls[0].bits
+        if not MIN_FRAC_BITS <= bits <= MAX_FRAC_BITS:
+            self.err("V0317", f"precision {bits} is not supported", decls[0].bits_span,
+                     f"choose {MIN_FRAC_BITS} to {MAX_FRAC_BITS} fractional bits (16 is the "
+                     "default: resolution 2^-16, range ±2^30)")
+            return
+        self.frac_bits = bits
+
+    def _stmt_PrecisionDecl(self, s: ast.PrecisionDecl, scope: Scope, ctx: Ctx) -> None:
+        if ctx.nested or ctx.in_fn:
+            self.err("V0502", "`precision` is only allowed at the top level of the program",
+                     s.span, "declare it once, at the start of the program")
 
     def _declare_module_items(self, module: ast.Module, scope: Scope, is_main: bool) -> None:
         """Hoist parties, modules and functions so they may be used before their line."""
@@ -448,10 +481,11 @@ class Checker(BuiltinRules, TableRules):
                      "a const is a number, true/false, or a list of them of one type")
             self._poison(scope, s)
             return
-        problem = _out_of_range(v, t)
+        problem = _out_of_range(v, t, self.frac_bits)
         if problem:
             self.err("V0312", f"const `{s.name}` = {problem}", s.value.span,
-                     "int is a signed 64-bit value; fixed values lie within ±2^31")
+                     "int is a signed 64-bit value; fixed values lie within "
+                     f"±2^{fixed_limit_bits(self.frac_bits)}")
             self._poison(scope, s)
             return
         self._define(scope, s.name, Symbol("const", t, s.span, value=v), s.span)
@@ -519,11 +553,12 @@ class Checker(BuiltinRules, TableRules):
                          f"param `public {what}`")
                 self._poison(scope, s)
                 return
-        problem = _out_of_range(v, t)
+        problem = _out_of_range(v, t, self.frac_bits)
         if problem:
             self.err("V0708" if overridden else "V0313",
                      f"param `{s.name}` = {problem}", s.span,
-                     "int is a signed 64-bit value; fixed values lie within ±2^31")
+                     "int is a signed 64-bit value; fixed values lie within "
+                     f"±2^{fixed_limit_bits(self.frac_bits)}")
             self._poison(scope, s)
             return
         v = _coerce_value(v, t)
@@ -546,8 +581,48 @@ class Checker(BuiltinRules, TableRules):
             self._poison(scope, s)
             return
         t = t.with_(label=SECRET)
-        self.inputs.append(InputInfo(s.name, s.owner.name, t, s.span))
+        bounds = self._input_range(s, t, scope) if s.range is not None else None
+        self.inputs.append(InputInfo(s.name, s.owner.name, t, s.span, bounds))
         self._define(scope, s.name, Symbol("input", t, s.span, owner=s.owner.name), s.span)
+
+    def _input_range(self, s: ast.InputDecl, t: VType, scope: Scope
+                     ) -> tuple[float, float] | None:  # fmt: skip
+        """The declared range `in [lo, hi]` of an input: compile-time numbers of the
+        input's kind, lo <= hi, both representable."""
+        assert s.range is not None
+        if t.base == BOOL:
+            self.err("V0318", f"input `{s.name}` is bool: a range is for numbers",
+                     s.range.span, "remove `in [...]`")
+            return None
+        bounds = []
+        for e in (s.range.lo, s.range.hi):
+            try:
+                v = self.const_value(e, scope)
+            except (NotConstant, ZeroDivisionError, OverflowError):
+                if self.expr(e, scope) is not None:
+                    self.err("V0318", "the bounds of an input range must be known at compile "
+                             "time", e.span, "use literals, `const`s or `param`s")
+                return None
+            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                self.err("V0318", "the bounds of an input range must be numbers", e.span,
+                         "write `in [lo, hi]` with two numbers")
+                return None
+            if t.base == INT and not float(v).is_integer():
+                self.err("V0318", f"input `{s.name}` is int but a bound is {v}", e.span,
+                         "give integer bounds, or declare the input fixed")
+                return None
+            problem = _out_of_range(v, t, self.frac_bits)
+            if problem:
+                self.err("V0318", f"the range bound {problem}", e.span,
+                         "a bound must be a value the input could hold")
+                return None
+            bounds.append(float(v))
+        lo, hi = bounds
+        if lo > hi:
+            self.err("V0318", f"the range of input `{s.name}` is empty: {lo:g} > {hi:g}",
+                     s.range.span, "write the smaller bound first: `in [lo, hi]`")
+            return None
+        return lo, hi
 
     def _unknown_party(self, ref: ast.NameRef) -> None:
         known = ", ".join(self.parties) or "none declared"
@@ -766,10 +841,11 @@ class Checker(BuiltinRules, TableRules):
         return VType(PUBLIC, INT)
 
     def _expr_FloatLit(self, e: ast.FloatLit, scope: Scope) -> VType | None:
-        if not abs(e.value) < FIXED_LIMIT:
-            self.err("V0312", f"fixed literal {e.text} is outside ±2^31", e.span,
-                     "a fixed has 16 fractional bits and must stay below 2^31 in magnitude; "
-                     "scale the values down")
+        if not abs(e.value) < fixed_limit(self.frac_bits):
+            bits = fixed_limit_bits(self.frac_bits)
+            self.err("V0312", f"fixed literal {e.text} is outside ±2^{bits}",
+                     e.span, f"a fixed has {self.frac_bits} fractional bits and must stay "
+                     f"below 2^{bits} in magnitude; scale the values down")
             return None
         return VType(PUBLIC, FIXED)
 
@@ -1024,12 +1100,7 @@ class Checker(BuiltinRules, TableRules):
                 return None
             return VType(label, base, shape)
         if e.op == "/":
-            if b.is_secret:
-                self.err("V0310", "division by a secret value is not supported", e.right.span,
-                         "divide by a public value (a literal, `const` or `param`); if the "
-                         "divisor's owner can compute 1/x, make that the input and multiply")
-                return None
-            base = FIXED
+            base = FIXED  # by a secret: an approximation, see docs/numerics.md
         shape = broadcast(a.shape, b.shape)
         if shape is None:
             self.err("V0302", f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not "
@@ -1324,14 +1395,14 @@ def _shape_key(e: ast.Expr | None) -> object:
     return e
 
 
-def _out_of_range(v: Value, t: VType) -> str | None:
+def _out_of_range(v: Value, t: VType, frac_bits: int = FRAC_BITS) -> str | None:
     """Why a compile-time value cannot be represented, or None."""
     values = np.asarray(v, dtype=object).reshape(-1).tolist()
     for x in values:
         if t.base == INT and not isinstance(x, bool) and not INT_MIN <= int(x) <= INT_MAX:
             return f"{x} does not fit in a signed 64-bit int"
-        if t.base == FIXED and not abs(float(x)) < FIXED_LIMIT:
-            return f"{x} is outside the fixed-point range ±2^31"
+        if t.base == FIXED and not abs(float(x)) < fixed_limit(frac_bits):
+            return f"{x} is outside the fixed-point range ±2^{fixed_limit_bits(frac_bits)}"
     return None
 
 

@@ -78,8 +78,18 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def input_decl(self, meta, children):
-        name, typ, owner = children
-        return ast.InputDecl(self._span(meta), str(name), typ, self._ref(owner))
+        name, typ, rng, owner = children
+        return ast.InputDecl(self._span(meta), str(name), typ, self._ref(owner), rng)
+
+    @v_args(meta=True)
+    def input_range(self, meta, children):
+        lo, hi = children
+        return ast.InputRange(self._span(meta), lo, hi)
+
+    @v_args(meta=True)
+    def precision_decl(self, meta, children):
+        tok = children[0]
+        return ast.PrecisionDecl(self._span(meta), int(tok), self._tok_span(tok))
 
     @v_args(meta=True)
     def param_decl(self, meta, children):

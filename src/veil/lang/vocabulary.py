@@ -15,7 +15,7 @@ from veil.lang.parser import grammar_text
 
 CONTROL = ("for", "in", "if", "else", "while", "return")
 DECLARATIONS = ("party", "const", "input", "param", "use", "circuit", "fn", "let", "var",
-                "output")
+                "output", "precision")
 OTHER = ("from", "to")
 LOGICAL = ("and", "or", "not")
 MODIFIERS = ("secret", "public", "monotone")

@@ -113,7 +113,6 @@ class Channel:
         self.log: list[tuple[int, int, bytes]] | None = None  # tests: every received message
         self.on_progress: Callable[[bytes], None] | None = None
         self._send_lock = threading.Lock()
-        self._outgoing: list[memoryview] = []  # a message `exchange` is still sending
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -132,46 +131,6 @@ class Channel:
                             f"{getattr(exc, 'strerror', None) or exc}") from None
         self.counters.count(True, kind, HEADER.size + len(payload))
 
-    def exchange(self, kind: int, round_no: int, payload: bytes | memoryview) -> bytearray:
-        """Send a message to the peer and receive the peer's message of the same kind and
-        round, both at once and in this one thread: a TLS socket must never be read by
-        one thread while another writes it (OpenSSL keeps one read/write state per
-        connection; under load a reader then sees a spurious end of stream), and two
-        large messages crossing on one link must not wait for each other."""
-        header = HEADER.pack(MAGIC, VERSION, kind, self.me, self.peer, self.session, round_no,
-                             len(payload))
-        with self._send_lock:
-            self._outgoing = [memoryview(header), memoryview(payload)]
-            try:
-                received = self.recv(kind, round_no)
-                if self._outgoing:
-                    self.sock.settimeout(self.timeout)
-                    for part in self._outgoing:
-                        self.sock.sendall(part)
-            except (OSError, ValueError) as exc:
-                raise PeerError(f"cannot send to {self.peer_name}: "
-                                f"{getattr(exc, 'strerror', None) or exc}") from None
-            finally:
-                self._outgoing = []
-        self.counters.count(True, kind, HEADER.size + len(payload))
-        return received
-
-    def _push(self) -> None:
-        """Send what `exchange` still has to send, as far as the socket takes it now."""
-        self.sock.settimeout(0.0)
-        while self._outgoing:
-            part = self._outgoing[0]
-            try:
-                # at most one TLS record a call: a write the socket refuses is retried
-                # with the same bytes, as OpenSSL requires
-                k = self.sock.send(part[:16384])
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
-                return
-            if k == len(part):
-                self._outgoing.pop(0)
-            else:
-                self._outgoing[0] = part[k:]
-
     def _recv_exact(self, n: int, deadline: float, what: str) -> bytearray:
         buf = bytearray(n)
         view = memoryview(buf)
@@ -182,16 +141,8 @@ class Channel:
                 raise PeerError(f"{self.peer_name} sent nothing for {self.timeout:g} s "
                                 f"(waiting for {what})")
             try:
-                if self._outgoing:  # sending too: wait for either, never block on one
-                    self._push()
-                    if self._outgoing and not self._wait_either(remaining):
-                        continue
-                    self.sock.settimeout(0.0)
-                else:
-                    self.sock.settimeout(remaining)
+                self.sock.settimeout(remaining)
                 k = self.sock.recv_into(view[got:], n - got)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                continue
             except TimeoutError:
                 continue
             except ssl.SSLError as exc:
@@ -204,16 +155,6 @@ class Channel:
                 raise PeerError(f"{self.peer_name} closed the connection (waiting for {what})")
             got += k
         return buf
-
-    def _wait_either(self, seconds: float) -> bool:
-        """Wait until the socket can be read (True) or written (False), or `seconds`."""
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-            return True
-        try:
-            readable, _, _ = select.select([self.sock], [self.sock], [], seconds)
-        except (OSError, ValueError):
-            return True  # closed: the next recv says so
-        return bool(readable)
 
     def wait_readable(self, seconds: float) -> bool:
         """True when data (or a close) is waiting, False after `seconds` of silence."""

@@ -14,30 +14,30 @@ import numpy as np
 from veil.ir.nodes import Circuit, Node
 from veil.ir.semantics import const_array
 from veil.opt.rewrite import Editor
-from veil.types import FIXED, FRAC_BITS, INT
+from veil.types import FIXED, INT
 
 NAME = "free-ops"
 SUMMARY = "products with public whole numbers skip their truncation"
 
 
-def _whole_constant(node: Node) -> np.ndarray | None:
+def _whole_constant(node: Node, frac_bits: int) -> np.ndarray | None:
     if node.op != "const" or node.type.base != FIXED:
         return None
     raw = const_array(node).view(np.int64)
-    if np.any(raw % (1 << FRAC_BITS)):
+    if np.any(raw % (1 << frac_bits)):
         return None
-    return raw >> FRAC_BITS
+    return raw >> frac_bits
 
 
 def run(circuit: Circuit) -> Circuit:
     ed = Editor(circuit)
     for node in circuit.nodes:
-        if node.op == "trunc" and node.attr("bits") == FRAC_BITS and \
+        if node.op == "trunc" and node.attr("bits") == circuit.frac_bits and \
                 node.type.base == FIXED and node.type.is_secret:
             product = circuit.node(node.args[0])
             if product.op in ("mul", "matmul") and ed.single_use(product.id):
                 args = [circuit.node(a) for a in product.args]
-                whole = [_whole_constant(a) for a in args]
+                whole = [_whole_constant(a, circuit.frac_bits) for a in args]
                 if any(w is not None for w in whole) and all(a.type.base == FIXED for a in args):
                     k = 0 if whole[0] is not None else 1
                     c = whole[k]

@@ -21,17 +21,17 @@ from __future__ import annotations
 import numpy as np
 
 from veil.ir.nodes import Circuit, Node
+from veil.ir.ops import MATH
 from veil.ir.semantics import apply, const_array, decode
 from veil.opt.rewrite import Editor
-from veil.types import FIXED_LIMIT, FRAC_BITS
+from veil.types import fixed_limit
 
 NAME = "monotone"
 SUMMARY = "replace f(z) > t by z > f⁻¹(t) for monotone f and public t"
 
 U64 = np.uint64
-RAW_LIMIT = int(FIXED_LIMIT) << FRAC_BITS  # |raw| of the largest fixed value
 ELEMENTWISE = {"add", "sub", "mul", "neg", "trunc", "lt", "eq", "select", "not", "and", "or",
-               "xor", "b2a", "monotone", "const"}
+               "xor", "b2a", "monotone", "const", "cast"} | MATH  # math: one node each here
 # steps from a marker to the compared value that keep it non-decreasing in z
 RISING = {"monotone", "add", "sub", "mul", "trunc"}
 
@@ -106,10 +106,16 @@ def _rises_from_marker(circuit: Circuit, x: int) -> Node | None:
     return node
 
 
+def _raw_limit(circuit: Circuit) -> int:
+    """|raw| of the largest accepted fixed value at the circuit's precision."""
+    return int(fixed_limit(circuit.frac_bits)) << circuit.frac_bits
+
+
 def _boundary(f: _Function, x: int, test) -> int | None:
     """The last raw z where test(f(z)) is False, for a predicate rising in z; None if the
     predicate does not switch once inside the fixed-point range."""
-    lo, hi = -RAW_LIMIT, RAW_LIMIT
+    limit = _raw_limit(f.circuit)
+    lo, hi = -limit, limit
     if test(f(np.array([lo]), x))[0] or not test(f(np.array([hi]), x))[0]:
         return None
     while hi - lo > 1:  # lo: False, hi: True
@@ -121,10 +127,13 @@ def _boundary(f: _Function, x: int, test) -> int | None:
 
 
 def _verified(f: _Function, x: int, test, z0: int) -> bool:
+    limit = _raw_limit(f.circuit)
     window = np.arange(z0 - (1 << 16), z0 + (1 << 16) + 1, dtype=np.int64)
     spread = np.unique(np.concatenate([
-        np.linspace(-RAW_LIMIT, RAW_LIMIT, 1 << 13).astype(np.int64),
-        np.sign(np.linspace(-1, 1, 1 << 13)) * np.logspace(0, 47, 1 << 13, base=2.0),
+        np.linspace(-limit, limit, 1 << 13).astype(np.int64),
+        # every magnitude up to the accepted range (beyond it a value has overflowed)
+        np.sign(np.linspace(-1, 1, 1 << 13)) * np.logspace(0, np.log2(limit), 1 << 13,
+                                                           base=2.0),
     ]).astype(np.int64))
     return all(np.array_equal(test(f(z, x)), z > z0) for z in (window, spread))
 
@@ -161,9 +170,9 @@ def run(circuit: Circuit) -> Circuit:
         if z0 is None or not _verified(f, value.id, test, z0):
             continue
         base = circuit.node(z).type.base
-        shown = decode(np.asarray(z0).view(U64), base)
+        shown = decode(np.asarray(z0).view(U64), base, circuit.frac_bits)
         note = (f"{marker.attr('fn')}(z) {'>' if rising else '<'} "
-                f"{decode(t.view(U64), threshold.type.base)} became z "
+                f"{decode(t.view(U64), threshold.type.base, circuit.frac_bits)} became z "
                 f"{'>' if rising else '<='} {shown}")
         rewrites[node.id] = (z, z0, rising, note)
     for node in circuit.nodes:

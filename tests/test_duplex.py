@@ -1,7 +1,8 @@
-"""Channel.exchange: a message each way on one connection at once, in one thread per
-socket. A shuffle's last stage has two servers send to each other in the same round;
-reading a TLS socket in one thread while another writes it broke the stream under load
-(OpenSSL keeps one read/write state per connection), so rounds never do that."""
+"""veil.backend.duplex: a round message each way on one connection at once, in one
+thread per socket. A shuffle's last stage (like a truncation round) has two servers send
+to each other in the same round; reading a TLS socket in one thread while another writes
+it broke the stream under load (OpenSSL keeps one read/write state per connection), so
+rounds never do that."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 
 import pytest
 
+from veil.backend.duplex import round_trip, send_and_receive
 from veil.deploy import keys
 from veil.net import tls
 from veil.net.transport import ROUND, Channel, PeerError, listen
@@ -48,11 +50,11 @@ def test_large_messages_cross_on_one_connection(kind: str, tmp_path) -> None:
         mine, theirs = os.urandom(size), os.urandom(size + 5)
 
         def other(round_no=round_no, theirs=theirs) -> None:
-            results["right"] = bytes(right.exchange(ROUND, round_no, theirs))
+            results["right"] = bytes(send_and_receive(right, round_no, theirs))
 
         t = threading.Thread(target=other)
         t.start()
-        results["left"] = bytes(left.exchange(ROUND, round_no, mine))
+        results["left"] = bytes(round_trip(round_no, [(left, mine, True)])[0] or b"")
         t.join()
         assert results["left"] == theirs and results["right"] == mine, size
         left.send(ROUND, 100 + round_no, b"after")  # the stream is intact afterwards
@@ -66,6 +68,6 @@ def test_a_peer_that_never_answers_times_out_while_sending(tmp_path) -> None:
     a, b = socket.socketpair()
     left = Channel(a, 0, 1, SESSION, "right", timeout=0.5)
     with pytest.raises(PeerError, match="sent nothing"):
-        left.exchange(ROUND, 1, os.urandom(20_000_000))  # b never reads nor writes
+        send_and_receive(left, 1, os.urandom(20_000_000))  # b never reads nor writes
     a.close()
     b.close()
