@@ -13,7 +13,7 @@ from veil.backend.plain import PlainBackend
 from veil.compiler import compile_source
 from veil.cost import report
 from veil.diagnostics import VeilError
-from veil.ir import sorting
+from veil.ir import sorting, sorting_network
 from veil.ir.semantics import decode, encode
 from veil.ir.verify import verify
 from veil.schedule import schedule
@@ -245,7 +245,7 @@ def test_the_merging_network_sorts_every_zero_one_input() -> None:
     import itertools
 
     for n in range(1, 13):
-        layers = sorting.network_layers(n)
+        layers = sorting_network.network_layers(n)
         for layer in layers:  # each layer's comparators touch distinct rows
             assert len({r for pair in layer for r in pair}) == 2 * len(layer)
         for bits in itertools.product((0, 1), repeat=n):

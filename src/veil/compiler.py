@@ -142,8 +142,13 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
     protocol = None
     if backend == "rep3":
         step(lower_rep3.NAME)  # the expansion of table operations is part of this step
-        bounds = sorting.key_bounds(optimized, ranges.run(optimized).intervals) \
-            if sorting.has_tables(optimized) else None
+        bounds = None
+        if sorting.has_tables(optimized):
+            analysis = ranges.run(optimized)
+            # an interval after a finding is the value as if it had not overflowed: no
+            # longer a bound to sort by
+            bounds = None if analysis.findings else \
+                sorting.key_bounds(optimized, analysis.intervals)
         tables = sorting.run(optimized, bounds)
         if tables is not optimized:
             records.append(record(sorting.NAME, optimized, tables))

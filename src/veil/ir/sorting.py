@@ -21,7 +21,8 @@ the sizes alone, so the schedule, the report and the run agree.
   The next digit's bits are converted while this one's destinations are computed, so a
   pass costs 2 + 3 (shuffle) + 1 (reveal) rounds: 32 passes for 64-bit keys. Keys are
   decomposed once (`to_bits`); bit 63 is flipped so the unsigned order of the bits is
-  the signed order of the keys.
+  the signed order of the keys. Keys with known bounds [lo, hi] (declared input
+  ranges, which the loader enforces) are sorted as k − lo on bit_length(hi − lo) bits.
 - A sort of at most NETWORK_MAX_ROWS `fixed` values is a merging network instead
   (Batcher 1968), built on `<` and `select`.
 - `isin(a, b)`: sort b ++ a (stable: in each run of equal keys b's rows come first),
@@ -53,6 +54,7 @@ import numpy as np
 
 from veil.ir.lower import Builder
 from veil.ir.nodes import Circuit, Node
+from veil.ir.sorting_network import merge_network
 from veil.ir.tables import stable_order
 from veil.types import BOOL, FIXED, INT, VType
 
@@ -260,39 +262,9 @@ class _Expander:
             return self.scatter(values, self.const(dest, INT), len(order))
         if keys == values:
             if self.n_rows(keys) <= NETWORK_MAX_ROWS and self.t(keys).base == FIXED:
-                return self.merge_network(keys)
+                return merge_network(self, keys)
             return self.radix_sort(self.key_bits(keys, bounds), [keys])[0]
         return self.radix_sort(self.key_bits(keys, bounds), [values])[0]
-
-    def merge_network(self, x: int) -> int:
-        """x ascending by Batcher's odd–even merge sort (Batcher, "Sorting networks and
-        their applications", AFIPS 1968), for a few rows: ⌈log2 n⌉(⌈log2 n⌉+1)/2 layers
-        of compare-exchanges, each a `<` and a `select` of the difference (one product)
-        on all the layer's pairs at once, so the comparison circuits of veil.ir.lower_rep3
-        do the work. Comparators that reach past the last row (padding to a power of
-        two with +∞) exchange nothing and are left out. Not stable, so only for sorting
-        the values themselves (equal keys are equal rows)."""
-        n = self.n_rows(x)
-        for pairs in network_layers(n):
-            low = np.array([i for i, _ in pairs])
-            high = np.array([j for _, j in pairs])
-            m = len(pairs)
-            rest = np.setdiff1d(np.arange(n), np.concatenate([low, high]))
-            where = np.empty(n, dtype=np.int64)  # low ends first, then high ends, then the rest
-            where[low], where[high], where[rest] = np.arange(m), m + np.arange(m), \
-                2 * m + np.arange(len(rest))
-            lined = self.scatter(x, self.const(where, INT), n)
-            a, b = self.rows(lined, 0, m), self.rows(lined, m, 2 * m)
-            swap = self.add("lt", b, a)
-            diff = self.add("select", swap, self.add("sub", b, a),
-                            self.const(np.zeros(m), self.t(x).base))
-            parts = [self.add("add", a, diff), self.add("sub", b, diff)]
-            if len(rest):
-                parts.append(self.rows(lined, 2 * m, n))
-            back = np.empty(n, dtype=np.int64)
-            back[where] = np.arange(n)
-            x = self.scatter(self.add("concat", *parts), self.const(back, INT), n)
-        return x
 
     def match(self, a: int, b: int, want_a: bool, want_b: bool,
               bounds: tuple[int, int] | None = None) -> tuple[int | None, int | None]:
@@ -446,27 +418,6 @@ class _Expander:
                     attrs = tuple(sorted((*out.attrs, ("note", note))))
                     self.b.nodes[out.id] = replace(out, attrs=attrs)
         return self.src.with_nodes(self.b.nodes, dict(self.map))
-
-
-def network_layers(n: int) -> list[list[tuple[int, int]]]:
-    """The comparators (i, j), i < j, of Batcher's odd–even merge sort on n rows, layer
-    by layer (the pairs of one layer are disjoint); those reaching row n or past it are
-    left out."""
-    layers: list[list[tuple[int, int]]] = []
-    p = 1
-    while p < n:
-        k = p
-        while k >= 1:
-            layer = []
-            for j in range(k % p, n - k, 2 * k):
-                for i in range(min(k, n - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        layer.append((i + j, i + j + k))
-            if layer:
-                layers.append(layer)
-            k //= 2
-        p *= 2
-    return layers
 
 
 def has_tables(circuit: Circuit) -> bool:
