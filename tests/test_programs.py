@@ -118,3 +118,38 @@ def test_model_validation_matches_numpy(backend: str) -> None:
     assert set(outputs) == {"regulator"} and set(outputs["regulator"]) == {"auc", "ks", "psi"}
     for name in ("auc", "ks", "psi"):
         assert abs(outputs["regulator"][name] - expected[name]) < 1e-3, name
+
+
+def _reference(name: str):
+    """The program's own plain-numpy reference script, imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_reference",
+                                                  PROGRAMS / name / "reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_double_financing_matches_its_numpy_reference() -> None:
+    base = PROGRAMS / "double_financing"
+    want = _reference("double_financing").reference(base / "inputs")
+    got = run("double_financing")
+    assert got["eu_bank"] == want["eu_bank"] and got["cn_bank"] == want["cn_bank"]
+    reg = got["regulator"]
+    assert reg["invoices_financed_twice"] == want["regulator"]["invoices_financed_twice"] > 0
+    for key in ("amount_eu", "amount_cn"):  # amounts with 3 decimals, 16 fractional bits
+        assert abs(reg[key] - want["regulator"][key]) < 1e-3 * len(want["eu_bank"]
+                                                                  ["eu_duplicates"])
+
+
+def test_supplier_exposure_matches_its_numpy_reference() -> None:
+    base = PROGRAMS / "supplier_exposure"
+    want = _reference("supplier_exposure").reference(base / "inputs", base)
+    got = run("supplier_exposure")
+    assert got == {"regulator": want["regulator"]}
+    over = want["regulator"]["over_limit"]
+    assert 0 < sum(over) < len(over)
+    exposure = np.array(want["exposure"])
+    assert np.min(np.abs(exposure - 700.0)) > 1.0  # no supplier within rounding of the limit

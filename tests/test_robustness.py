@@ -158,7 +158,8 @@ def test_a_billion_elements_fail_fast_in_bounded_memory(tmp_path: Path) -> None:
     started = time.monotonic()
     err = clean_error(veil("check", str(program), limit_mb=2048), "V0504")
     elapsed = time.monotonic() - started
-    assert "the budget `elements` is 10,000,000 per value" in err
+    assert "a public value of shape [1000000000]" in err
+    assert "the budget `elements` is 10,000,000" in err
     assert "--limit elements=1000000000" in err
     assert elapsed < 20, elapsed  # the process with its imports; the check itself is ms
 
@@ -200,11 +201,16 @@ def test_a_loop_that_cannot_fit_the_operations_budget_stops_early() -> None:
 
 
 def test_budgets_can_be_raised_and_lowered() -> None:
-    text = HEADER_LINE + "const N = 20000\ninput v: secret int[N] from a\n" \
+    text = HEADER_LINE + "const N = 20000\nlet v: public int[N] = 3\n" \
         "output y = sum(v) + x to b\n"
     compile_source(text)
     with pytest.raises(VeilError):
         compile_source(text, limits=Limits(elements=10_000))
+    # a secret value is only described at compile time: no budget (a cost report of an
+    # all-pairs matrix is fine), and folding leaves large public intermediates alone
+    huge = HEADER_LINE + "const N = 1000000000\nvar z: secret int[N] = 0\nz[0] = x\n" \
+        "output y = sum(z) to b\n"
+    assert compile_source(huge, backend="rep3", limits=Limits(elements=10_000)).circuit
     loop = HEADER_LINE + "var s: secret int = x\nfor i in 0..2000 { s = s + i }\n" \
         "output y = s to b\n"
     with pytest.raises(VeilError):
@@ -212,7 +218,7 @@ def test_budgets_can_be_raised_and_lowered() -> None:
     compile_source(loop, limits=Limits(unroll=1000).with_overrides({"unroll": "3k"}))
 
 
-def test_limit_option_and_amounts() -> None:
+def test_limit_option_and_amounts(tmp_path: Path) -> None:
     assert parse_amount("5M") == 5_000_000 and parse_amount("2GiB") == 2 << 30
     assert parse_amount("1_000") == 1000 and parse_amount(7) == 7
     for bad in ("0", "-3", "x", "1.5"):
@@ -220,8 +226,11 @@ def test_limit_option_and_amounts() -> None:
             parse_amount(bad)
     result = CliRunner().invoke(main, ["check", str(PROGRAM), "--limit", "bogus=3"])
     assert result.exit_code == 2 and "the limits are elements, input-bytes" in result.output
-    result = CliRunner().invoke(main, ["check", str(PROGRAM), "--limit", "elements=4"])
-    assert result.exit_code == 1 and "budget `elements` is 4 per value" in result.output
+    (tmp_path / "p.mpc").write_text(HEADER_LINE + "let v: public int[3] = 1\n"
+                                    "output y = x + sum(v) to b\n")
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "p.mpc"), "--limit",
+                                       "elements=2"])
+    assert result.exit_code == 1 and "budget `elements` is 2" in result.output
 
 
 @pytest.mark.slow

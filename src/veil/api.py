@@ -265,10 +265,10 @@ def report_html(data: Mapping[str, Any]) -> str:
 
         parts.append("<h4>flows</h4><ul>" + "".join(f"<li>{esc(describe(f))}</li>"
                                                     for f in data["flows"]) + "</ul>")
-    from veil.cost.report import CATEGORIES, INTERACTIVE
+    from veil.cost.report import INTERACTIVE
 
     rows = [[c.replace("_", " "), f"{data['ops'][c]:,}",
-             "" if c in INTERACTIVE else "local, no communication"] for c in CATEGORIES]
+             "" if c in INTERACTIVE else "local, no communication"] for c in data["ops"]]
     rows.append(["multiplicative depth", f"{data['depth']:,}", ""])
     parts.append("<h4>operations (elements)</h4>" + table(["", "count", ""], rows))
     if "rounds" in data:

@@ -13,7 +13,7 @@ from typing import Any
 from veil import deep
 from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3, numerics
+from veil.ir import lower_rep3, numerics, sorting
 from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
@@ -59,7 +59,7 @@ class Compiled:
         """The naive circuit for the same backend (for before/after comparisons)."""
         naive = numerics.run(self.unoptimized)
         if self.backend == "rep3":
-            return lower_rep3.run(naive)
+            return lower_rep3.run(sorting.run(naive))
         return naive
 
     @functools.cached_property
@@ -82,9 +82,10 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
                    limits: Limits | None = None) -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
-    For `rep3` the optimized circuit is lowered to protocol primitives and optimized
-    again, so common subexpressions of the protocol (the same conversion of one value
-    used by two comparisons) are computed once. `progress` receives one event per step
+    For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
+    then it is lowered to protocol primitives and optimized again, so common
+    subexpressions of the protocol (the same conversion of one value used by two
+    comparisons) are computed once. `progress` receives one event per step
     (veil.progress: {"phase": "compile", "step": ..., "done": k, "total": n}).
     `limits` are the compile-time budgets (veil.limits: elements of a value, loop
     iterations unrolled, operations); the compile runs on a deep-stack thread
@@ -148,9 +149,19 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
         records += more
     protocol = None
     if backend == "rep3":
-        step(lower_rep3.NAME)
-        protocol = lower_rep3.run(optimized)
-        records.append(record(lower_rep3.NAME, optimized, protocol))
+        step(lower_rep3.NAME)  # the expansion of table operations is part of this step
+        bounds = None
+        if sorting.has_tables(optimized):
+            analysis = ranges.run(optimized)
+            # an interval after a finding is the value as if it had not overflowed: no
+            # longer a bound to sort by
+            bounds = None if analysis.findings else \
+                sorting.key_bounds(optimized, analysis.intervals)
+        tables = sorting.run(optimized, bounds)
+        if tables is not optimized:
+            records.append(record(sorting.NAME, optimized, tables))
+        protocol = lower_rep3.run(tables)
+        records.append(record(lower_rep3.NAME, tables, protocol))
         protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else (),
                                   on_pass=step)
         records += more

@@ -9,9 +9,9 @@ equal the prediction (tests/test_rep3_traffic.py checks that for every program).
 
 Wire format of a message: a fixed header (HEADER_BYTES) and a payload made of the ring
 and word elements (8 bytes each, in node order) followed by all single-bit payloads of
-the message packed 8 to a byte. Products send to the predecessor only; a truncation
-sends to both neighbours (see `trunc_roles`), so a server sends at most two messages a
-round, one per peer.
+the message packed 8 to a byte. Products and openings send to the predecessor only; a
+truncation sends to both neighbours (see `trunc_roles`), and so do shuffle stages
+(`shuffle_links`), so a server sends at most two messages a round, one per peer.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from veil.ir.nodes import Circuit, Node
 from veil.types import BOOL
 
 HEADER_BYTES = 36
+INPUT_SEED_BYTES = 16
 SERVERS = 3
 PREV, NEXT = 0, 1  # directions of a message: to server me-1, to server me+1
 
 
-HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits"}
+HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits", *ops.TABLES}
 """Interactive ops that the rep3 lowering replaces; none may reach the schedule."""
 
 
@@ -41,6 +42,26 @@ def is_interactive(node: Node, circuit: Circuit) -> bool:
     if interactive and node.op in HIGH_LEVEL:
         raise ValueError(f"high-level op {node.op} left in a protocol circuit")
     return interactive
+
+
+def shuffle_links(node: Node) -> list[tuple[int, int]]:
+    """(sender, direction) of every message of a shuffle stage or an opening, each
+    carrying one element per element of the node (veil.backend.rep3_shuffle): an
+    opening, every server to its predecessor; shuffle stages 0 and 1, the pair's first
+    server to the third one (its predecessor); stage 2, the pair's two servers to each
+    other."""
+    if node.op == "reveal":
+        return [(s, PREV) for s in range(SERVERS)]
+    j = shuffle_pair(node)
+    if node.attr("stage") < 2:
+        return [(j, PREV)]
+    return [(j, NEXT), ((j + 1) % SERVERS, PREV)]
+
+
+def shuffle_pair(node: Node) -> int:
+    """The pair of servers (j, j+1) that knows the permutation of a shuffle stage; the
+    first pair rotates with the shuffle's group, so the load spreads over the servers."""
+    return (node.attr("group") + node.attr("stage")) % SERVERS
 
 
 def payload_bytes(ring_elements: int, bits: int) -> int:
@@ -150,6 +171,11 @@ def _schedule(circuit: Circuit) -> Schedule:
                 rnd.ring[s][PREV] += to_prev
                 rnd.ring[s][NEXT] += to_next
             continue
+        if node.op in ("shuffle_step", "reveal"):
+            table = rnd.bits if node.type.base == BOOL else rnd.ring
+            for s, direction in shuffle_links(node):
+                table[s][direction] += size
+            continue
         for s in range(SERVERS):
             if node.type.base == BOOL:
                 rnd.bits[s][PREV] += size
@@ -200,7 +226,10 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     for owner, types in owners.items():
         ring, bits = _elements(types)
         # to each server: its two components of every input
-        input_bytes[owner] = SERVERS * (HEADER_BYTES + payload_bytes(2 * ring, 2 * bits))
+        # server 0 gets two 16-byte seeds; servers 1 and 2 a seed and the component x2
+        # (veil.runtime.sharing.input_messages)
+        input_bytes[owner] = SERVERS * HEADER_BYTES + 2 * INPUT_SEED_BYTES + \
+            2 * (INPUT_SEED_BYTES + payload_bytes(ring, bits))
     receivers: dict[str, list] = {}
     for out in circuit.outputs:
         for r in out.receivers:

@@ -210,6 +210,13 @@ class _Analysis:
                             a.unrestricted)
         if op in MATH:
             return self.math(node, args)
+        if op in ("sort_by", "shuffle"):  # the same rows in another order
+            return args[-1] if op == "sort_by" else args[0]
+        if op == "sum_by":  # a total of at most every row's value
+            v = args[1]
+            count = self.c.node(node.args[1]).type.size
+            return Interval(count * min(v.lo, 0.0), count * max(v.hi, 0.0), v.scale,
+                            v.unrestricted)
         # anything else (protocol-level ops): the whole ring, never reported
         return Interval(-RING_LIMIT, RING_LIMIT - 1)
 

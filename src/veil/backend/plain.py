@@ -8,6 +8,8 @@ can see the values, so it also stops when a fixed value overflows (veil.backend.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from veil.backend import overflow
@@ -27,13 +29,14 @@ class PlainBackend:
 
     def run(self, circuit: Circuit, inputs: dict[str, np.ndarray]) -> RunResult:
         values: dict[int, np.ndarray] = {}
+        seed = os.urandom(16)  # this run's shuffles
         by_node = {spec.node: spec.name for spec in circuit.inputs}
         for node in circuit.nodes:
             if node.op == "input":
                 values[node.id] = np.asarray(inputs[by_node[node.id]])
             else:
                 args = [values[a] for a in node.args]
-                values[node.id] = apply(node, args)
+                values[node.id] = apply(node, args, seed)
                 if self.check_overflow:
                     overflow.check(circuit, node, args, values[node.id])
         outputs = {o.name: values[o.node] for o in circuit.outputs}

@@ -24,6 +24,9 @@ random shares and masked messages.
   fails for |x| < 2^62 (docs/security.md). Elements take turns as sender.
 - a2b_comp / b2a_comp: the trivial sharing of one component, known to the two servers
   that hold it, as a word or ring sharing; the lowering builds conversions from them.
+- shuffle_step / reveal (veil.backend.rep3_shuffle): the stages of a resharing shuffle
+  and the opening of a value to the servers; scatter moves each share's rows to public
+  positions, cumsum sums them (local).
 
 The schedule (veil.schedule) decides what happens in each round; this module only
 computes and exchanges what the schedule says, one message per peer per round.
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veil.backend import prg
+from veil.backend import prg, rep3_shuffle
 from veil.backend.duplex import round_trip
 from veil.ir.nodes import Circuit, Node
 from veil.ir.ops import trunc_bits
@@ -50,6 +53,8 @@ Share = tuple[np.ndarray, np.ndarray]
 Value = np.ndarray | Share
 
 SCALED = {"mul", "matmul", "and"}
+PUBLIC_OPERAND = SCALED | {"scatter"}
+"""Ops applied to each share with their public operand as it is (not as a sharing)."""
 TRUNC_OFFSET = U64(1 << 62)  # makes every |x| < 2^62 non-negative and below 2^63
 
 
@@ -122,6 +127,7 @@ class Rep3Server:
     values: dict[int, Value] = field(default_factory=dict)
     rounds_sent: list[int] = field(default_factory=list)
     pending: dict[int, tuple] = field(default_factory=dict)  # truncation pads, start → finish
+    shuffles: rep3_shuffle.ShuffleState = field(default_factory=rep3_shuffle.ShuffleState)
 
     # ------------------------------------------------------------ randomness
 
@@ -130,7 +136,7 @@ class Rep3Server:
         values, XOR for bits and words), cut from one keystream per key: one AES-CTR
         setup per key and round instead of two per gate (a circuit like AES has 6400
         AND gates in 60 rounds)."""
-        products = [n for n in nodes if n.op != "trunc"]
+        products = [n for n in nodes if n.op in SCALED]
         ring_n = sum(n.type.size for n in products if n.type.base != BOOL)
         bits_n = sum(n.type.size for n in products if n.type.base == BOOL)
         streams = []
@@ -179,7 +185,7 @@ class Rep3Server:
         op = node.op
         if op in ("a2b_comp", "b2a_comp"):
             return self.component(node, args[0])
-        if op in SCALED:  # one operand is public: scale each share by it
+        if op in PUBLIC_OPERAND:  # one operand is public: scale (or move) each share by it
             return tuple(apply(node, [a[j] if isinstance(a, tuple) else a for a in args])
                          for j in range(2))  # type: ignore[return-value]
         lifted = [a if isinstance(a, tuple) else trivial(a, self.me) for a in args]
@@ -311,6 +317,7 @@ class Rep3Server:
         out: dict[int, list[np.ndarray]] = {PREV: [], NEXT: []}
         layout: dict[int, list[tuple[tuple[int, ...], bool]]] = {PREV: [], NEXT: []}
         mine: dict[int, np.ndarray] = {}
+        kept: dict[int, object] = {}
         for node in nodes:
             if node.op == "trunc":
                 to_prev, to_next = self.trunc_start(node)
@@ -319,6 +326,12 @@ class Rep3Server:
                 from_prev, from_next = self._incoming_sizes(node)
                 layout[PREV].append(((from_prev,), False))
                 layout[NEXT].append(((from_next,), False))
+            elif node.op in rep3_shuffle.OPS:
+                parts, kept[node.id] = rep3_shuffle.message_parts(self, node)
+                for direction, part in parts.items():
+                    out[direction].append(part)
+                for direction in rep3_shuffle.incoming(self.me, node):
+                    layout[direction].append((node.type.shape, node.type.base == BOOL))
             else:
                 mine[node.id] = self.product_part(node, zeros[node.id])
                 out[PREV].append(mine[node.id])
@@ -342,6 +355,9 @@ class Rep3Server:
             if node.op == "trunc":
                 self.values[node.id] = self.trunc_finish(node, received[PREV].pop(0),
                                                          received[NEXT].pop(0))
+            elif node.op in rep3_shuffle.OPS:
+                got = {d: received[d].pop(0) for d in rep3_shuffle.incoming(self.me, node)}
+                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], got)
             else:
                 self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
 

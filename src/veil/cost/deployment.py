@@ -45,7 +45,7 @@ def section(circuit: Circuit, dep: Deployment) -> dict[str, Any]:
         for direction, peer in ((PREV, (s - 1) % SERVERS), (NEXT, (s + 1) % SERVERS)):
             sent = [r.bytes_to(s, direction) for r in sched.rounds]
             if direction == NEXT and not any(sent):
-                continue  # successors hear from a server only in truncation rounds
+                continue  # a successor hears from a server in truncations and shuffles
             speed = link(s, peer)
             ring.append({"from": names[s], "to": names[peer], "rtt_ms": speed.rtt_ms,
                          "mbit": speed.mbit, "rounds": sum(1 for b in sent if b),
@@ -74,7 +74,7 @@ def render(data: dict[str, Any]) -> list[str]:
         ja, jb = p["jurisdictions"]
         out.append(f"    {a} ({ja}) + {b} ({jb})")
     out.append("  compute links (each round: every server sends to its predecessor; in "
-               "truncations to its successor too)")
+               "truncations and shuffles to its successor too)")
     for ln in data["compute_links"]:
         out.append(f"    {ln['from']} → {ln['to']:<12} {ln['rtt_ms']:g} ms RTT, {ln['mbit']:g} "
                    f"Mbit/s: {ln['rounds']} rounds, {ln['bytes']:,} bytes")

@@ -18,9 +18,12 @@ from __future__ import annotations
 import functools
 from collections import Counter, defaultdict
 
+import numpy as np
+
 from veil.cost.report import INTERACTIVE, category, op_counts
-from veil.ir import lower_rep3
+from veil.ir import lower_rep3, ops, sorting
 from veil.ir.nodes import Circuit, InputSpec, Node, OutputSpec
+from veil.ir.semantics import apply
 from veil.schedule import schedule
 from veil.types import VType, fmt_shape
 
@@ -93,7 +96,7 @@ def _node_style(node: Node, circuit: Circuit, backend: str) -> dict[str, str]:
                 "fontsize": "9"}
     args = [circuit.node(a) for a in node.args]
     label = [node.op, _type(node.type)]
-    cost = _cost_line(node, args, backend)
+    cost = _cost_line(node, args, backend, circuit)
     if cost:
         label.append(cost)
     if where:
@@ -127,7 +130,29 @@ def _interactive(node: Node, args: list[Node]) -> bool:
     return category(node, [a.type.is_secret for a in args]) in INTERACTIVE
 
 
-def _cost_line(node: Node, args: list[Node], backend: str) -> str:
+def _constant(circuit: Circuit, node: Node) -> tuple | None:
+    """A public operand as the attributes of a constant (a `sum_by` domain's values
+    decide its cost), or None for a secret one."""
+    if node.type.is_secret or node.op in ops.RANDOM:
+        return None
+    if node.op == "const":
+        return node.attrs
+    values: dict[int, np.ndarray] = {}
+    for n in circuit.nodes:  # the public operand's ancestors, in topological order
+        if n.id > node.id:
+            break
+        if not n.type.is_secret and n.op not in ops.RANDOM and n.op != "input" and \
+                all(a in values for a in n.args):
+            values[n.id] = apply(n, [values[a] for a in n.args])
+    if node.id not in values:
+        return None
+    raw = np.asarray(values[node.id])
+    data = tuple(int(x) for x in raw.astype(np.int64).reshape(-1).tolist())
+    return tuple(sorted({"base": node.type.base, "shape": tuple(raw.shape),
+                         "data": data}.items()))
+
+
+def _cost_line(node: Node, args: list[Node], backend: str, circuit: Circuit) -> str:
     cat = category(node, [a.type.is_secret for a in args])
     if cat is None or cat == "public_ops":
         return ""
@@ -137,26 +162,33 @@ def _cost_line(node: Node, args: list[Node], backend: str) -> str:
     text = f"{count:,} {cat.replace('_', ' ')}"
     if backend == "rep3":
         elements, rounds = _rep3_cost(node.op, node.attrs, tuple(a.type for a in args),
-                                      node.type)
+                                      node.type,
+                                      tuple(_constant(circuit, a) if node.op in ops.TABLES
+                                            else None for a in args))
         text += f"\nrep3: {elements:,} interactive, {rounds} round{'s' if rounds != 1 else ''}"
     return text
 
 
 @functools.cache
-def _rep3_cost(op: str, attrs: tuple, arg_types: tuple[VType, ...], out: VType
-               ) -> tuple[int, int]:  # fmt: skip
-    """Interactive elements and rounds of one operation lowered alone to rep3."""
+def _rep3_cost(op: str, attrs: tuple, arg_types: tuple[VType, ...], out: VType,
+               constants: tuple[tuple | None, ...] = ()) -> tuple[int, int]:  # fmt: skip
+    """Interactive elements and rounds of one operation lowered alone to rep3 (constant
+    operands stay constants: a `sum_by` domain's values decide how many bits it sorts)."""
     nodes, specs = [], []
     for i, t in enumerate(arg_types):
+        const = constants[i] if i < len(constants) else None
+        if const is not None:
+            nodes.append(Node(i, "const", (), t, const))
+            continue
         nodes.append(Node(i, "input", (), t, (("base", t.base), ("name", f"x{i}"),
                                               ("party", "p"), ("shape", t.shape))))
         specs.append(InputSpec(f"x{i}", "p", t, i))
     k = len(nodes)
     nodes.append(Node(k, op, tuple(range(k)), out, attrs))
     one = Circuit(tuple(nodes), ("p",), tuple(specs), (OutputSpec("y", ("p",), out, k),))
-    lowered = lower_rep3.run(one)
+    lowered = lower_rep3.run(sorting.run(one))
     totals, _, _, _ = op_counts(lowered)
-    return sum(totals[c] for c in INTERACTIVE), schedule(lowered).compute_rounds
+    return sum(totals.get(c, 0) for c in INTERACTIVE), schedule(lowered).compute_rounds
 
 
 def _outputs(circuit: Circuit, lines: list[str], source) -> None:
@@ -215,7 +247,7 @@ def _group_style(key: str, nodes: list[Node], circuit: Circuit, backend: str
              (", …" if len(ops) > 4 else "")]
     sub = Circuit(tuple(nodes), circuit.parties, (), ())
     totals, _, _, _ = op_counts(_closed(sub, circuit))
-    interactive = sum(totals[c] for c in INTERACTIVE)
+    interactive = sum(totals.get(c, 0) for c in INTERACTIVE)
     if interactive:
         label.append(f"{interactive:,} interactive elements")
     return {**(SECRET if secret else PUBLIC), "label": "\n".join(label),

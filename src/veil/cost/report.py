@@ -14,8 +14,8 @@ from veil.analysis.flows import describe
 from veil.cost.network import DEFAULT_PROFILES, Profile
 from veil.cost.timing import LinkSpeed, LocalModel, estimate, one_way_delays
 from veil.diagnostics import SourceMap
+from veil.ir import ops
 from veil.ir.nodes import Circuit, Node
-from veil.ir.ops import MATH
 from veil.ir.serialize import fingerprint
 from veil.opt.pipeline import PassRecord
 from veil.schedule import schedule, traffic
@@ -34,6 +34,9 @@ CATEGORIES = (
     "local_ops",
     "public_ops",
 )
+TABLE_CATEGORIES = ("shuffles", "reveals", "table_ops")
+"""Listed only for circuits that sort, shuffle or match: rep3 shuffles (elements
+shuffled) and openings to the servers; `table_ops` before lowering (`plain`)."""
 
 
 def category(node: Node, arg_secret: list[bool]) -> str | None:
@@ -56,21 +59,34 @@ def category(node: Node, arg_secret: list[bool]) -> str | None:
         return "conversions"
     if node.op in ("and", "or") and all(arg_secret):
         return "boolean_gates"
+    if node.op in ("shuffle", "shuffle_step"):
+        return "shuffles"
+    if node.op == "reveal":
+        return "reveals"
+    if node.op in ("sort_by", "isin", "sum_by"):
+        return "table_ops"
     if node.op in ("a2b_comp", "b2a_comp"):
         return "local_ops"
     return "local_ops"
 
 
 INTERACTIVE = {"secret_multiplications", "dot_products", "comparisons", "truncations",
-               "selects", "conversions", "boolean_gates"}  # fmt: skip
+               "selects", "conversions", "boolean_gates", "shuffles", "reveals",
+               "table_ops"}  # fmt: skip
 
 
 def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int]],
                                          dict[str, dict[str, int]], int]:  # fmt: skip
     """Totals by category, by source line, by function, and the multiplicative depth."""
     totals = dict.fromkeys(CATEGORIES, 0)
-    by_line: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
-    by_fn: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+    present = {category(n, [circuit.node(a).type.is_secret for a in n.args])
+               for n in circuit.nodes if n.op in ops.TABLES or n.op in ops.TABLE_PROTOCOL}
+    for cat in TABLE_CATEGORIES:  # before local_ops, as in the table of docs/cost-report.md
+        if cat in present:
+            totals = {**{k: v for k, v in totals.items() if k not in ("local_ops", "public_ops")},
+                      cat: 0, "local_ops": 0, "public_ops": 0}
+    by_line: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(totals, 0))
+    by_fn: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(totals, 0))
     depth: dict[int, int] = {}
     for node in circuit.nodes:
         args = [circuit.node(a) for a in node.args]
@@ -86,6 +102,8 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
         n = node.type.size
         if cat == "boolean_gates" and node.type.base == WORD:
             n *= 64  # one AND gate per bit of each word
+        if node.op == "shuffle_step" and node.attr("stage") != 0:
+            n = 0  # an element shuffled counts once, not once per stage
         totals[cat] += n
         line = f"{node.span.file}:{node.span.line}" if node.span else "?"
         by_line[line][cat] += n
@@ -131,11 +149,36 @@ def written_counts(circuit: Circuit) -> dict[str, int]:
             counts["selects"] += n
         elif op in ("mul", "matmul") and all(secret):
             counts["secret_products"] += n
-        elif op in MATH:  # exp, log, sqrt, sigmoid, recip (div is a division, above)
+        elif op in ops.MATH:  # exp, log, sqrt, sigmoid, recip (div is a division, above)
             counts["math_functions"] += n
         elif op == "b2a":
             counts["conversions"] += n
+        elif op in ops.TABLES:  # sort, isin, sum_by, shuffle: listed only where used
+            counts["table_operations"] = counts.get("table_operations", 0) + n
     return counts
+
+
+SERVER_REVEAL = ("the new positions of rows after a shuffle: a uniformly random permutation "
+                 "of 0..{last}, the same for any data")
+
+
+def server_reveals(circuit: Circuit) -> list[dict[str, Any]]:
+    """What the protocol opens to the three servers (not to any party), by source line:
+    the `reveal` steps of sorting, matching and grouped sums (veil.ir.sorting). Each is
+    a permutation drawn uniformly at random by a shuffle, so it tells the servers the
+    sizes of the tables (public already) and nothing about the data."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for node in circuit.nodes:
+        if node.op != "reveal":
+            continue
+        line = f"{node.span.file}:{node.span.line}" if node.span else "?"
+        rows = node.type.shape[0]
+        entry = found.setdefault((line, rows), {
+            "line": line, "opened": 0, "elements": 0,
+            "what": SERVER_REVEAL.format(last=rows - 1)})
+        entry["opened"] += 1
+        entry["elements"] += node.type.size
+    return sorted(found.values(), key=lambda e: (_line_key(e["line"]), e["elements"]))
 
 
 COMPARISON_KINDS = {"lt": "<", "eq": "=="}
@@ -198,8 +241,9 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
                         for o in circuit.outputs],
         **(disclosure or {}),
         **({"ops_as_written": written_counts(written)} if written is not None else {}),
+        "server_reveals": server_reveals(circuit),
         "ops": totals,
-        "interactive_elements": sum(totals[c] for c in INTERACTIVE),
+        "interactive_elements": sum(totals.get(c, 0) for c in INTERACTIVE),
         "depth": depth,
         "nodes": len(circuit),
         "by_line": by_line,
@@ -284,10 +328,16 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         out.append("")
         out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
         out.extend(violations)
+    if report.get("server_reveals"):
+        out.append("")
+        out.append("opened to the servers by the protocol (no party sees these)")
+        for r in report["server_reveals"]:
+            out.append(f"  {r['line']:<18} {r['opened']:>4} × {r['elements'] // r['opened']:,} "
+                       f"values: {r['what']}")
     if "ops_as_written" in report:
         out.append("")
         out.append("operations as written (elements, loops unrolled, before optimization)")
-        for cat in WRITTEN:
+        for cat in report["ops_as_written"]:
             label = "conversions (bool → number)" if cat == "conversions" else \
                 cat.replace("_", " ")
             out.append(f"  {label:<28} {report['ops_as_written'][cat]:>8,}")
@@ -296,7 +346,7 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
     out.append("protocol operations (rep3: what the servers run, elements)" if rep3 else
                "operations (elements)")
     gates_of = sum(c.get("and_gates", 0) for c in report.get("comparisons", {}).values())
-    for cat in CATEGORIES:
+    for cat in report["ops"]:
         if rep3 and cat in ("comparisons", "selects") and not report["ops"][cat]:
             continue  # lowered: their gates and products are in the rows below
         mark = "" if cat in INTERACTIVE else "  (free: no communication)"
@@ -339,7 +389,7 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                 "not included: `veil cost --calibrate` measures this machine)"))
     if "unoptimized" in report:
         before = report["unoptimized"]
-        inter_before = sum(before["ops"][c] for c in INTERACTIVE)
+        inter_before = sum(before["ops"].get(c, 0) for c in INTERACTIVE)
         out.append(f"  unoptimized: {inter_before:,} interactive elements, depth "
                    f"{before['depth']}, {before['nodes']:,} nodes → now "
                    f"{report['interactive_elements']:,}, {report['depth']}, {report['nodes']:,}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veil.diagnostics import Diagnostic, Span, VeilError, error
+from veil.ir.lower_tables import TableLowering
 from veil.ir.nodes import Circuit, InputSpec, Node, OutputSpec
 from veil.ir.ops import infer
 from veil.ir.semantics import apply, decode, encode
@@ -178,7 +179,7 @@ class Unrolling:
                         f"{raise_hint('unroll', projected)}")
 
 
-class Lowerer:
+class Lowerer(TableLowering):
     """Walks the checked program and emits circuit nodes."""
 
     def __init__(self, program: CheckedProgram, limits: Limits = DEFAULT_LIMITS):

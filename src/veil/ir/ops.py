@@ -31,10 +31,20 @@ node each while the circuit is optimized and analysed, then expanded into the op
 BIT_LAYOUT = {"bitslice", "pack", "unpack", "xor_net"}
 """Bit-sliced boolean evaluation (see veil.ir.bitops): local, affine over GF(2)."""
 
+TABLES = {"sort_by", "isin", "sum_by", "shuffle"}
+"""Whole-table operations on rows (leading axis); expanded by veil.ir.sorting."""
+TABLE_PROTOCOL = {"shuffle_step", "reveal", "scatter", "cumsum"}
+"""What veil.ir.sorting expands them to (with comparisons, b2a and products): one
+stage of a resharing shuffle, an opening to the servers, a move of rows to public
+positions, a running sum (semantics in veil.ir.tables, protocol in
+veil.backend.rep3_shuffle)."""
+RANDOM = {"shuffle", "shuffle_step"}
+"""Ops whose value is random at run time: never evaluated at compile time."""
+
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
-    | MATH | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits",
-              "cast"}
+    | MATH | TABLES | TABLE_PROTOCOL
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits", "cast"}
 )
 
 
@@ -169,14 +179,16 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if c.base != BOOL or x.base != y.base:
             raise IRError("select types")
         return VType(label, x.base, bshape(c, x, y))
-    if op == "to_bits":
-        if args[0].base != INT:
+    if op == "to_bits":  # of a fixed value: the bits of its ring element
+        if args[0].base not in (INT, FIXED):
             raise IRError("to_bits of non-int")
         return VType(label, BOOL, (*args[0].shape, 64))
     if op == "b2a":
         if args[0].base != BOOL:
             raise IRError("b2a on non-bool")
         return VType(label, INT, args[0].shape)
+    if op in TABLES or op in TABLE_PROTOCOL:
+        return _infer_table(op, args, a, label)
     if op in BIT_LAYOUT:
         return _infer_bit_layout(op, args, a, label)
     if op == "reshape":
@@ -217,6 +229,59 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
             raise IRError("stack shapes")
         return VType(label, base, (len(args), *shapes.pop()))
     raise IRError(f"unknown op {op!r}")
+
+
+def _infer_table(op: str, args: Sequence[VType], a: dict[str, Any], label: str) -> VType:
+    def rows(t: VType) -> int:
+        if not t.shape:
+            raise IRError(f"{op} of a scalar")
+        return t.shape[0]
+
+    def key(t: VType) -> None:
+        if t.base not in (INT, FIXED) or len(t.shape) != 1:
+            raise IRError(f"{op}: keys must be an int or fixed vector, got {t}")
+
+    if op == "sort_by":
+        keys, values = args
+        key(keys)
+        if rows(values) != keys.shape[0]:
+            raise IRError(f"sort_by: {keys.shape[0]} keys for {rows(values)} rows")
+        return VType(label, values.base, values.shape)
+    if op == "isin":
+        key(args[0])
+        key(args[1])
+        if args[0].base != args[1].base:
+            raise IRError("isin: operand bases differ")
+        return VType(label, BOOL, args[0].shape)
+    if op == "sum_by":
+        keys, values, domain = args
+        key(keys)
+        key(domain)
+        if values.base not in (INT, FIXED) or values.shape != keys.shape or \
+                domain.base != keys.base or domain.is_secret:
+            raise IRError(f"sum_by({keys}, {values}, {domain})")
+        return VType(label, values.base, domain.shape)
+    if op == "shuffle":
+        rows(args[0])
+        return args[0].with_(label="secret")
+    if op == "shuffle_step":
+        rows(args[0])
+        if a["stage"] not in (0, 1, 2):
+            raise IRError(f"shuffle_step stage {a['stage']}")
+        return args[0].with_(label="secret")
+    if op == "reveal":
+        return args[0].with_(label="public")
+    if op == "scatter":
+        x, index = args
+        if index.base != INT or index.is_secret or index.shape != (rows(x),) or \
+                a["size"] < 0 or a.get("offset", 0) < 0:
+            raise IRError(f"scatter of {x} to public int positions, got {index}")
+        return x.with_(shape=(a["size"], *x.shape[1:]))
+    # cumsum (along the rows)
+    if args[0].base not in (INT, FIXED):
+        raise IRError(f"cumsum of {args[0]}")
+    rows(args[0])
+    return args[0]
 
 
 def _infer_bit_layout(op: str, args: Sequence[VType], a: dict[str, Any], label: str) -> VType:
@@ -267,7 +332,7 @@ def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
 
 
 MAYBE_INTERACTIVE = {"mul", "matmul", "trunc", "b2a", "lt", "eq", "to_bits", "and", "or",
-                     "select"}
+                     "select", "reveal", *TABLES, *RANDOM}
 """The only ops `is_interactive` can answer yes for (callers may skip the others)."""
 
 
@@ -281,7 +346,9 @@ def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
     secret = [t.is_secret for t in arg_types]
     if op in ("mul", "matmul"):
         return all(secret)
-    if op in ("trunc", "b2a", "lt", "eq", "to_bits"):
+    if op in RANDOM:
+        return True  # a public operand is shuffled as the trivial sharing
+    if op in ("trunc", "b2a", "lt", "eq", "to_bits", "reveal") or op in TABLES:
         return any(secret)
     if op in ("and", "or"):
         return all(secret)

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from veil.ir import bitops
+from veil.ir import bitops, tables
 from veil.ir.nodes import Node
-from veil.ir.ops import MATH, IRError, trunc_bits
+from veil.ir.ops import MATH, TABLE_PROTOCOL, TABLES, IRError, trunc_bits
 from veil.types import BOOL, FIXED, FRAC_BITS
 
 U64 = np.uint64
@@ -65,9 +65,12 @@ def sign_bit(x: np.ndarray) -> np.ndarray:
     return (np.asarray(x, dtype=U64) >> U64(63)).astype(np.bool_)
 
 
-def apply(node: Node, args: Sequence[np.ndarray]) -> np.ndarray:
-    """Evaluate one (non-input) node on cleartext operand values."""
+def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarray:
+    """Evaluate one (non-input) node on cleartext operand values; `seed` draws the
+    permutations of shuffles (the plain backend gives each run a fresh one)."""
     op = node.op
+    if op in TABLES or op in TABLE_PROTOCOL:
+        return tables.apply(node, args, seed)
     with np.errstate(over="ignore"):
         if op == "const":
             return const_array(node)

@@ -7,6 +7,7 @@ result type or reports an error and returns None.
 from __future__ import annotations
 
 from veil.lang import ast
+from veil.lang.builtins_tables import TABLE_HELP
 from veil.types import (
     BOOL,
     FIXED,
@@ -269,4 +270,5 @@ BUILTIN_HELP = {
     "transpose": "transpose(m) swaps the two dimensions of a matrix",
     "concat": "concat(a, b, ...) stacks the rows of arrays that agree beyond the first "
               "dimension (e.g. two banks' records)",
+    **TABLE_HELP,
 }

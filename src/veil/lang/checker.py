@@ -28,6 +28,7 @@ import numpy as np
 from veil.diagnostics import Diagnostic, SourceMap, Span, VeilError
 from veil.lang import ast
 from veil.lang.builtins import INTRINSICS, BuiltinRules, callee_name
+from veil.lang.builtins_tables import TABLE_BUILTINS, TableRules
 from veil.lang.modules import ModuleLoader, stdlib_modules
 from veil.limits import DEFAULT as DEFAULT_LIMITS
 from veil.limits import Limits, raise_hint
@@ -147,7 +148,7 @@ class CheckedProgram:
 
 BUILTINS = ("sum", "prod", "min", "max", "argmax", "abs", "dot", "select", "to_fixed",
             "to_int", "len", "size", "reshape", "transpose", "to_bits", "from_bits", "concat",
-            *INTRINSICS)  # fmt: skip
+            *INTRINSICS, *TABLE_BUILTINS)  # fmt: skip
 
 
 MIN_FRAC_BITS, MAX_FRAC_BITS = 8, 24
@@ -155,7 +156,7 @@ MIN_FRAC_BITS, MAX_FRAC_BITS = 8, 24
 2^-24 with ±2^14 (the range is ±2^(62 - 2N), see veil.types.fixed_limit_bits)."""
 
 
-class Checker(BuiltinRules):
+class Checker(BuiltinRules, TableRules):
     """Checks one program with given param values; collects diagnostics."""
 
     def __init__(self, loader: ModuleLoader, param_overrides: dict[str, str] | None = None,
@@ -388,19 +389,29 @@ class Checker(BuiltinRules):
                     return None
                 dims.append(n)
             shape = tuple(dims)
-            if not self._fits_budget(shape, t.span):
-                return None
-        return VType(t.label or label or SECRET, t.base, shape)
+        resolved = VType(t.label or label or SECRET, t.base, shape)
+        if not self._fits_budget(resolved, t.span):
+            return None
+        return resolved
 
-    def _fits_budget(self, shape: tuple[int, ...], span: Span) -> bool:
-        """Is a value of this shape within the `elements` budget? (V0504 if not.) Checked
-        on every declared and computed type, before lowering builds anything that size."""
-        size = math.prod(shape)
+    def _fits_budget(self, t: VType, span: Span) -> bool:
+        """Is a public value of this type within the `elements` budget? (V0504 if not.)
+
+        Public values are computed at compile time (constant folding, loop bounds,
+        indices), so their size is memory spent now: it is checked on every declared and
+        computed public type, before lowering builds anything. A secret value is only
+        described at compile time (a cost report of an all-pairs matrix of 10^10
+        elements is fine); its memory is spent when it runs."""
+        if t.label != PUBLIC or not t.shape:
+            return True
+        size = math.prod(t.shape)
         if size <= self.limits.elements:
             return True
-        self.err("V0504", f"a value of shape {fmt_shape(shape)} has {size:,} elements; the "
-                 f"budget `elements` is {self.limits.elements:,} per value", span,
-                 raise_hint("elements", size))
+        self.err("V0504", f"a public value of shape {fmt_shape(t.shape)} has {size:,} "
+                 f"elements, computed at compile time; the budget `elements` is "
+                 f"{self.limits.elements:,}", span,
+                 f"make it secret (computed when the program runs) or smaller, or "
+                 f"{raise_hint('elements', size)}")
         return False
 
     # ------------------------------------------------------------ constants
@@ -855,7 +866,7 @@ class Checker(BuiltinRules):
     def expr(self, e: ast.Expr, scope: Scope) -> VType | None:
         """The type of e, or None after reporting an error in it."""
         t = getattr(self, f"_expr_{type(e).__name__}")(e, scope)
-        if t is not None and t.shape and not self._fits_budget(t.shape, e.span):
+        if t is not None and not self._fits_budget(t, e.span):
             return None
         return t
 

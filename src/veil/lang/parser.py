@@ -26,7 +26,10 @@ def grammar_text() -> str:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the built LALR tables in a file of the temp directory, keyed by the
+    # grammar's hash and lark's version: each process would spend ~0.1 s building them
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                cache=True)
 
 
 _BINARY_OPS = {

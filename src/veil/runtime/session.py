@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veil.backend.rep3 import Rep3Server, pack, unpack
+from veil.backend.rep3 import Rep3Server, pack
 from veil.ir.nodes import Circuit
 from veil.net.transport import DONE, INPUT, OUTPUT, PROGRESS, ROUND, Channel, PeerError
 from veil.runtime.sharing import (
-    input_layout,
     input_messages,
     owners_of,
+    read_input_message,
     receivers_of,
     reconstruct,
 )
@@ -98,11 +98,11 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     for owner, specs in owners_of(circuit).items():
         payload = parties[owner].recv(INPUT, 0)
         try:
-            arrays = unpack(payload, input_layout(specs))
+            pairs = read_input_message(me, specs, payload)
         except ValueError as exc:
             raise PeerError(f"{owner} sent malformed input shares: {exc}") from None
-        for k, spec in enumerate(specs):
-            server.values[spec.node] = (arrays[2 * k], arrays[2 * k + 1])
+        for spec, pair in zip(specs, pairs, strict=True):
+            server.values[spec.node] = pair
         audit("input", {"owner": owner, "bytes": len(payload),
                         "inputs": [{"name": s.name, "shape": list(s.type.shape)} for s in specs],
                         "sha256": hashlib.sha256(payload).hexdigest()})
