@@ -41,14 +41,20 @@ InputValue = Any  # number, list, numpy array, DataFrame, Series, columns(...), 
 def compile(program: str | Path | None = None, *, source: str | None = None,
             params: Mapping[str, Any] | None = None, optimize: int = 2,
             backend: str = "rep3", passes: list[str] | tuple[str, ...] | None = None,
-            progress: Progress = None) -> Program:  # fmt: skip
+            progress: Progress = None,
+            limits: Mapping[str, int | str] | None = None) -> Program:  # fmt: skip
     """Compile a program: a `.mpc` file or a program directory, or `source` text.
 
     `params` override the program's `param` defaults (Python or numpy values; they are
     part of the fingerprint). `optimize` is the level (0, 1, 2), `passes` an explicit
     pass list, `backend` "rep3" (secret shares, the default) or "plain" (in the clear,
-    the reference semantics). Raises VeilError with every diagnostic of the program."""
+    the reference semantics). `limits` raises or lowers budgets, as `--limit` does
+    ({"unroll": 5_000_000, "input_bytes": "4GB"}; see veil.limits). Raises VeilError
+    with every diagnostic of the program."""
     from veil.compiler import BACKENDS, compile_path, compile_source
+    from veil.limits import Limits
+
+    budgets = Limits().with_overrides(dict(limits or {}))  # ValueError naming a bad one
 
     if (program is None) == (source is None):
         raise TypeError("veil.compile takes a program path or source=..., not both")
@@ -65,10 +71,11 @@ def compile(program: str | Path | None = None, *, source: str | None = None,
     with _progress("compile", progress) as listener:
         if source is not None:
             compiled = compile_source(source, "main.mpc", Path.cwd(), texts, optimize, None,
-                                      backend, names, listener)
+                                      backend, names, listener, budgets)
         else:
-            compiled = compile_path(Path(program), texts, optimize, backend, names, listener)
-    return Program(compiled)
+            compiled = compile_path(Path(program), texts, optimize, backend, names, listener,
+                                    budgets)
+    return Program(compiled, budgets)
 
 
 def _param_texts(params: Mapping[str, Any] | None) -> dict[str, str] | None:
@@ -92,8 +99,11 @@ def _param_texts(params: Mapping[str, Any] | None) -> dict[str, str] | None:
 class Program:
     """A compiled program: what the parties approve, and a way to try it."""
 
-    def __init__(self, compiled: Any) -> None:
+    def __init__(self, compiled: Any, limits: Any = None) -> None:
+        from veil.limits import Limits
+
         self.compiled = compiled  # veil.compiler.Compiled: circuits, passes, sources
+        self.limits = limits or Limits()
 
     @property
     def fingerprint(self) -> str:
@@ -173,7 +183,7 @@ class Program:
         server processes, one process per party, over TLS (a try-out: this process
         holds everyone's data)."""
         circuit = self.compiled.executable
-        encoded = prepare_inputs(circuit, inputs)
+        encoded = prepare_inputs(circuit, inputs, max_bytes=self.limits.input_bytes)
         if self.backend == "rep3":
             from veil.runtime.local import LocalRun
 
@@ -284,8 +294,8 @@ def report_html(data: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def prepare_inputs(circuit: Any, inputs: Mapping[str, Any], only: str | None = None
-                   ) -> dict[str, np.ndarray]:  # fmt: skip
+def prepare_inputs(circuit: Any, inputs: Mapping[str, Any], only: str | None = None,
+                   max_bytes: int | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Every input of `circuit` (or of party `only`), validated and encoded, from {party:
     {name: value} or the path of its input file}; VeilError listing every problem."""
     from veil.io import connectors
@@ -317,7 +327,8 @@ def prepare_inputs(circuit: Any, inputs: Mapping[str, Any], only: str | None = N
             continue
         if isinstance(given, str | Path):
             try:
-                encoded.update(load_party_inputs(circuit, party, Path(given)))
+                encoded.update(load_party_inputs(circuit, party, Path(given),
+                                                 *(() if max_bytes is None else (max_bytes,))))
             except VeilError as exc:
                 problems += exc.diagnostics
             continue
