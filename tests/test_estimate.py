@@ -75,7 +75,8 @@ def test_a_calibrated_machine_adds_its_local_computation() -> None:
                                                abs=1e-5)
         assert est["phases"]["local"] == pytest.approx(local, abs=1e-6)
     text = report.render(data)
-    assert "calibrated on testhost, 2026-01-01" in text and "included, as calibrated" in text
+    assert "calibrated on testhost, 2026-01-01" in text
+    assert "of the compute phase included, as calibrated" in text
 
 
 def test_calibrations_are_kept_and_read(tmp_path: Path, monkeypatch) -> None:

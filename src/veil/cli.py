@@ -178,7 +178,8 @@ def progress_bar():
 
 
 def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
-             backend: str = "rep3", pass_list: str | None = None):  # fmt: skip
+             backend: str = "rep3", pass_list: str | None = None,
+             measured: bool = True):  # fmt: skip
     from veil.compiler import compile_path
     from veil.opt.pipeline import parse_passes
 
@@ -191,7 +192,7 @@ def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
     bar = progress_bar()
     try:
         compiled = compile_path(program, _params(params), opt_level, backend, passes,
-                                bar if bar.enabled else None, current_limits())
+                                bar if bar.enabled else None, current_limits(), measured)
     finally:
         bar.close()
     for w in compiled.warnings:
@@ -220,7 +221,7 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
     from veil.io.files import make_dir, write_file
     from veil.io.inputs import template as input_template
 
-    compiled = _compile(program, params, backend=backend)
+    compiled = _compile(program, params, backend=backend, measured=False)
     circuit = compiled.circuit
     for w in review(compiled).warnings:
         click.echo(w.render(compiled.sources), err=True)

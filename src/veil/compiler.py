@@ -79,7 +79,8 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
                    path: Path | None = None, backend: str = "plain",
                    passes: tuple[str, ...] | None = None,
                    progress: Progress | None = None,
-                   limits: Limits | None = None) -> Compiled:  # fmt: skip
+                   limits: Limits | None = None,
+                   measured: bool = True) -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
     For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
@@ -98,7 +99,7 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     try:
         return deep.run(_compile, text, file, program_dir, params, optimize_level, path,
                         backend, passes, _Steps(progress, optimize_level, passes, backend),
-                        limits or Limits())
+                        limits or Limits(), measured)
     finally:
         if collecting:
             gc.enable()
@@ -124,7 +125,7 @@ class _Steps:
 def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, str] | None,
              optimize_level: int, path: Path | None, backend: str,
              passes: tuple[str, ...] | None, step: _Steps,
-             limits: Limits) -> Compiled:  # fmt: skip
+             limits: Limits, measured: bool = True) -> Compiled:  # fmt: skip
     loader = ModuleLoader(program_dir)
     from veil.lang.parser import parse
 
@@ -140,12 +141,15 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
         raise VeilError(overflows, loader.sources)
     warnings = [*checked.warnings, *lowering_warnings, *unused_input_warnings(circuit),
                 *found]
-    optimized, records = optimize(circuit, level=optimize_level, passes=passes, on_pass=step)
+    optimized, records = optimize(circuit, level=optimize_level, passes=passes, on_pass=step,
+                                  measured=measured)
     expanded = numerics.run(optimized)
     if expanded is not optimized:  # math functions: optimize their expansions too (the
         # progress line counts the passes once; this second round is part of the last)
-        records.append(record(numerics.NAME, optimized, expanded))
-        optimized, more = optimize(expanded, level=optimize_level, passes=passes)
+        if measured:
+            records.append(record(numerics.NAME, optimized, expanded))
+        optimized, more = optimize(expanded, level=optimize_level, passes=passes,
+                                   measured=measured)
         records += more
     protocol = None
     if backend == "rep3":
@@ -158,12 +162,13 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
             bounds = None if analysis.findings else \
                 sorting.key_bounds(optimized, analysis.intervals)
         tables = sorting.run(optimized, bounds)
-        if tables is not optimized:
+        if tables is not optimized and measured:
             records.append(record(sorting.NAME, optimized, tables))
         protocol = lower_rep3.run(tables)
-        records.append(record(lower_rep3.NAME, tables, protocol))
+        if measured:
+            records.append(record(lower_rep3.NAME, tables, protocol))
         protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else (),
-                                  on_pass=step)
+                                  on_pass=step, measured=measured)
         records += more
     return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol)
 
@@ -172,12 +177,13 @@ def compile_path(path: Path, params: dict[str, str] | None = None,
                  optimize_level: int = DEFAULT_LEVEL, backend: str = "plain",
                  passes: tuple[str, ...] | None = None,
                  progress: Progress | None = None,
-                 limits: Limits | None = None) -> Compiled:  # fmt: skip
-    """Compile a `.mpc` file or a program directory."""
+                 limits: Limits | None = None, measured: bool = True) -> Compiled:  # fmt: skip
+    """Compile a `.mpc` file or a program directory (`measured=False`: without the
+    passes' before-and-after records, which only the cost report shows)."""
     source = resolve_program_path(path)
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
     return compile_source(text, source.name, source.parent, params, optimize_level, source,
-                          backend, passes, progress, limits)
+                          backend, passes, progress, limits, measured)

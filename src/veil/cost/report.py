@@ -384,7 +384,8 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                        f"the bytes of every round and the upload of {uploaded:,} bytes of "
                        f"input shares;")
             out.append("   local computation " + (
-                "included, as calibrated; compiling and reading input files are not)"
+                "of the compute phase included, as calibrated; compiling, reading input "
+                "files and setting up (processes, TLS) are not)"
                 if local.get("included") else
                 "not included: `veil cost --calibrate` measures this machine)"))
     if "unoptimized" in report:

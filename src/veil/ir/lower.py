@@ -47,8 +47,9 @@ class Builder:
         self.frac_bits = frac_bits
 
     def add(self, op: str, args: tuple[int, ...] | list[int], attrs: dict | None = None) -> int:
-        items = tuple(sorted((attrs or {}).items()))
-        t = infer(op, [self.nodes[a].type for a in args], items)
+        items = tuple(sorted(attrs.items())) if attrs else ()
+        nodes = self.nodes
+        t = infer(op, [nodes[a].type for a in args], items)
         if len(self.nodes) >= self.max_nodes:
             raise operations_exceeded(self.max_nodes, self.span)
         node = Node(len(self.nodes), op, tuple(args), t, items, self.span, self.fn)

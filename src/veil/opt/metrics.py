@@ -22,10 +22,10 @@ def measure(circuit: Circuit) -> Metrics:
     interactive = mults = ands = 0
     level: dict[int, int] = {}
     depth = 0
-    types = {n.id: n.type for n in circuit.nodes}
+    index = circuit._index  # the circuit's own map of nodes: no new one per pass
     for n in circuit.nodes:
         inter = n.op in MAYBE_INTERACTIVE and \
-            is_interactive(n.op, [types[a] for a in n.args])
+            is_interactive(n.op, [index[a].type for a in n.args])
         lv = 0
         for a in n.args:  # a loop, not max() of a generator: this runs per node per pass
             if level[a] > lv:

@@ -62,19 +62,23 @@ def selected(level: int, passes: tuple[str, ...] | None) -> tuple[str, ...]:
 
 def optimize(circuit: Circuit, level: int = 1, passes: tuple[str, ...] | None = None,
              verify: Callable[[Circuit], None] | None = None,
-             on_pass: Callable[[str], None] | None = None
+             on_pass: Callable[[str], None] | None = None, measured: bool = True
              ) -> tuple[Circuit, list[PassRecord]]:  # fmt: skip
     """Run the passes of `level` (or the named `passes`) in order; record each.
-    `on_pass(name)` is called as each pass starts (progress on long compiles)."""
+    `on_pass(name)` is called as each pass starts (progress on long compiles).
+    `measured=False` skips the records (a pass over the circuit each: `veil check`,
+    which shows none of them, saves that time on long programs)."""
     names = selected(level, passes)
-    records = []
-    before = measure(circuit) if names else None
+    records: list[PassRecord] = []
+    before = measure(circuit) if names and measured else None
     for name in names:
         if on_pass is not None:
             on_pass(name)
         circuit = PASSES[name].run(circuit)
         if verify is not None:
             verify(circuit)
+        if not measured:
+            continue
         after = measure(circuit)
         assert before is not None
         records.append(PassRecord(name, before, after))
