@@ -376,3 +376,16 @@ def test_a_peers_abort_reason_is_one_printable_line() -> None:
     assert len(message) <= len("server1 ") + MAX_REASON
     a.close()
     b.close()
+
+
+def test_the_readme_shows_what_the_main_job_prints() -> None:
+    """README's first command prints what README says (fingerprint, parties, outputs)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("pip install . && veil run programs/credit_scoring")[1]
+    shown = block.split("```text\n")[1].split("```")[0]
+    result = CliRunner().invoke(main, ["run", str(ROOT / "programs" / "credit_scoring"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == shown.strip()
+    assert "Python 3.11" in readme and "python3 -m venv .venv" in readme
+    assert "pip install '.[test]' && pytest" in readme  # .ci/run runs exactly this

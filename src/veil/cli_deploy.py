@@ -17,12 +17,14 @@ import click
 
 from veil.cli import (
     JSON,
+    LIMITS,
     PARAM,
     PROGRAM,
     QUIET,
     _compile,
     _timeout,
     _user_errors,
+    current_limits,
     main,
     progress_bar,
 )
@@ -128,6 +130,7 @@ def _disclosure_summary(compiled, dep) -> str:
               metavar="FILE", help="A data owner's policy (TOML, repeatable): refuse to sign "
                                    "a program that breaks it.")
 @SAME_JURISDICTION
+@LIMITS
 @_user_errors
 def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_path: Path,
             out_file: Path, policy_files: tuple[Path, ...],
@@ -248,6 +251,7 @@ def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path
 @JSON
 @TIMEOUT
 @SAME_JURISDICTION
+@LIMITS
 @QUIET
 @_user_errors
 def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Path,
@@ -276,7 +280,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
                                     help="parties: " + ", ".join(circuit.parties))])
     assert compiled.path is not None
     path = inputs_file or compiled.path.parent / "inputs" / f"{name}.json"
-    values = load_party_inputs(circuit, name, path)
+    values = load_party_inputs(circuit, name, path, current_limits().input_bytes)
     approvals = load_dir(approvals_dir)
     bar = progress_bar()
     decoded, result = submit(compiled, name, dep, key_path, approvals, values, timeout,
