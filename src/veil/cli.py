@@ -141,7 +141,7 @@ def _set_limits(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 
 LIMITS = click.option("--limit", "limit_list", multiple=True, metavar="NAME=N",
                       expose_value=False, callback=_set_limits,
-                      help="Raise (or lower) a budget: elements (of one value; default "
+                      help="Raise (or lower) a budget: elements (of a public value; default "
                            "10000000), unroll (loop iterations; 1000000), operations "
                            "(2000000), input-bytes (of one input file; 1GiB). Repeatable.")
 

@@ -35,6 +35,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _active = 0
 _saved_limit = 0
+_local = threading.local()  # `deep`: this thread is a deep one already
 
 
 def too_deep(what: str = "the program") -> VeilError:
@@ -82,12 +83,16 @@ def run(func: Callable[..., T], *args: object, **kwargs: object) -> T:
     _enter()
     try:
         with _lock:  # stack_size is process-wide state: set it only for this thread
-            previous = threading.stack_size(STACK_BYTES)
+            try:
+                previous = threading.stack_size(STACK_BYTES)
+            except (ValueError, RuntimeError):  # a platform without it: the default stack
+                previous = None
             try:
                 worker = threading.Thread(target=body, name="veil-compile", daemon=True)
                 worker.start()
             finally:
-                threading.stack_size(previous)
+                if previous is not None:
+                    threading.stack_size(previous)
         worker.join()
     finally:
         _leave()
@@ -104,7 +109,5 @@ def _guarded(func: Callable[..., T], *args: object, **kwargs: object) -> T:
     except RecursionError:
         raise too_deep() from None
 
-
-_local = threading.local()
 
 __all__ = ["MAX_NESTING", "run", "too_deep"]
