@@ -15,7 +15,7 @@ import pytest
 from veil.backend.duplex import round_trip, send_and_receive
 from veil.deploy import keys
 from veil.net import tls
-from veil.net.transport import ROUND, Channel, PeerError, listen
+from veil.net.transport import PROGRESS, ROUND, Channel, PeerError, listen
 
 SESSION = bytes(range(16))
 
@@ -69,5 +69,49 @@ def test_a_peer_that_never_answers_times_out_while_sending(tmp_path) -> None:
     left = Channel(a, 0, 1, SESSION, "right", timeout=0.5)
     with pytest.raises(PeerError, match="sent nothing"):
         send_and_receive(left, 1, os.urandom(20_000_000))  # b never reads nor writes
+    a.close()
+    b.close()
+
+
+def test_one_thread_serves_both_neighbours_and_passes_progress_on() -> None:
+    """A round with a send-only and a receive-only channel, as a product round has, in
+    the caller's thread; a PROGRESS message before the round message is passed on."""
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    to_next = Channel(a, 0, 1, SESSION, "next", timeout=5)
+    next_end = Channel(b, 1, 0, SESSION, "s0", timeout=5)
+    from_prev = Channel(c, 0, 2, SESSION, "prev", timeout=5)
+    prev_end = Channel(d, 2, 0, SESSION, "s0", timeout=5)
+    seen: list[bytes] = []
+    from_prev.on_progress = seen.append
+    prev_end.send(PROGRESS, 0, b"still here")
+    prev_end.send(ROUND, 7, b"from prev")
+    got = round_trip(7, [(to_next, b"to next", False), (from_prev, None, True)])
+    assert got == [None, bytearray(b"from prev")]
+    assert seen == [b"still here"]
+    assert bytes(next_end.recv(ROUND, 7)) == b"to next"
+    assert to_next.counters.sent(ROUND) == next_end.counters.received(ROUND)
+    for s in (a, b, c, d):
+        s.close()
+
+
+def test_an_abort_in_a_round_stops_it_with_the_peers_reason() -> None:
+    a, b = socket.socketpair()
+    left = Channel(a, 0, 1, SESSION, "right", timeout=5)
+    right = Channel(b, 1, 0, SESSION, "left", timeout=5)
+    right.abort("stopped: \x1b[31mred\x1b[0m")
+    with pytest.raises(PeerError, match="right stopped") as caught:
+        round_trip(3, [(left, None, True)])
+    assert caught.value.aborted and "\x1b" not in str(caught.value)
+    a.close()
+
+
+def test_a_round_message_of_another_round_is_refused() -> None:
+    a, b = socket.socketpair()
+    left = Channel(a, 0, 1, SESSION, "right", timeout=5)
+    right = Channel(b, 1, 0, SESSION, "left", timeout=5)
+    right.send(ROUND, 4, b"early")
+    with pytest.raises(PeerError, match="of round 4, expected round message of round 3"):
+        round_trip(3, [(left, b"x", True)])
     a.close()
     b.close()

@@ -113,6 +113,7 @@ class Channel:
         self.log: list[tuple[int, int, bytes]] | None = None  # tests: every received message
         self.on_progress: Callable[[bytes], None] | None = None
         self._send_lock = threading.Lock()
+        self.send_lock = self._send_lock  # held while a frame is being written
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
