@@ -164,6 +164,27 @@ def test_a_billion_elements_fail_fast_in_bounded_memory(tmp_path: Path) -> None:
     assert elapsed < 20, elapsed  # the process with its imports; the check itself is ms
 
 
+@pytest.mark.parametrize("line", ["output y = argmax(v) to b",
+                                  "output y = isin(v, v) to b",
+                                  "output y = sort(v) to b"])
+def test_operations_on_huge_secrets_that_build_public_indices_are_budgeted(line: str) -> None:
+    """Found by the long fuzzing run: `argmax` (and, under rep3, the table operations)
+    build public index vectors as long as their secret argument at compile time; past
+    the `elements` budget that is V0504 with the place, not a MemoryError."""
+    text = (HEADER_LINE + "const N = 10000000002\ninput v: secret int[N] from a\n" + line
+            + "\n")
+    backends = ("plain", "rep3") if "argmax" in line else ("rep3",)
+    for backend in backends:
+        with pytest.raises(VeilError) as caught:
+            compile_source(text, "main.mpc", None, backend=backend)
+        first = caught.value.diagnostics[0]
+        assert first.code == "V0504", caught.value.render()
+        assert "the budget `elements` is 10,000,000" in first.message
+        assert first.span is not None and first.span.line == 5
+    if "argmax" not in line:  # the plain backend only describes a table operation
+        compile_source(text, "main.mpc", None, backend="plain")
+
+
 def test_a_hundred_million_iterations_fail_before_the_first(tmp_path: Path) -> None:
     """`for i in 0..100000000` took 40-50 s and 1 GB before its error."""
     text = HEADER_LINE + "var s: secret int = x\nfor i in 0..100000000 { s = s + i }\n" \

@@ -19,7 +19,7 @@ from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
 from veil.lang.checker import CheckedProgram, check
 from veil.lang.modules import ModuleLoader, resolve_program_path
-from veil.limits import Limits
+from veil.limits import Limits, raise_hint
 from veil.opt.pipeline import (
     DEFAULT_LEVEL,
     PROTOCOL_PASSES,
@@ -156,6 +156,7 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
         step(lower_rep3.NAME)  # the expansion of table operations is part of this step
         bounds = None
         if sorting.has_tables(optimized):
+            _check_table_sizes(optimized, limits)
             analysis = ranges.run(optimized)
             # an interval after a finding is the value as if it had not overflowed: no
             # longer a bound to sort by
@@ -187,3 +188,24 @@ def compile_path(path: Path, params: dict[str, str] | None = None,
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
     return compile_source(text, source.name, source.parent, params, optimize_level, source,
                           backend, passes, progress, limits, measured)
+
+
+def _check_table_sizes(circuit: Circuit, limits: Limits) -> None:
+    """V0504 for a table operation whose expansion needs public index vectors (the rows'
+    original positions) beyond the `elements` budget: they are built at compile time."""
+    problems = []
+    counted = {"sort_by": (0,), "shuffle": (0,), "isin": (0, 1), "sum_by": (0, 2)}
+    for n in circuit.nodes:
+        if n.op not in counted:
+            continue
+        shapes = [circuit.node(n.args[k]).type.shape for k in counted[n.op] if k < len(n.args)]
+        rows = sum(shape[0] for shape in shapes if shape)
+        if rows > limits.elements:
+            name = "sort" if n.op == "sort_by" else n.op
+            problems.append(Diagnostic(
+                "V0504", f"`{name}` over {rows:,} rows needs public index vectors of "
+                f"{rows:,} elements, built at compile time; the budget `elements` is "
+                f"{limits.elements:,}", n.span,
+                f"use fewer rows, or {raise_hint('elements', rows)}"))
+    if problems:
+        raise VeilError(problems)

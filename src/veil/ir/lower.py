@@ -734,6 +734,11 @@ class Lowerer(TableLowering):
     def _builtin_argmax(self, e: ast.Call, env: Env) -> int:
         values = self.expr(e.args[0], env)
         n = self.b.type(values).shape[0]
+        if n > self.limits.elements:  # its public index vector is built now
+            raise error("V0504", f"`argmax` over {n:,} values needs a public index vector of "
+                        f"{n:,} elements, built at compile time; the budget `elements` is "
+                        f"{self.limits.elements:,}", e.span,
+                        f"use fewer values, or {raise_hint('elements', n)}")
         index = self.b.const(np.arange(n, dtype=np.int64), INT)
         while n > 1:
             vl, vr, vrest = self._pairs(values)

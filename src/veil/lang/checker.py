@@ -1347,6 +1347,10 @@ class Checker(BuiltinRules, TableRules):
         for s in stmts:
             if s is stmts[-1] and isinstance(s, ast.Return):
                 result = self.expr(s.value, body_scope)
+            elif isinstance(s, ast.Return):  # code after it would never run
+                self.expr(s.value, body_scope)
+                self.err("V0501", "`return` must be the last statement of the function",
+                         s.span, "remove the statements after it, or return at the end")
             else:
                 self.stmt(s, body_scope, inner)
         if result is not None and decl.ret is not None:
