@@ -12,7 +12,7 @@ from typing import Any
 
 from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3, numerics, sorting
+from veil.ir import lower_rep3, numerics, ops, sorting
 from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
@@ -28,6 +28,9 @@ from veil.opt.pipeline import (
 )
 
 BACKENDS = ("rep3", "plain")
+SECURITY = ("semi-honest", "malicious")
+VERIFIED_OPS = {"mul", "matmul", "and"}
+"""The interactive ops the verified (malicious) mode checks: products only."""
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -43,6 +46,7 @@ class Compiled:
     warnings: list[Diagnostic] = field(default_factory=list)
     backend: str = "rep3"
     protocol: Circuit | None = None  # the rep3 protocol-level circuit
+    security: str = "semi-honest"
 
     @property
     def sources(self) -> SourceMap:
@@ -57,7 +61,7 @@ class Compiled:
         """The naive circuit for the same backend (for before/after comparisons)."""
         naive = numerics.run(self.unoptimized)
         if self.backend == "rep3":
-            return lower_rep3.run(sorting.run(naive))
+            return lower_rep3.run(sorting.run(naive), self.security)
         return naive
 
     @functools.cached_property
@@ -76,8 +80,13 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
                    params: dict[str, str] | None = None, optimize_level: int = DEFAULT_LEVEL,
                    path: Path | None = None, backend: str = "plain",
                    passes: tuple[str, ...] | None = None,
-                   progress: Progress | None = None) -> Compiled:  # fmt: skip
+                   progress: Progress | None = None,
+                   security: str = "semi-honest") -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
+
+    `security` "malicious" builds the verified rep3 circuit (docs/security.md): its
+    truncations are made of products, and a program whose operations the verified mode
+    cannot check yet (sorting, shuffling, matching, grouped sums) is refused here.
 
     For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
     then it is lowered to protocol primitives and optimized again, so common
@@ -91,7 +100,7 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     gc.disable()
     try:
         return _compile(text, file, program_dir, params, optimize_level, path, backend, passes,
-                        _Steps(progress, optimize_level, passes, backend))
+                        _Steps(progress, optimize_level, passes, backend), security)
     finally:
         if collecting:
             gc.enable()
@@ -116,7 +125,15 @@ class _Steps:
 
 def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, str] | None,
              optimize_level: int, path: Path | None, backend: str,
-             passes: tuple[str, ...] | None, step: _Steps) -> Compiled:  # fmt: skip
+             passes: tuple[str, ...] | None, step: _Steps,
+             security: str = "semi-honest") -> Compiled:  # fmt: skip
+    if security not in SECURITY:
+        raise VeilError([Diagnostic("V0803", f"unknown security mode {security!r}",
+                                    help="choose semi-honest or malicious")])
+    if security != "semi-honest" and backend != "rep3":
+        raise VeilError([Diagnostic("V0803", f"--security {security} needs the rep3 backend",
+                                    help="the plain backend computes in the clear and "
+                                         "protects nothing")])
     loader = ModuleLoader(program_dir)
     from veil.lang.parser import parse
 
@@ -149,21 +166,54 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
             # longer a bound to sort by
             bounds = None if analysis.findings else \
                 sorting.key_bounds(optimized, analysis.intervals)
+        if security == "malicious":
+            _refuse_unverified(optimized, loader.sources)
         tables = sorting.run(optimized, bounds)
         if tables is not optimized:
             records.append(record(sorting.NAME, optimized, tables))
-        protocol = lower_rep3.run(tables)
+        protocol = lower_rep3.run(tables, security)
         records.append(record(lower_rep3.NAME, tables, protocol))
         protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else (),
                                   on_pass=step)
         records += more
-    return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol)
+        if security == "malicious":
+            _check_verified(protocol)
+    return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol,
+                    security)
+
+
+def _refuse_unverified(circuit: Circuit, sources: SourceMap) -> None:
+    """V0803 for every table operation: the verified mode has no check of shuffles and
+    openings to the servers yet, and it never runs what it does not check."""
+    found = []
+    for node in circuit.nodes:
+        if node.op in ops.TABLES:
+            found.append(Diagnostic(
+                "V0803", f"`{node.op}` cannot run with --security malicious yet: its shuffles "
+                         f"and openings to the servers are not verified",
+                node.span, help="run this program with --security semi-honest, or leave the "
+                                "table operation out (docs/security.md, section 13)"))
+    if found:
+        raise VeilError(found, sources)
+
+
+def _check_verified(protocol: Circuit) -> None:
+    """The verified mode checks products only: every other interactive op must have been
+    lowered away (an internal error otherwise, never a silent unchecked step)."""
+    from veil.schedule import is_interactive
+
+    for node in protocol.nodes:
+        if node.op not in VERIFIED_OPS and is_interactive(node, protocol):
+            raise VeilError([Diagnostic(
+                "V0803", f"internal: `{node.op}` is not verified by --security malicious",
+                node.span, help="please report this; run with --security semi-honest")])
 
 
 def compile_path(path: Path, params: dict[str, str] | None = None,
                  optimize_level: int = DEFAULT_LEVEL, backend: str = "plain",
                  passes: tuple[str, ...] | None = None,
-                 progress: Progress | None = None) -> Compiled:  # fmt: skip
+                 progress: Progress | None = None,
+                 security: str = "semi-honest") -> Compiled:  # fmt: skip
     """Compile a `.mpc` file or a program directory."""
     source = resolve_program_path(path)
     try:
@@ -171,4 +221,4 @@ def compile_path(path: Path, params: dict[str, str] | None = None,
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
     return compile_source(text, source.name, source.parent, params, optimize_level, source,
-                          backend, passes, progress)
+                          backend, passes, progress, security)

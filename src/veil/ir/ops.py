@@ -20,7 +20,7 @@ BOOLEAN = {"and", "or", "xor"}
 LEAVES = {"input", "const"}
 DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "broadcast"}
 
-PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
+PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit", "comp_shr"}
 """Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 
 MATH = {"div", "recip", "exp", "log", "sqrt", "sigmoid"}
@@ -157,6 +157,10 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if args[0].base != WORD or not 0 <= a["index"] < 64:
             raise IRError(f"bit of {args[0]}")
         return args[0].with_(base=BOOL)
+    if op == "comp_shr":  # each share component shifted right (verified truncation)
+        if args[0].base not in (INT, FIXED):
+            raise IRError(f"comp_shr of {args[0]}")
+        return VType(label, INT, args[0].shape)
     if op == "a2b_comp":
         if args[0].base not in (INT, FIXED) or a["component"] not in (0, 1, 2):
             raise IRError(f"a2b_comp of {args[0]}")

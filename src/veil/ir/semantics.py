@@ -120,6 +120,10 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarr
         if op in ("a2b_comp", "b2a_comp"):
             value = np.asarray(args[0], dtype=U64)
             return value if node.attr("component") == 0 else np.zeros_like(value)
+        if op == "comp_shr":  # per share component; in the clear, of the value itself
+            bits = trunc_bits(node.attr("bits"), node.type.shape)
+            return np.asarray(np.asarray(args[0], dtype=U64) >> np.asarray(bits, dtype=U64),
+                              dtype=U64)
         if op == "shl":
             return np.asarray(args[0] << U64(node.attr("bits")), dtype=U64)
         if op == "shr":
