@@ -57,11 +57,10 @@ class Tamper:
             flat[i] ^= np.uint8(1 + rng.integers(255))
         else:
             if rng.random() < 0.25:  # errors of high 2-adic valuation too (2^63: a sign)
-                error = np.uint64(1) << np.uint64(rng.integers(64))
+                error = 1 << int(rng.integers(64))
             else:
-                error = np.uint64(rng.integers(1, 2**63)) * np.uint64(1 + 2 * rng.integers(2))
-            flat[i] = np.asarray(flat[i] + error, dtype=np.uint64) if flat[i] + error != flat[i] \
-                else flat[i] ^ np.uint64(1)
+                error = int(rng.integers(1, 2**63)) * int(1 + 2 * rng.integers(2))
+            flat[i] = np.uint64((int(flat[i]) + error) % (1 << 64))
         self.what = f"element {i} of {self.where}"
         return out
 
