@@ -41,13 +41,14 @@ InputValue = Any  # number, list, numpy array, DataFrame, Series, columns(...), 
 def compile(program: str | Path | None = None, *, source: str | None = None,
             params: Mapping[str, Any] | None = None, optimize: int = 2,
             backend: str = "rep3", passes: list[str] | tuple[str, ...] | None = None,
-            progress: Progress = None) -> Program:  # fmt: skip
+            progress: Progress = None, security: str = "semi-honest") -> Program:  # fmt: skip
     """Compile a program: a `.mpc` file or a program directory, or `source` text.
 
     `params` override the program's `param` defaults (Python or numpy values; they are
     part of the fingerprint). `optimize` is the level (0, 1, 2), `passes` an explicit
     pass list, `backend` "rep3" (secret shares, the default) or "plain" (in the clear,
-    the reference semantics). Raises VeilError with every diagnostic of the program."""
+    the reference semantics), `security` "semi-honest" or "malicious" (the verified
+    rep3 mode, docs/security.md). Raises VeilError with every diagnostic of the program."""
     from veil.compiler import BACKENDS, compile_path, compile_source
 
     if (program is None) == (source is None):
@@ -65,9 +66,10 @@ def compile(program: str | Path | None = None, *, source: str | None = None,
     with _progress("compile", progress) as listener:
         if source is not None:
             compiled = compile_source(source, "main.mpc", Path.cwd(), texts, optimize, None,
-                                      backend, names, listener)
+                                      backend, names, listener, security)
         else:
-            compiled = compile_path(Path(program), texts, optimize, backend, names, listener)
+            compiled = compile_path(Path(program), texts, optimize, backend, names, listener,
+                                    security)
     return Program(compiled)
 
 
@@ -402,7 +404,7 @@ def submit(compiled: Any, name: str, dep: Any, key: Path, approvals: list[Any],
 
     circuit = compiled.executable
     with _progress("party", progress) as listener:
-        cfg = PartyConfig(name, dep, key, approvals, timeout, "semi-honest", listener)
+        cfg = PartyConfig(name, dep, key, approvals, timeout, circuit.security, listener)
         result = run_party(cfg, circuit, compiled.canonical, compiled.fingerprint,
                            circuit_params(circuit), values)
     mine = {o.name: _value(decode(result.outputs[o.name], o.type.base, circuit.frac_bits))

@@ -210,7 +210,8 @@ def _schedule(circuit: Circuit) -> Schedule:
         openings.ring[s][PREV] += sum(p.opened_units for p in checks.pools)
         for d in (PREV, NEXT):
             digests.ring[s][d] += verification.CHECK_DIGESTS * verification.DIGEST_BYTES // 8
-    rounds += [coin, openings, digests]
+    # no products, nothing to open: the openings' round is left out
+    rounds += [coin, openings, digests] if checks.pools else [coin, digests]
     return Schedule(level, rounds, local_by_level, position, circuit_rounds, checks)
 
 

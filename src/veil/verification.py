@@ -42,7 +42,7 @@ RING, WORDS = "ring", "word"
 DIGEST_BYTES = 32
 CHECK_DIGESTS = 3  # the last round's digests: openings, input shares, zero tests
 COIN_ELEMENTS = 2  # a 128-bit coin, as two ring elements
-VERIFY_ROUNDS = 3  # coin and output reshare; openings; digests
+VERIFY_ROUNDS = 3  # coin and output reshare; openings (when there are products); digests
 
 
 def bucket_size(items: int, target_bits: float) -> int:

@@ -212,7 +212,7 @@ class Verifier:
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
         layout = [((c.opened_size,), False) for c in checks]
-        got = s.exchange(first_round + 1, sent, layout)
+        got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
             opened = check.open(theirs)
             self.opened.append(opened)
@@ -225,7 +225,8 @@ class Verifier:
         left = (opened, self.input_hashes[1], self._zero_digest(left=True))
         right = (opened, self.input_hashes[0], self._zero_digest(left=False))
         msgs = {NEXT: b"".join(left), PREV: b"".join(right)}
-        got = s.exchange_both(first_round + 2, msgs, CHECK_DIGESTS * DIGEST_BYTES)
+        last = first_round + (2 if checks else 1)
+        got = s.exchange_both(last, msgs, CHECK_DIGESTS * DIGEST_BYTES)
         names = ("the opened values", "the input shares", "the products")
         for direction, mine in ((NEXT, left), (PREV, right)):
             theirs = bytes(got[direction])
