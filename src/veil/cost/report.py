@@ -335,8 +335,8 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                 out.append(f"    {what:<22} {p['items']:>12,}  checked with "
                            f"{p['triples_per_item']} triples each, {p['opened']} opened")
             if check["failure_log2"] is not None:
-                out.append(f"  undetected cheating      {'':>12}  below 2^{check['failure_log2']:g} "
-                           f"(docs/security.md)")
+                bound = f"2^{check['failure_log2']:g}"
+                out.append(f"  undetected cheating      {'below':>12}  {bound} (docs/security.md)")
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
                        f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")
