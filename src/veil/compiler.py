@@ -192,7 +192,7 @@ def _refuse_unverified(circuit: Circuit, sources: SourceMap) -> None:
                 "V0803", f"`{node.op}` cannot run with --security malicious yet: its shuffles "
                          f"and openings to the servers are not verified",
                 node.span, help="run this program with --security semi-honest, or leave the "
-                                "table operation out (docs/security.md, section 13)"))
+                                "table operation out (docs/security.md, section 11)"))
     if found:
         raise VeilError(found, sources)
 

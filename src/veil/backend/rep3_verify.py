@@ -151,14 +151,17 @@ class Verifier:
         predecessor), with a and b drawn from the pairwise keys."""
         parts = []
         for index, pool in enumerate(self.plan.pools):
-            shape = (pool.triples, pool.k) if pool.kind == RING else (pool.triples,)
+            vector = pool.kind == RING and pool.k > 1
+            shape = (pool.triples, pool.k) if vector else (pool.triples,)
             a, b = self._pair(TRIPLE_A, index, shape), self._pair(TRIPLE_B, index, shape)
             state = self.pools[index]
             state.a, state.b = a, b
             zp, zn = self._pair(TRIPLE_ZERO, index, (pool.triples,))
             with np.errstate(over="ignore"):
-                if pool.kind == RING:
+                if vector:
                     z = (a[0] * b[0] + a[0] * b[1] + a[1] * b[0]).sum(axis=1, dtype=U64) + zp - zn
+                elif pool.kind == RING:
+                    z = a[0] * b[0] + a[0] * b[1] + a[1] * b[0] + zp - zn
                 else:
                     z = (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ zp ^ zn
             state.c = (np.asarray(z, dtype=U64), None)
@@ -267,10 +270,10 @@ class Verifier:
                     arrays.append(_pack_bits(bits, pool.items - self.plan.word_items_of_words))
                     comps.append(np.concatenate(arrays) if arrays else np.zeros(0, U64))
                 else:
-                    if not arrays:
-                        arrays = [np.zeros((0, pool.k) if bool_part < 2 else 0, U64)]
-                    if bool_part < 2:
+                    if bool_part < 2 and pool.k > 1:
                         arrays = [arr.reshape(-1, pool.k) for arr in arrays]
+                    else:
+                        arrays = [arr.reshape(-1) for arr in arrays]
                     comps.append(np.concatenate(arrays))
             out.append(tuple(comps))
         return tuple(out)
@@ -310,30 +313,40 @@ def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 
 def _order(seed: bytes, index: int, count: int) -> np.ndarray:
-    """A uniformly random order of `count` triples from the coin: the stable order of
-    128-bit draws (a tie, and so any bias, has probability below count²/2^129)."""
+    """A uniformly random order of `count` triples from the coin: the order of 128-bit
+    draws (a tie, and so any bias, has probability below count²/2^129). The first 64
+    bits decide alone unless two of them are equal, which is rare and checked."""
     draws = np.frombuffer(prg.stream(seed, index, ORDER, 16 * count), dtype=U64)
-    return np.lexsort((draws[1::2], draws[0::2]))
+    high, low = draws[0::2], draws[1::2]
+    order = np.argsort(high)
+    ranked = high[order]
+    if count > 1 and bool(np.any(ranked[1:] == ranked[:-1])):
+        order = np.lexsort((low, high))
+    return order
 
 
 class _PoolCheck:
-    """The openings and zero tests of one pool, once the coin ordered its triples."""
+    """The openings and zero tests of one pool, once the coin ordered its triples.
+
+    Arrays of a pool of elementwise products (and of words) are flat; of dot products
+    of length k they have a last axis of k. Item g is checked with the triples
+    slots[g, 0..B-1]."""
 
     def __init__(self, pool, items, state: PoolState, order: np.ndarray) -> None:
         self.pool = pool
         self.ring = pool.kind == RING
+        self.vector = self.ring and pool.k > 1
         (self.x, self.y, self.z) = items
         self.opened_idx = order[:pool.opened]
-        self.slots = order[pool.opened:]  # item g's triples: slots[g·B + s]
+        self.slots = order[pool.opened:].reshape(pool.items, pool.slots)
         assert state.a is not None and state.b is not None and state.c is not None
         self.a, self.b, self.c = state.a, state.b, state.c
-        b_ = pool.slots
-        self.rep = np.repeat(np.arange(pool.items), b_)
+        spread = (slice(None), None, slice(None)) if self.vector else (slice(None), None)
         with np.errstate(over="ignore"):
-            self.rho = tuple(self._sub(self.x[j][self.rep], self.a[j][self.slots])
-                             for j in range(2))
-            self.sigma = tuple(self._sub(self.y[j][self.rep], self.b[j][self.slots])
-                               for j in range(2))
+            self.a_s = tuple(self.a[j][self.slots] for j in range(2))
+            self.b_s = tuple(self.b[j][self.slots] for j in range(2))
+            self.rho = tuple(self._sub(self.x[j][spread], self.a_s[j]) for j in range(2))
+            self.sigma = tuple(self._sub(self.y[j][spread], self.b_s[j]) for j in range(2))
         self.parts_opened = [tuple(v[j][self.opened_idx] for j in range(2))
                              for v in (self.a, self.b, self.c)]
         self.opened_size = pool.opened_units
@@ -344,39 +357,43 @@ class _PoolCheck:
     def _add(self, u, v):
         return np.asarray(u + v, dtype=U64) if self.ring else u ^ v
 
+    def _dot(self, u, v):
+        if not self.ring:
+            return u & v
+        if self.vector:
+            return (u * v).sum(axis=-1, dtype=U64)
+        return u * v
+
     def second_openings(self) -> np.ndarray:
         parts = [p[1].reshape(-1) for p in self.parts_opened]
         parts += [self.rho[1].reshape(-1), self.sigma[1].reshape(-1)]
-        return np.concatenate(parts) if parts else np.zeros(0, U64)
+        return np.concatenate(parts)
 
     def open(self, theirs: np.ndarray) -> np.ndarray:
         """The full values from our two components and the third one received."""
-        mine = []
-        for p in self.parts_opened:
-            mine.append(p)
-        mine += [self.rho, self.sigma]
+        mine = [*self.parts_opened, self.rho, self.sigma]
         with np.errstate(over="ignore"):
             flat_first = np.concatenate([m[0].reshape(-1) for m in mine])
             flat_second = np.concatenate([m[1].reshape(-1) for m in mine])
             values = self._add(self._add(flat_first, flat_second), theirs)
         k = self.pool.k if self.ring else 1
         c_count, slots = self.pool.opened, self.pool.items * self.pool.slots
-        cuts = np.cumsum([c_count * k, c_count * k, c_count, slots * k, slots * k])
-        a, b, c, rho, sigma = np.split(values, cuts[:-1])
-        if self.ring:
+        cuts = np.cumsum([c_count * k, c_count * k, c_count, slots * k])
+        a, b, c, rho, sigma = np.split(values, cuts)
+        if self.vector:
             self.open_a, self.open_b = a.reshape(-1, k), b.reshape(-1, k)
-            self.open_rho, self.open_sigma = rho.reshape(-1, k), sigma.reshape(-1, k)
+            self.open_rho = rho.reshape(self.rho[0].shape)
+            self.open_sigma = sigma.reshape(self.sigma[0].shape)
         else:
-            self.open_a, self.open_b, self.open_rho, self.open_sigma = a, b, rho, sigma
+            self.open_a, self.open_b = a, b
+            self.open_rho, self.open_sigma = rho.reshape(self.slots.shape), \
+                sigma.reshape(self.slots.shape)
         self.open_c = c
         return values
 
     def triples_ok(self) -> bool:
         with np.errstate(over="ignore"):
-            if self.ring:
-                want = (self.open_a * self.open_b).sum(axis=1, dtype=U64)
-            else:
-                want = self.open_a & self.open_b
+            want = self._dot(self.open_a, self.open_b)
         return bool(np.array_equal(want, self.open_c))
 
     def zero_test(self, me: int) -> tuple[np.ndarray, np.ndarray]:
@@ -388,15 +405,14 @@ class _PoolCheck:
         rho, sigma = self.open_rho, self.open_sigma
         out = []
         with np.errstate(over="ignore"):
-            public = (rho * sigma).sum(axis=1, dtype=U64) if self.ring else rho & sigma
-            lifted = trivial(np.asarray(public), me)
+            lifted = trivial(np.asarray(self._dot(rho, sigma)), me)
             for j in range(2):
-                a, b = self.a[j][self.slots], self.b[j][self.slots]
-                z = self.z[j][self.rep]
+                z = self.z[j][:, None]
+                c = self.c[j][self.slots]
                 if self.ring:
-                    w = z - self.c[j][self.slots] - (sigma * a).sum(axis=1, dtype=U64) - \
-                        (rho * b).sum(axis=1, dtype=U64) - lifted[j]
+                    w = z - c - self._dot(sigma, self.a_s[j]) - self._dot(rho, self.b_s[j]) \
+                        - lifted[j]
                 else:
-                    w = z ^ self.c[j][self.slots] ^ (sigma & a) ^ (rho & b) ^ lifted[j]
-                out.append(np.asarray(w, dtype=U64))
+                    w = z ^ c ^ (sigma & self.a_s[j]) ^ (rho & self.b_s[j]) ^ lifted[j]
+                out.append(np.asarray(w, dtype=U64).reshape(-1))
         return out[0], out[1]
