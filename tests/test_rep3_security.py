@@ -10,6 +10,7 @@ from rep3_harness import run_threaded
 from veil.compiler import compile_source
 from veil.ir.semantics import encode
 from veil.net.transport import INPUT, ROUND
+from veil.runtime.sharing import owners_of, read_input_message
 
 N = 4000
 CHI2_LIMIT = 400.0  # 256 bins: mean 255, sd 22.6; 400 is beyond 6 sd
@@ -59,11 +60,25 @@ def view_bytes(view, kinds: tuple[int, ...]) -> bytes:
     return b"".join(p for kind, _, p in view if kind in kinds)
 
 
+def input_pairs(c, view, server: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pair (x_i, x_{i+1}) of every input a server holds, from the input messages it
+    received (seeds expanded as the server expands them), in owner order."""
+    messages = [p for kind, _, p in view if kind == INPUT]
+    pairs = []
+    for specs, payload in zip(owners_of(c).values(), messages, strict=True):
+        pairs += read_input_message(server, specs, payload)
+    return pairs
+
+
 def test_input_shares_are_uniform_even_for_constant_inputs() -> None:
     c = circuit()
     run = run_threaded(c, encoded(c, np.zeros(N), np.zeros(N, dtype=int), 0.0))
     for server, view in run.views.items():
-        shares = view_bytes(view, (INPUT,))
+        wire = view_bytes(view, (INPUT,))  # seeds, and x2 for servers 1 and 2
+        assert len(wire) >= 16 * 2
+        assert chi2_uniform(wire) < CHI2_LIMIT, server
+        shares = b"".join(a.tobytes() + b.tobytes() for a, b in input_pairs(c, view, server)
+                          if a.dtype != np.bool_)
         assert len(shares) > 16 * N
         assert chi2_uniform(shares) < CHI2_LIMIT, server
         bits = np.unpackbits(np.frombuffer(shares, dtype=np.uint8))
@@ -115,8 +130,7 @@ output s = sum(k) to r
     for value in (0, 10**12):
         run = run_threaded(c, {"k": encode(np.full(N, value), "int")})
         for server in range(3):
-            payload = view_bytes(run.views[server], (INPUT,))
-            shares = np.frombuffer(payload, dtype=np.uint64).reshape(2, N)
+            shares = input_pairs(c, run.views[server], server)[0]
             with np.errstate(over="ignore"):
                 guess = (shares[0] + shares[1]).tobytes()
             guesses[(value, server)] = guess
@@ -140,8 +154,8 @@ output n = sum(b) to r
         run = run_threaded(c, {"b": encode(np.full(N, value), "bool")})
         assert int(run.result.outputs["n"].view(np.int64)) == (N if value else 0)
         for server in range(3):
-            payload = view_bytes(run.views[server], (INPUT,))
-            bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))[:2 * N]
+            first, second = input_pairs(c, run.views[server], server)[0]
+            bits = np.concatenate([first, second])
             assert abs(bits.mean() - 0.5) < 0.03, (value, server)
-            pair = bits[:N] ^ bits[N:]  # x_i ⊕ x_{i+1}: uniform, independent of b
+            pair = first ^ second  # x_i ⊕ x_{i+1}: uniform, independent of b
             assert abs(pair.mean() - 0.5) < 0.03, (value, server)

@@ -27,6 +27,7 @@ from veil.types import BOOL
 from veil.verification import Plan
 
 HEADER_BYTES = 36
+INPUT_SEED_BYTES = 16
 SERVERS = 3
 PREV, NEXT = 0, 1  # directions of a message: to server me-1, to server me+1
 
@@ -256,7 +257,10 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     for owner, types in owners.items():
         ring, bits = _elements(types)
         # to each server: its two components of every input
-        input_bytes[owner] = SERVERS * (HEADER_BYTES + payload_bytes(2 * ring, 2 * bits))
+        # server 0 gets two 16-byte seeds; servers 1 and 2 a seed and the component x2
+        # (veil.runtime.sharing.input_messages)
+        input_bytes[owner] = SERVERS * HEADER_BYTES + 2 * INPUT_SEED_BYTES + \
+            2 * (INPUT_SEED_BYTES + payload_bytes(ring, bits))
     receivers: dict[str, list] = {}
     for out in circuit.outputs:
         for r in out.receivers:

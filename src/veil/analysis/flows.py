@@ -65,13 +65,15 @@ class Flow:
     sources: tuple[Source, ...]
     min_records: int | None  # the least over the record-level sources; None if there are none
     values: int  # elements of the output
+    approximate: bool = False  # computed from a value too large to analyse element-wise
 
     def as_dict(self) -> dict[str, Any]:
         return {"output": self.output, "receiver": self.receiver,
                 "receiver_jurisdiction": self.receiver_jurisdiction,
                 "crosses_border": self.crosses_border,
                 "inputs": [s.as_dict() for s in self.sources],
-                "min_records": self.min_records, "values": self.values}
+                "min_records": self.min_records, "values": self.values,
+                "approximate": self.approximate}
 
     def describe(self) -> str:
         """One line a compliance officer can read."""
@@ -110,7 +112,11 @@ def describe(flow: dict[str, Any]) -> str:
     stay = "records stay" if what == "records cross" else "stays"
     where = {True: f"{what} a border", False: f"{stay} in {place}",
              None: "border unknown (a jurisdiction is not declared)"}[flow["crosses_border"]]
-    return f"{head}: {'; '.join(parts)} — {where}"
+    line = f"{head}: {'; '.join(parts)} — {where}"
+    if flow.get("approximate"):
+        line += (" (computed from a value too large to analyse element by element: record "
+                 "counts shown as 1, the cautious lower bound)")
+    return line
 
 
 def record_inputs(circuit: Circuit, marks: dict[str, bool] | None = None) -> dict[str, bool]:
@@ -155,5 +161,6 @@ def run(circuit: Circuit, records: dict[str, bool] | None = None,
             deciding = [s for s in mine if s.record_level] or list(mine)
             flows.append(Flow(out.name, receiver, place,
                               crosses(place, [s.jurisdiction for s in deciding]),
-                              mine, min(least) if least else None, out.type.size))
+                              mine, min(least) if least else None, out.type.size,
+                              out.node in prov.coarse))
     return flows

@@ -24,6 +24,13 @@ product with a known zero, an `and` with a known false, an `or` with public true
 `select` on a public condition and the zero terms of `@` drop the dependence they
 mask. Work is per node on whole arrays of ids (numpy), never per element in Python
 except for distinct pairs of different sets.
+
+Bounded: a node of more than ELEMENT_BUDGET elements (an all-pairs matrix of two
+100,000-row tables has 10^10) is not analysed element by element: it and everything
+computed from it get one set per input, the union of all their operands' sets
+(sound: it over-approximates dependence), and are marked *coarse*. A coarse value's
+record counts are then unknown, so `min_units` reports 1 for it (the cautious answer
+for a policy's minimum aggregation) and the flows say the counts are lower bounds.
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ Ids = int | np.ndarray
 Deps = dict[str, Ids]
 """Input name → ids; an input that is absent is not depended on at all."""
 
+ELEMENT_BUDGET = 1 << 25
+"""Nodes with more elements are analysed coarsely (one set per input: 8 bytes per element
+and input would otherwise be needed, 80 GB for 10^10 elements)."""
+
 ELEMENTWISE = {"add", "sub", "lt", "eq", "xor", "neg", "not", "trunc", "b2a", "monotone",
                "a2b_comp", "b2a_comp", "shl", "shr", "bit", "mul", "and", "or", "select"}
 
@@ -56,6 +67,7 @@ class Provenance:
     circuit: Circuit
     tables: dict[str, SetTable]
     deps: dict[int, Deps] = field(default_factory=dict)
+    coarse: set[int] = field(default_factory=set)  # nodes analysed as one set per input
 
     def ids(self, node_id: int, name: str) -> np.ndarray:
         """Set ids of every element of a node for one input (EMPTY where independent)."""
@@ -82,10 +94,13 @@ class Provenance:
         return int(np.count_nonzero(self.ids(node_id, name) != EMPTY))
 
     def min_units(self, node_id: int, name: str) -> int | None:
-        """The fewest units any dependent element combines (None if none depends)."""
+        """The fewest units any dependent element combines (None if none depends); 1 for a
+        coarse node, whose elements' sets are not known (the cautious answer)."""
         value = self.deps[node_id].get(name)
         if value is None:
             return None
+        if node_id in self.coarse:
+            return 1
         table = self.tables[name]
         if isinstance(value, int):
             return table.size(value)
@@ -104,7 +119,8 @@ class _Walker:
         self.circuit = circuit
         self.tables = {i.name: SetTable(units_of(i.type.shape)) for i in circuit.inputs}
         self.deps: dict[int, Deps] = {}
-        self.zeros = KnownZeros(circuit)
+        self.zeros = KnownZeros(circuit, ELEMENT_BUDGET)
+        self.coarse: set[int] = set()
 
     @staticmethod
     def spread(value: Ids, shape: tuple[int, ...]) -> np.ndarray:
@@ -294,9 +310,10 @@ class _Walker:
             joined = EMPTY
             for a in node.args:
                 v = self.deps[a].get(name)
-                if v is not None:
-                    shape = self.circuit.node(a).type.shape
-                    joined = table.union(joined, table.union_all(self.spread(v, shape)))
+                if isinstance(v, int):  # one set for all elements: never spread it out
+                    joined = table.union(joined, v)
+                elif v is not None:
+                    joined = table.union(joined, table.union_all(v))
             if joined != EMPTY:
                 out[name] = joined
         return out
@@ -315,6 +332,9 @@ class _Walker:
             return {name: np.broadcast_to(rows, shape)}
         if not node.type.is_secret or not any(self.deps[a] for a in node.args):
             return {}
+        if node.type.size > ELEMENT_BUDGET or any(a in self.coarse for a in node.args):
+            self.coarse.add(node.id)
+            return self.everything(node)
         if op in ELEMENTWISE:
             return self.elementwise(node, self.masks(node))
         if op == "matmul":
@@ -329,7 +349,7 @@ class _Walker:
         for node in self.circuit.nodes:
             self.zeros.visit(node)
             self.deps[node.id] = self.node(node)
-        return Provenance(self.circuit, self.tables, self.deps)
+        return Provenance(self.circuit, self.tables, self.deps, self.coarse)
 
 
 def run(circuit: Circuit) -> Provenance:

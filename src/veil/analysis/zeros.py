@@ -57,8 +57,9 @@ def move(op: str, node: Node, arrays: list[np.ndarray]) -> np.ndarray:
 class KnownZeros:
     """Known zeros of every node, filled in topological order by `visit`."""
 
-    def __init__(self, circuit: Circuit):
+    def __init__(self, circuit: Circuit, budget: int | None = None):
         self.circuit = circuit
+        self.budget = budget  # larger secret nodes get no known zeros (sound: fewer zeros)
         self.values: dict[int, np.ndarray] = {}
         self.masks: dict[int, Mask] = {}
 
@@ -90,6 +91,9 @@ class KnownZeros:
     def visit(self, node: Node) -> None:
         """Compute the known zeros of a secret node from its operands'."""
         if node.id in self.masks or not node.type.is_secret:
+            return
+        if self.budget is not None and node.type.size > self.budget:
+            self.masks[node.id] = None
             return
         self.masks[node.id] = self._tidy(self._rule(node))
 

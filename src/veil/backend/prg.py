@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 ROUND_ZERO_SHARES = 1  # started at block (round number, 1, 0): all products of a round
 TRUNC_MASK = 2  # at (node id, 2, 0): a truncation's share component and candidate pads
 OUTPUT_MASK = 3  # at (node id, 3, 0)
+INPUT_SHARE = 4  # at (0, 4, 0) of an owner's fresh input seed: a whole input component
 
 
 class KeyAgreement:

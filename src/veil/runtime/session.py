@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veil.backend.rep3 import Rep3Server, pack, unpack
+from veil.backend.rep3 import Rep3Server, pack
 from veil.backend.rep3_verify import VerificationFailed, output_digest
 from veil.backend.tamper import Tamper
 from veil.ir.nodes import Circuit, OutputSpec
 from veil.net.transport import ACCEPT, DONE, INPUT, OUTPUT, PROGRESS, ROUND, Channel, PeerError
 from veil.runtime.sharing import (
-    input_layout,
     input_messages,
     owners_of,
+    read_input_message,
     receivers_of,
     reconstruct,
 )
@@ -104,12 +104,12 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     for owner, specs in owners_of(circuit).items():
         payload = parties[owner].recv(INPUT, 0)
         try:
-            arrays = unpack(payload, input_layout(specs))
+            pairs = read_input_message(me, specs, payload)
         except ValueError as exc:
             raise PeerError(f"{owner} sent malformed input shares: {exc}") from None
-        for k, spec in enumerate(specs):
+        for spec, pair in zip(specs, pairs, strict=True):
             server.values[spec.node] = tuple(  # type: ignore[assignment]
-                server.tamper.sent("inputs", ("input", index[spec.node], j), arrays[2 * k + j])
+                server.tamper.sent("inputs", ("input", index[spec.node], j), pair[j])
                 for j in range(2))
         audit("input", {"owner": owner, "bytes": len(payload),
                         "inputs": [{"name": s.name, "shape": list(s.type.shape)} for s in specs],

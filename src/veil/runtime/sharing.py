@@ -1,8 +1,9 @@
 """What a data owner and a result receiver do with shares, on their own host.
 
 An owner splits each of its inputs into three fresh random shares and sends server i
-the pair (x_i, x_{i+1}); a receiver adds up (or XORs) the three re-randomized shares
-the servers send it. Nothing here ever sees another party's plaintext.
+what it needs of the pair (x_i, x_{i+1}) (two of the components as seeds); a receiver
+adds up (or XORs) the three re-randomized shares the servers send it. Nothing here
+ever sees another party's plaintext.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from veil.backend.rep3 import unpack
+from veil.backend import prg
+from veil.backend.rep3 import pack, unpack
 from veil.ir.nodes import Circuit, InputSpec, OutputSpec
 from veil.schedule import SERVERS
 from veil.types import BOOL
@@ -42,13 +44,11 @@ def site_ids(circuit: Circuit) -> dict[str, int]:
     return {p: SERVERS + k for k, p in enumerate(circuit.parties)}
 
 
-def input_layout(specs: list[InputSpec]) -> list[tuple[tuple[int, ...], bool]]:
-    """(shape, is_bool) of every array in one owner's input message: two shares each."""
-    return [(s.type.shape, s.type.base == BOOL) for s in specs for _ in range(2)]
-
-
 def output_layout(outs: list[OutputSpec]) -> list[tuple[tuple[int, ...], bool]]:
     return [(o.type.shape, o.type.base == BOOL) for o in outs]
+
+
+SEED_BYTES = 16
 
 
 def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
@@ -68,62 +68,74 @@ def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
     return [r0, r1, last]
 
 
-def _fill_random(buf: np.ndarray, step: int = 1 << 20) -> None:
-    for i in range(0, buf.size, step):
-        buf[i:i + step] = np.frombuffer(os.urandom(min(step, buf.size - i)), dtype=np.uint8)
+def expand(seed: bytes | bytearray, specs: list[InputSpec]) -> list[np.ndarray]:
+    """The component of every input drawn from a seed (AES-128-CTR): ring values take 8
+    bytes of the stream each, bits one byte each (its low bit), in the specs' order."""
+    sizes = [(s.type.size, s.type.base == BOOL) for s in specs]
+    stream = prg.stream(bytes(seed), 0, prg.INPUT_SHARE,
+                        sum(n if is_bool else 8 * n for n, is_bool in sizes))
+    out, at = [], 0
+    for spec, (n, is_bool) in zip(specs, sizes, strict=True):
+        if is_bool:
+            bits = np.frombuffer(stream, dtype=np.uint8, count=n, offset=at) & 1
+            out.append(bits.astype(np.bool_).reshape(spec.type.shape))
+            at += n
+        else:
+            out.append(np.frombuffer(stream, dtype=U64, count=n, offset=at)
+                       .reshape(spec.type.shape))
+            at += 8 * n
+    return out
 
 
 def input_messages(specs: list[InputSpec], values: dict[str, np.ndarray]
-                   ) -> Iterator[bytearray]:  # fmt: skip
-    """One owner's three input messages, in server order: server i gets (x_i, x_{i+1}) of
-    every input, laid out as `pack` does (ring values first, then all bits packed).
+                   ) -> Iterator[bytes | bytearray]:  # fmt: skip
+    """One owner's three input messages, in server order; server i learns (x_i, x_{i+1}).
 
-    Ring inputs, the large ones, are shared in two message buffers instead of three
-    component arrays plus a message: server 0's message [x0 | x1] is random; server
-    1's is [x1 | x − x0 − x1]; server 0's buffer is then rewritten in place into server
-    2's [x2 | x0]. Send each message before asking for the next: the owner then holds
-    its inputs and two messages at most (for a 1M×7 fixed input 56 + 2 × 112 MB
-    instead of 56 + 3 × 56 + 3 × 112)."""
-    ring = [values[s.name].reshape(-1) for s in specs if s.type.base != BOOL]
-    bool_parts = [split(values[s.name], True) for s in specs if s.type.base == BOOL]
-    sizes = [int(x.size) for x in ring]
-    starts = np.cumsum([0, *(2 * n for n in sizes)])
-    ring_total = int(starts[-1])
-    bits_total = 2 * sum(int(p[0].size) for p in bool_parts)
-    length = 8 * ring_total + (bits_total + 7) // 8
+    x0 and x1 are drawn from two fresh 128-bit seeds s0 and s1 (AES-CTR), and only
+    x2 = x − x0 − x1 is sent in full (ABY3, Mohassel & Rindal 2018, §2.2): server 0 gets
+    [s0 | s1], server 1 [s1 | x2] and server 2 [s0 | x2], so an input costs one element
+    on the wire per server that needs x2 instead of two per server: 2 elements per
+    element instead of 6. Each server's pair is as uniform as with three explicit
+    components (x_i and x_{i+1} are two of three additive shares)."""
+    s0, s1 = os.urandom(SEED_BYTES), os.urandom(SEED_BYTES)
+    x0, x1 = expand(s0, specs), expand(s1, specs)
+    last = []
+    for spec, a, b in zip(specs, x0, x1, strict=True):
+        x = np.asarray(values[spec.name])
+        if spec.type.base == BOOL:
+            last.append(x.astype(np.bool_) ^ a ^ b)
+        else:
+            c = x.astype(U64)  # one new array, no temporaries
+            c -= a
+            c -= b
+            last.append(c)
+    del x0, x1
+    yield s0 + s1
+    message = bytearray(s1) + pack(last)
+    del last
+    yield message
+    message[:SEED_BYTES] = s0  # the same x2, now with s0: no second copy of the payload
+    yield message
 
-    def halves(buf: bytearray) -> list[tuple[np.ndarray, np.ndarray]]:
-        words = np.frombuffer(buf, dtype=U64, count=ring_total)
-        return [(words[a:a + n], words[a + n:a + 2 * n])
-                for a, n in zip(starts[:-1], sizes, strict=True)]
 
-    def with_bits(buf: bytearray, me: int) -> bytearray:
-        if bool_parts:
-            bits = np.concatenate([part.reshape(-1) for comps in bool_parts
-                                   for part in (comps[me], comps[(me + 1) % SERVERS])])
-            np.frombuffer(buf, dtype=np.uint8, offset=8 * ring_total)[...] = np.packbits(bits)
-        return buf
-
-    def fill_second(first: bytearray, second: bytearray) -> None:
-        for x, (x0, x1), (y1, y2) in zip(ring, halves(first), halves(second), strict=True):
-            y1[...] = x1
-            np.subtract(x.astype(U64, copy=False), x0, out=y2)
-            y2 -= x1
-
-    def rewrite_first(first: bytearray, second: bytearray) -> None:
-        for (x0, x1), (_, x2) in zip(halves(first), halves(second), strict=True):
-            x1[...] = x0
-            x0[...] = x2
-
-    first = bytearray(length)
-    _fill_random(np.frombuffer(first, dtype=np.uint8, count=8 * ring_total))
-    yield with_bits(first, 0)  # [x0 | x1], both random
-    second = bytearray(length)
-    fill_second(first, second)
-    yield with_bits(second, 1)  # [x1 | x2]
-    rewrite_first(first, second)
-    del second  # no view of it is left: its memory goes back before the last send
-    yield with_bits(first, 2)  # [x2 | x0]
+def read_input_message(me: int, specs: list[InputSpec], payload: bytes | bytearray
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """Server `me`'s pair (x_me, x_me+1) of every input from its owner's message;
+    ValueError when the message does not have the expected size."""
+    if me == 0:
+        if len(payload) != 2 * SEED_BYTES:
+            raise ValueError(f"payload of {len(payload)} bytes, expected {2 * SEED_BYTES}")
+        first = expand(payload[:SEED_BYTES], specs)
+        second = expand(payload[SEED_BYTES:], specs)
+        return list(zip(first, second, strict=True))
+    if len(payload) < SEED_BYTES:
+        raise ValueError(f"payload of {len(payload)} bytes, too short")
+    seeded = expand(payload[:SEED_BYTES], specs)
+    explicit = unpack(memoryview(payload)[SEED_BYTES:],
+                      [(s.type.shape, s.type.base == BOOL) for s in specs])
+    if me == 1:  # (x1 from s1, x2)
+        return list(zip(seeded, explicit, strict=True))
+    return list(zip(explicit, seeded, strict=True))  # server 2: (x2, x0 from s0)
 
 
 def reconstruct(outs: list[OutputSpec], payloads: list[bytes | bytearray]
