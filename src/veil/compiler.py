@@ -12,7 +12,7 @@ from typing import Any
 
 from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3, numerics, ops, sorting
+from veil.ir import lower_rep3, numerics, sorting, sorting_verified
 from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
@@ -61,7 +61,9 @@ class Compiled:
         """The naive circuit for the same backend (for before/after comparisons)."""
         naive = numerics.run(self.unoptimized)
         if self.backend == "rep3":
-            return lower_rep3.run(sorting.run(naive), self.security)
+            tables = _expand_tables(naive, "malicious") if self.security == "malicious" \
+                else sorting.run(naive)
+            return lower_rep3.run(tables, self.security)
         return naive
 
     @functools.cached_property
@@ -85,8 +87,9 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
 
     `security` "malicious" builds the verified rep3 circuit (docs/security.md): its
-    truncations are made of products, and a program whose operations the verified mode
-    cannot check yet (sorting, shuffling, matching, grouped sums) is refused here.
+    truncations are made of products, its table operations of comparisons, selects,
+    products and AND gates (veil.ir.sorting_verified), and a program with an operation
+    the verified mode cannot check yet (a shuffle) is refused here (V0803).
 
     For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
     then it is lowered to protocol primitives and optimized again, so common
@@ -159,16 +162,7 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
     protocol = None
     if backend == "rep3":
         step(lower_rep3.NAME)  # the expansion of table operations is part of this step
-        bounds = None
-        if sorting.has_tables(optimized):
-            analysis = ranges.run(optimized)
-            # an interval after a finding is the value as if it had not overflowed: no
-            # longer a bound to sort by
-            bounds = None if analysis.findings else \
-                sorting.key_bounds(optimized, analysis.intervals)
-        if security == "malicious":
-            _refuse_unverified(optimized, loader.sources)
-        tables = sorting.run(optimized, bounds)
+        tables = _expand_tables(optimized, security, loader.sources)
         if tables is not optimized:
             records.append(record(sorting.NAME, optimized, tables))
         protocol = lower_rep3.run(tables, security)
@@ -182,19 +176,33 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
                     security)
 
 
-def _refuse_unverified(circuit: Circuit, sources: SourceMap) -> None:
-    """V0803 for every table operation: the verified mode has no check of shuffles and
-    openings to the servers yet, and it never runs what it does not check."""
-    found = []
-    for node in circuit.nodes:
-        if node.op in ops.TABLES:
-            found.append(Diagnostic(
-                "V0803", f"`{node.op}` cannot run with --security malicious yet: its shuffles "
-                         f"and openings to the servers are not verified",
-                node.span, help="run this program with --security semi-honest, or leave the "
-                                "table operation out (docs/security.md, section 11)"))
-    if found:
-        raise VeilError(found, sources)
+def _expand_tables(circuit: Circuit, security: str,
+                   sources: SourceMap | None = None) -> Circuit:  # fmt: skip
+    """The table operations expanded for the mode: shuffles and openings to the servers
+    (veil.ir.sorting) or, verified, checked operations only (veil.ir.sorting_verified);
+    V0803 on the line of one the verified mode cannot check (it never runs what it does
+    not check)."""
+    if not sorting.has_tables(circuit):
+        return circuit
+    analysis = ranges.run(circuit)
+    # an interval after a finding is the value as if it had not overflowed: no longer a
+    # bound to sort by
+    bounds = None if analysis.findings else sorting.key_bounds(circuit, analysis.intervals)
+    if security != "malicious":
+        return sorting.run(circuit, bounds)
+    try:
+        return sorting_verified.run(circuit, bounds)
+    except sorting_verified.Unverifiable as exc:
+        raise VeilError([Diagnostic(
+            "V0803", f"`{_source_op(exc.node.op)}` cannot run with --security malicious: "
+                     f"{exc.reason}",
+            exc.node.span, help="run this program with --security semi-honest, or leave "
+                                "the operation out (docs/security.md, section 11)")],
+            sources) from None
+
+
+def _source_op(op: str) -> str:
+    return "sort" if op == "sort_by" else op
 
 
 def _check_verified(protocol: Circuit) -> None:

@@ -1,0 +1,253 @@
+"""Pass `sort-lower` for the verified (malicious) mode: table operations made of checked
+operations only.
+
+The semi-honest expansion (veil.ir.sorting) shuffles rows and opens their shuffled
+destinations to the servers; the verified mode has no check of a shuffle's messages, so
+here every table operation becomes comparisons (`eq`, `<`), `select`, products, AND gates
+and local moves to public positions — the operations the verified mode checks
+(docs/security.md §11). Nothing is opened to the servers.
+
+- `isin(a, b)` with at most ALL_PAIRS_MAX pairs: all-pairs equality, then an OR along
+  the rows (one AND a pair and level: ⌈log2 m⌉ rounds). `isin(b, a)` reads the same
+  equality matrix along the other axis, so the two calls cost one matrix. 7 + ⌈log2 m⌉
+  rounds: far fewer than any sorting network (each of whose layers is a comparison),
+  and fewer bytes up to about a thousand rows a side (docs/language.md, Tables).
+- Larger `isin` with declared key ranges: Batcher's odd–even merge sort
+  (veil.ir.sorting_network) of b ++ a on the unique compare key (k − lo)·N + p (p the
+  row's place in b ++ a: b's rows first in every run of equal keys), the same run
+  marking and prefix carry as the semi-honest expansion (AND gates), and a second
+  network sort on p to bring the flags back to a's order.
+- `sum_by(keys, values, domain)`: the domain is public, so equality of every key with
+  every domain key (n·d comparisons, exact for all 64-bit keys) and one dot product per
+  domain key with the values: 7 + 2 + 1 rounds.
+- `sort(x)` and `sort(x, by=k)`: the merging network on k, stable through the compare
+  key (k − lo)·n + p when the keys' range is declared (and for `fixed` values sorted
+  alone, where equal keys are equal rows); the other rows move with the same selects.
+  `<` is the sign of a 64-bit difference, exact only for keys less than 2^63 apart:
+  an `int` key without a declared range is refused (V0803), never sorted wrongly.
+- `shuffle(x)` stays refused (V0803): a verified shuffle needs secret random keys drawn
+  by the servers, which the verified mode does not have yet.
+
+Every step's round count depends on the sizes only, so the report predicts the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veil.ir.nodes import Circuit, Node
+from veil.ir.sorting import Bounds, _Expander, has_tables
+from veil.ir.sorting_network import network_layers
+from veil.types import BOOL, FIXED, INT
+
+ALL_PAIRS_MAX = 1 << 20
+"""`isin` of at most this many pairs (n·m) is all-pairs equality: about 127 AND gates a
+pair in 7 + ⌈log2 m⌉ rounds, against roughly 30 rounds a network layer and
+⌈log2 N⌉(⌈log2 N⌉+1) layers for the two network sorts (N = n + m); a million pairs
+send about 16 MB a server in AND gates, so beyond that the network pays."""
+COMPARE_MAX = 1 << 62
+"""Compare keys stay below 2^62, so the sign of their difference (`<`) is exact."""
+
+
+class Unverifiable(Exception):
+    """A table operation the verified expansion cannot build soundly (the compiler turns
+    it into V0803 on the operation's line)."""
+
+    def __init__(self, node: Node, reason: str):
+        super().__init__(reason)
+        self.node = node
+        self.reason = reason
+
+
+class _VerifiedExpander(_Expander):
+    """The table operations as checked operations only (see the module docstring)."""
+
+    # ------------------------------------------------------------ the network
+
+    def network_sort(self, key: int, columns: list[int]) -> list[int]:
+        """The columns' rows in ascending order of `key` (distinct values less than 2^62
+        apart): Batcher's odd–even merge sort (Batcher, "Sorting networks and their
+        applications", AFIPS 1968). Each layer compares its pairs' keys with one `<`
+        and exchanges every column with a `select` of the difference (an XOR for bools)
+        on all its pairs at once. Returns the sorted key and columns."""
+        n = self.n_rows(key)
+        cols = [key, *columns]
+        for pairs in network_layers(n):
+            low = np.array([i for i, _ in pairs])
+            high = np.array([j for _, j in pairs])
+            m = len(pairs)
+            rest = np.setdiff1d(np.arange(n), np.concatenate([low, high]))
+            where = np.empty(n, dtype=np.int64)  # low ends, then high ends, then the rest
+            where[low], where[high], where[rest] = np.arange(m), m + np.arange(m), \
+                2 * m + np.arange(len(rest))
+            back = np.empty(n, dtype=np.int64)
+            back[where] = np.arange(n)
+            to_line, from_line = self.const(where, INT), self.const(back, INT)
+            lined = [self.scatter(c, to_line, n) for c in cols]
+            swap = self.add("lt", self.rows(lined[0], m, 2 * m), self.rows(lined[0], 0, m))
+            cols = [self.exchange(c, swap, m, n, from_line) for c in lined]
+        return cols
+
+    def exchange(self, lined: int, swap: int, m: int, n: int, back: int) -> int:
+        """Rows 0..m−1 and m..2m−1 of `lined` exchanged where `swap`, then put back."""
+        a, b = self.rows(lined, 0, m), self.rows(lined, m, 2 * m)
+        t = self.t(lined)
+        cond = swap
+        if len(t.shape) > 1:  # one condition a row: a column for numpy's broadcasting
+            cond = self.add("reshape", swap, shape=(m, *([1] * (len(t.shape) - 1))))
+        if t.base == BOOL:  # (an AND with a public column is local)
+            diff = self.add("and", cond, self.add("xor", a, b))
+            parts = [self.add("xor", a, diff), self.add("xor", b, diff)]
+        else:
+            zero = self.const(np.zeros((m, *t.shape[1:])), t.base)
+            diff = self.add("select", cond, self.add("sub", b, a), zero)
+            parts = [self.add("add", a, diff), self.add("sub", b, diff)]
+        if 2 * m < n:
+            parts.append(self.rows(lined, 2 * m, n))
+        return self.scatter(self.add("concat", *parts), back, n)
+
+    def compare_key(self, keys: int, bounds: tuple[int, int] | None, unique: bool,
+                    node: Node) -> int:  # fmt: skip
+        """A key the network sorts exactly: (k − lo)·n + p with p the row's place (so
+        equal keys keep their order) when `unique` is asked for, k − lo otherwise.
+        Needs the keys' declared range [lo, hi], except for `fixed` keys sorted without
+        ties to break (|k| < 2^46: every difference is exact)."""
+        n = self.n_rows(keys)
+        if bounds is None:
+            if not unique and self.t(keys).base == FIXED:
+                return keys
+            raise Unverifiable(node, "its keys have no declared range: the verified mode "
+                                     "compares keys by the sign of a 64-bit difference, "
+                                     "exact only for keys less than 2^63 apart")
+        lo, hi = bounds
+        scale = n if unique else 1
+        if (hi - lo + 1) * scale >= COMPARE_MAX:
+            raise Unverifiable(node, f"its keys' declared range [{lo}, {hi}] is too wide "
+                                     f"for an exact comparison of {n} rows")
+        shifted = self.add("sub", self.add("cast", keys, base=INT) if
+                           self.t(keys).base != INT else keys, self.raw_const([lo], INT))
+        if not unique:
+            return shifted
+        return self.add("add", self.add("mul", shifted, self.const(n, INT)),
+                        self.const(np.arange(n), INT))
+
+    # ------------------------------------------------------------ the operations
+
+    def sort_verified(self, keys: int, values: int, bounds: tuple[int, int] | None,
+                      node: Node) -> int:  # fmt: skip
+        if not self.t(keys).is_secret:
+            return self.sort_by(keys, values)  # a public order: moved at compile time
+        alone = keys == values
+        key = self.compare_key(keys, bounds, unique=not alone, node=node)
+        if alone:
+            ordered = self.network_sort(key, [])[0]
+            if key == keys:
+                return ordered
+            assert bounds is not None  # the key is k − lo
+            back = self.add("add", ordered, self.raw_const([bounds[0]], INT))
+            base = self.t(keys).base
+            return back if base == INT else self.add("cast", back, base=base)
+        return self.network_sort(key, [values])[1]
+
+    def all_pairs(self, a: int, b: int, want_a: bool, want_b: bool
+                  ) -> tuple[int | None, int | None]:  # fmt: skip
+        """isin(a, b) and isin(b, a) from one matrix of equalities."""
+        n, m = self.n_rows(a), self.n_rows(b)
+        same = self.add("eq", self.add("reshape", a, shape=(n, 1)),
+                        self.add("reshape", b, shape=(1, m)))
+        in_b = self.any_along(self.add("transpose", same)) if want_a else None
+        in_a = self.any_along(same) if want_b else None
+        return in_b, in_a
+
+    def any_along(self, matrix: int) -> int:
+        """The OR down each column of a bool [rows, cols] matrix: ¬ the AND of the
+        negations, halving the rows each round (⌈log2 rows⌉ rounds)."""
+        height, width = self.t(matrix).shape
+        if height == 0:
+            return self.const(np.zeros(width, bool), BOOL)
+        none = self.add("not", matrix)
+        while height > 1:
+            half = height // 2
+            both = self.add("and", self.rows(none, 0, half), self.rows(none, half, 2 * half))
+            none = both if height % 2 == 0 else \
+                self.add("concat", both, self.rows(none, 2 * half, height))
+            height = half + height % 2
+        return self.add("not", self.add("reshape", none, shape=(width,)))
+
+    def network_match(self, a: int, b: int, want_a: bool, want_b: bool,
+                      bounds: tuple[int, int] | None, node: Node
+                      ) -> tuple[int | None, int | None]:  # fmt: skip
+        """isin by two network sorts (module docstring)."""
+        n, m = self.n_rows(a), self.n_rows(b)
+        total = n + m
+        keys = self.add("concat", b, a)
+        key = self.compare_key(keys, bounds, unique=True, node=node)
+        is_b = self.const(np.arange(total) < m, BOOL)
+        origin = self.const(np.arange(total), INT)
+        # the compare key (k − lo)·N + p hides equal keys in its quotient: the keys
+        # themselves ride along to be compared once sorted
+        _, is_b, origin, sorted_keys = self.network_sort(key, [is_b, origin, keys])
+        same = self.add("eq", self.rows(sorted_keys, 1, total),
+                        self.rows(sorted_keys, 0, total - 1))
+        flags = []
+        if want_a:
+            same_prev = self.add("concat", self.const([False], BOOL), same)
+            keep = self.add("and", same_prev, self.add("not", is_b))
+            flags.append(self.prefix_carry(keep, is_b))
+        if want_b:
+            same_next = self.add("concat", same, self.const([False], BOOL))
+            keep = self.add("and", same_next, is_b)
+            flags.append(self.prefix_carry(keep, self.add("not", is_b), backward=True))
+        _, *back = self.network_sort(origin, flags)
+        in_b = self.rows(back[0], m, total) if want_a else None
+        in_a = self.rows(back[-1], 0, m) if want_b else None
+        return in_b, in_a
+
+    def sum_by_verified(self, keys: int, values: int, domain: int) -> int:
+        """Σ over the rows whose key equals each domain key: a dot product of the values
+        with the 0/1 equality matrix (exact for every 64-bit key)."""
+        n, d = self.n_rows(keys), self.n_rows(domain)
+        if n == 0 or d == 0:
+            return self.const(np.zeros(d), self.t(values).base)
+        same = self.add("eq", self.add("reshape", keys, shape=(n, 1)),
+                        self.add("reshape", domain, shape=(1, d)))
+        return self.add("matmul", values, self.add("b2a", same))
+
+    # ------------------------------------------------------------ the walk
+
+    def node(self, n: Node) -> int:
+        args = [self.map[a] for a in n.args]
+        self.b.span, self.b.fn = n.span, n.fn
+        secret = any(self.t(a).is_secret for a in args)
+        if n.op == "shuffle":
+            raise Unverifiable(n, "a verified shuffle needs secret random keys drawn by "
+                                  "the servers, which the verified mode does not have yet")
+        if n.op == "sort_by" and secret:
+            return self.sort_verified(*args, bounds=self.bounds_of(n.args[0]), node=n)
+        if n.op == "isin" and secret:
+            src_a, src_b = n.args
+            if (src_a, src_b) in self.matched:
+                return self.matched.pop((src_a, src_b))
+            swapped = (src_b, src_a) in self.wanted
+            a, b = args
+            if self.n_rows(a) * self.n_rows(b) <= ALL_PAIRS_MAX:
+                in_b, in_a = self.all_pairs(a, b, True, swapped)
+            else:
+                in_b, in_a = self.network_match(a, b, True, swapped,
+                                                self.bounds_of(*n.args), n)
+            if swapped:
+                assert in_a is not None
+                self.matched[(src_b, src_a)] = in_a
+            assert in_b is not None
+            return in_b
+        if n.op == "sum_by" and secret:
+            return self.sum_by_verified(*args)
+        return self.b.add(n.op, args, dict(n.attrs))
+
+
+def run(circuit: Circuit, bounds: Bounds | None = None) -> Circuit:
+    """Expand the table operations on secrets into checked operations only; raises
+    Unverifiable for one it cannot build soundly (a shuffle, an unbounded int sort)."""
+    if not has_tables(circuit):
+        return circuit
+    return _VerifiedExpander(circuit, bounds).expand()
