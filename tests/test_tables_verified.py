@@ -1,0 +1,152 @@
+"""Table operations in the verified (malicious) mode (veil.ir.sorting_verified): the
+same outputs as the plain backend for random small tables (all-pairs and network
+matching, network sorts, grouped sums), rounds and bytes as predicted on real shares,
+nothing opened to the servers, tampering aborts, and V0803 for what stays unverified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.rep3_harness import run_threaded, run_with_fault
+from tests.test_rep3_traffic import assert_traffic_matches
+from veil.backend.plain import PlainBackend
+from veil.backend.tamper import choose
+from veil.compiler import compile_source
+from veil.cost import report
+from veil.diagnostics import VeilError
+from veil.ir import ops, sorting_verified
+from veil.ir.semantics import decode, encode
+from veil.runtime.session import Fault, PartyResult
+from veil.schedule import schedule
+
+PROGRAM = """
+party a
+party b
+party r
+input x: secret int[{n}] in [-40, 40] from a
+input v: secret fixed[{n}] in [-100.0, 100.0] from a
+input y: secret int[{m}] in [-40, 40] from b
+input w: secret fixed[{m}] in [-100.0, 100.0] from b
+input u: secret int[{m}] from b
+output s = sort(x) to r
+output sv = sort(v) to r
+output by = sort(v, x) to r
+output rows = sort(transpose([x, x * 3]), x) to r
+output in_y = isin(x, y) to a
+output in_x = isin(y, x) to b
+output totals = sum_by(concat(x, u), concat(v, w), [-3, 0, 2, 5, 7, 1099511627776]) to r
+"""
+
+
+def program(n: int, m: int) -> str:
+    return PROGRAM.format(n=n, m=m)
+
+
+def sample(rng: np.random.Generator, n: int, m: int) -> dict[str, np.ndarray]:
+    pool = np.array([-40, -3, 0, 2, 5, 7, 9, 40])  # many ties
+    wide = np.array([-3, 0, 2, 5, 1 << 40, -(1 << 62), (1 << 62) + 1, -(1 << 63)])
+    return {"x": rng.choice(pool, n), "v": np.round(rng.uniform(-100, 100, n), 3),
+            "y": rng.choice(pool, m), "w": np.round(rng.uniform(-100, 100, m), 3),
+            "u": rng.choice(wide, m)}
+
+
+def encoded(circuit, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {s.name: encode(values[s.name], s.type.base) for s in circuit.inputs}
+
+
+def reference(n: int, m: int, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    plain = compile_source(program(n, m)).circuit
+    return dict(PlainBackend().run(plain, raw).outputs)
+
+
+def same_outputs(got: dict, want: dict) -> None:
+    assert set(got) == set(want)
+    for name, value in want.items():  # ring elements: exactly, to the last bit
+        assert np.array_equal(np.asarray(got[name]), np.asarray(value)), name
+
+
+@pytest.fixture
+def network_matching(monkeypatch):
+    """isin by the two network sorts even for tiny tables."""
+    monkeypatch.setattr(sorting_verified, "ALL_PAIRS_MAX", 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 11), st.integers(1, 9), st.integers(0, 2**32), st.booleans())
+def test_verified_expansion_matches_plain_for_random_tables(n: int, m: int, seed: int,
+                                                            network: bool) -> None:
+    """The verified circuit evaluated in the clear (component 0 is the value) equals the
+    plain backend exactly: sorts with ties, matching both ways, grouped sums with keys
+    anywhere in 64 bits."""
+    old = sorting_verified.ALL_PAIRS_MAX
+    sorting_verified.ALL_PAIRS_MAX = 0 if network else old
+    try:
+        mal = compile_source(program(n, m), backend="rep3", security="malicious").executable
+    finally:
+        sorting_verified.ALL_PAIRS_MAX = old
+    raw = encoded(mal, sample(np.random.default_rng(seed), n, m))
+    same_outputs(PlainBackend().run(mal, raw).outputs, reference(n, m, raw))
+
+
+@pytest.mark.parametrize("n, m, seed, network", [(7, 4, 1, False), (5, 6, 2, True)])
+def test_verified_tables_on_rep3_match_plain_with_the_predicted_traffic(
+        n: int, m: int, seed: int, network: bool, monkeypatch) -> None:  # fmt: skip
+    if network:
+        monkeypatch.setattr(sorting_verified, "ALL_PAIRS_MAX", 0)
+    mal = compile_source(program(n, m), backend="rep3", security="malicious").executable
+    raw = encoded(mal, sample(np.random.default_rng(seed), n, m))
+    run = run_threaded(mal, raw, timeout=120)
+    assert_traffic_matches(mal, run.result.stats)
+    same_outputs(run.result.outputs, reference(n, m, raw))
+
+
+def test_nothing_is_opened_to_the_servers(network_matching) -> None:
+    mal = compile_source(program(6, 5), backend="rep3", security="malicious")
+    used = {node.op for node in mal.executable.nodes}
+    assert not used & (ops.TABLES | {"reveal", "shuffle_step"})
+    data = report.build(mal.executable, backend="rep3")
+    assert data["server_reveals"] == []
+    assert "opened to the servers" not in report.render(data)
+    semi = compile_source(program(6, 5), backend="rep3")  # which does open
+    assert report.build(semi.executable, backend="rep3")["server_reveals"]
+
+
+def test_tampering_with_a_table_program_aborts() -> None:
+    mal = compile_source(program(6, 5), backend="rep3", security="malicious").executable
+    sched = schedule(mal)
+    for seed, kind in enumerate(("a2b", "products", "a2b", "products")):
+        rng = np.random.default_rng(seed)
+        tamper = choose(kind, mal, sched, seed)
+        bad = int(rng.integers(3))
+        raw = encoded(mal, sample(rng, 6, 5))
+        outcome = run_with_fault(mal, raw, Fault(bad, 0, "tamper", tamper))
+        assert tamper.done, tamper.where
+        assert not [p for p, r in outcome.parties.items() if isinstance(r, PartyResult)]
+        assert all(e is not None for s, e in outcome.servers.items() if s != bad)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("party a\ninput x: secret int[8] from a\noutput y = shuffle(x) to a\n",
+     "`shuffle` cannot run with --security malicious: a verified shuffle needs"),
+    ("party a\ninput x: secret int[8] from a\noutput y = sort(x) to a\n",
+     "`sort` cannot run with --security malicious: its keys have no declared range"),
+    ("party a\ninput x: secret int[8] in [-10, 10] from a\ninput y: secret int[8] from a\n"
+     "output z = isin(x, y) to a\n", "no declared range"),
+])
+def test_what_stays_unverified_is_refused(source: str, message: str, monkeypatch) -> None:
+    monkeypatch.setattr(sorting_verified, "ALL_PAIRS_MAX", 0)
+    with pytest.raises(VeilError) as info:
+        compile_source(source, backend="rep3", security="malicious")
+    (diag,) = info.value.diagnostics
+    assert diag.code == "V0803" and message in diag.message and diag.span is not None
+
+
+def test_sort_of_fixed_values_needs_no_range() -> None:
+    src = "party a\ninput x: secret fixed[9] from a\noutput y = sort(x) to a\n"
+    mal = compile_source(src, backend="rep3", security="malicious").executable
+    values = np.array([3.5, -1e9, 0.25, 1e9, -2.0, 3.5, 0.0, -1e9, 7.0])
+    out = PlainBackend().run(mal, {"x": encode(values, "fixed")}).outputs
+    assert np.array_equal(decode(out["y"], "fixed"), np.sort(values))
