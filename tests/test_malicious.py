@@ -47,19 +47,19 @@ def test_program_runs_verified_with_the_reference_outputs(name: str) -> None:
         assert np.array_equal(got[out.name], want[out.name]), out.name
 
 
-SHUFFLE = """party a
+UNBOUNDED_SORT = """party a
 party r
 input x: secret int[8] from a
-output y = shuffle(x) to r
+output y = sort(x) to r
 """
 
 
-def test_a_shuffle_is_refused_at_compile_time() -> None:
+def test_a_sort_of_unbounded_ints_is_refused_at_compile_time() -> None:
     with pytest.raises(VeilError) as info:
-        compile_source(SHUFFLE, backend="rep3", security="malicious")
+        compile_source(UNBOUNDED_SORT, backend="rep3", security="malicious")
     codes = {d.code for d in info.value.diagnostics}
     assert codes == {"V0803"}
-    assert "`shuffle` cannot run with --security malicious" in info.value.diagnostics[0].message
+    assert "`sort` cannot run with --security malicious" in info.value.diagnostics[0].message
     assert info.value.diagnostics[0].span is not None
 
 
@@ -150,8 +150,8 @@ def test_cli_runs_and_costs_the_verified_mode(tmp_path: Path) -> None:
     semi = subprocess.run([sys.executable, "-m", "veil", "run", str(program), "--json", "-q"],
                           capture_output=True, text=True)
     assert json.loads(semi.stdout)["outputs"] == out["outputs"]
-    shuffling = tmp_path / "shuffle.mpc"
-    shuffling.write_text(SHUFFLE)
-    refused = subprocess.run([sys.executable, "-m", "veil", "check", str(shuffling),
+    sorting = tmp_path / "sort.mpc"
+    sorting.write_text(UNBOUNDED_SORT)
+    refused = subprocess.run([sys.executable, "-m", "veil", "check", str(sorting),
                               "--security", "malicious"], capture_output=True, text=True)
     assert refused.returncode == 1 and "V0803" in refused.stderr

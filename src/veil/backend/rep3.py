@@ -44,7 +44,7 @@ from veil.backend.duplex import round_trip
 from veil.backend.rep3_verify import Verifier
 from veil.backend.tamper import Tamper
 from veil.ir.nodes import Circuit, Node
-from veil.ir.ops import trunc_bits
+from veil.ir.ops import RANDOM_BITS, trunc_bits
 from veil.ir.semantics import apply, const_array
 from veil.net.transport import Channel, PeerError
 from veil.schedule import NEXT, PREV, SERVERS, Schedule, trunc_roles
@@ -185,6 +185,8 @@ class Rep3Server:
     def local(self, node: Node) -> Value:
         if node.op == "const":
             return const_array(node)
+        if node.op == RANDOM_BITS:
+            return self.random_bits(node)
         args = [self.values[a] for a in node.args]
         secret = [isinstance(a, tuple) for a in args]
         if not any(secret):
@@ -202,6 +204,15 @@ class Rep3Server:
                          for j in range(2))  # type: ignore[return-value]
         with np.errstate(over="ignore"):
             return tuple(apply(node, [a[j] for a in lifted]) for j in range(2))  # type: ignore
+
+    def random_bits(self, node: Node) -> Share:
+        """Secret random bits with no communication: component j from the key of the two
+        servers that hold it (server i's x_i from k_i, shared with server i−1, and
+        x_{i+1} from k_{i+1}). The one component a single server lacks is uniform to
+        it, so the bits are too."""
+        shape = tuple(node.attr("shape"))
+        return (prg.bits(self.key_prev, node.id, prg.RANDOM_BITS, shape),
+                prg.bits(self.key_next, node.id, prg.RANDOM_BITS, shape))
 
     def component(self, node: Node, x: Share) -> Share:
         """Trivial sharing of component j of x: held by the two servers that know x_j."""

@@ -25,8 +25,12 @@ and local moves to public positions — the operations the verified mode checks
   alone, where equal keys are equal rows); the other rows move with the same selects.
   `<` is the sign of a 64-bit difference, exact only for keys less than 2^63 apart:
   an `int` key without a declared range is refused (V0803), never sorted wrongly.
-- `shuffle(x)` stays refused (V0803): a verified shuffle needs secret random keys drawn
-  by the servers, which the verified mode does not have yet.
+- `shuffle(x)`: the network sort of the rows by secret random keys r·n + p, where r
+  has SHUFFLE_KEY_BITS random bits (`random_bits`: each server expands the PRG keys it
+  shares with its neighbours, so the one component a corrupted server lacks makes r
+  uniform to it) and p the row's place breaks ties. Every permutation is equally
+  likely unless two keys collide (probability below n²/2^(SHUFFLE_KEY_BITS+1)), and
+  the result is a permutation whatever a server does, or the checks abort.
 
 Every step's round count depends on the sizes only, so the report predicts the run.
 """
@@ -45,6 +49,10 @@ ALL_PAIRS_MAX = 1 << 20
 pair in 7 + ⌈log2 m⌉ rounds, against roughly 30 rounds a network layer and
 ⌈log2 N⌉(⌈log2 N⌉+1) layers for the two network sorts (N = n + m); a million pairs
 send about 16 MB a server in AND gates, so beyond that the network pays."""
+SHUFFLE_KEY_BITS = 40
+"""Random bits of a verified shuffle's keys: two of n rows draw the same key with
+probability below n²/2^41 (4.5·10^-6 for 2,000 rows), and r·n + p stays below 2^62 up
+to 2^22 rows. Each bit is one `b2a` (two products)."""
 COMPARE_MAX = 1 << 62
 """Compare keys stay below 2^62, so the sign of their difference (`<`) is exact."""
 
@@ -213,6 +221,21 @@ class _VerifiedExpander(_Expander):
                         self.add("reshape", domain, shape=(1, d)))
         return self.add("matmul", values, self.add("b2a", same))
 
+    def shuffle_verified(self, x: int, group: int, node: Node) -> int:
+        """The rows of x in a uniformly random order (module docstring)."""
+        n = self.n_rows(x)
+        if n <= 1:
+            return x
+        if n << SHUFFLE_KEY_BITS >= COMPARE_MAX:
+            raise Unverifiable(node, f"{n} rows are too many for the verified shuffle's "
+                                     f"{SHUFFLE_KEY_BITS}-bit random keys")
+        bits = self.add("random_bits", shape=(n, SHUFFLE_KEY_BITS), group=group)
+        powers = self.const(1 << np.arange(SHUFFLE_KEY_BITS, dtype=np.int64), INT)
+        random = self.add("matmul", self.add("b2a", bits), powers)  # local: public weights
+        key = self.add("add", self.add("mul", random, self.const(n, INT)),
+                       self.const(np.arange(n), INT))
+        return self.network_sort(key, [x])[1]
+
     # ------------------------------------------------------------ the walk
 
     def node(self, n: Node) -> int:
@@ -220,8 +243,7 @@ class _VerifiedExpander(_Expander):
         self.b.span, self.b.fn = n.span, n.fn
         secret = any(self.t(a).is_secret for a in args)
         if n.op == "shuffle":
-            raise Unverifiable(n, "a verified shuffle needs secret random keys drawn by "
-                                  "the servers, which the verified mode does not have yet")
+            return self.shuffle_verified(args[0], n.attr("group"), n)
         if n.op == "sort_by" and secret:
             return self.sort_verified(*args, bounds=self.bounds_of(n.args[0]), node=n)
         if n.op == "isin" and secret:
@@ -247,7 +269,8 @@ class _VerifiedExpander(_Expander):
 
 def run(circuit: Circuit, bounds: Bounds | None = None) -> Circuit:
     """Expand the table operations on secrets into checked operations only; raises
-    Unverifiable for one it cannot build soundly (a shuffle, an unbounded int sort)."""
+    Unverifiable for one it cannot build soundly (an int sort without a declared range,
+    a shuffle of more than 2^22 rows)."""
     if not has_tables(circuit):
         return circuit
     return _VerifiedExpander(circuit, bounds).expand()
