@@ -47,19 +47,19 @@ def test_program_runs_verified_with_the_reference_outputs(name: str) -> None:
         assert np.array_equal(got[out.name], want[out.name]), out.name
 
 
-UNBOUNDED_SORT = """party a
+LARGE_SHUFFLE = """party a
 party r
-input x: secret int[8] from a
-output y = sort(x) to r
+input x: secret int[5000000] from a
+output y = shuffle(x) to r
 """
 
 
-def test_a_sort_of_unbounded_ints_is_refused_at_compile_time() -> None:
+def test_a_shuffle_beyond_its_random_keys_is_refused_at_compile_time() -> None:
     with pytest.raises(VeilError) as info:
-        compile_source(UNBOUNDED_SORT, backend="rep3", security="malicious")
+        compile_source(LARGE_SHUFFLE, backend="rep3", security="malicious")
     codes = {d.code for d in info.value.diagnostics}
     assert codes == {"V0803"}
-    assert "`sort` cannot run with --security malicious" in info.value.diagnostics[0].message
+    assert "`shuffle` cannot run with --security malicious" in info.value.diagnostics[0].message
     assert info.value.diagnostics[0].span is not None
 
 
@@ -150,8 +150,8 @@ def test_cli_runs_and_costs_the_verified_mode(tmp_path: Path) -> None:
     semi = subprocess.run([sys.executable, "-m", "veil", "run", str(program), "--json", "-q"],
                           capture_output=True, text=True)
     assert json.loads(semi.stdout)["outputs"] == out["outputs"]
-    sorting = tmp_path / "sort.mpc"
-    sorting.write_text(UNBOUNDED_SORT)
-    refused = subprocess.run([sys.executable, "-m", "veil", "check", str(sorting),
+    shuffling = tmp_path / "shuffle.mpc"
+    shuffling.write_text(LARGE_SHUFFLE)
+    refused = subprocess.run([sys.executable, "-m", "veil", "check", str(shuffling),
                               "--security", "malicious"], capture_output=True, text=True)
     assert refused.returncode == 1 and "V0803" in refused.stderr

@@ -38,6 +38,9 @@ output rows = sort(transpose([x, x * 3]), x) to r
 output in_y = isin(x, y) to a
 output in_x = isin(y, x) to b
 output totals = sum_by(concat(x, u), concat(v, w), [-3, 0, 2, 5, 7, 1099511627776]) to r
+output su = sort(u) to r
+output bu = sort(w, u) to r
+output svw = sort(concat(v, w)) to r
 """
 
 
@@ -47,7 +50,8 @@ def program(n: int, m: int) -> str:
 
 def sample(rng: np.random.Generator, n: int, m: int) -> dict[str, np.ndarray]:
     pool = np.array([-40, -3, 0, 2, 5, 7, 9, 40])  # many ties
-    wide = np.array([-3, 0, 2, 5, 1 << 40, -(1 << 62), (1 << 62) + 1, -(1 << 63)])
+    wide = np.array([-3, 0, 2, 5, 1 << 40, (1 << 32) + 2, -(1 << 32) + 5, -(1 << 62),
+                     (1 << 62) + 1, -(1 << 63), (1 << 63) - 1])
     return {"x": rng.choice(pool, n), "v": np.round(rng.uniform(-100, 100, n), 3),
             "y": rng.choice(pool, m), "w": np.round(rng.uniform(-100, 100, m), 3),
             "u": rng.choice(wide, m)}
@@ -128,26 +132,28 @@ def test_tampering_with_a_table_program_aborts() -> None:
         assert all(e is not None for s, e in outcome.servers.items() if s != bad)
 
 
-@pytest.mark.parametrize("source, message", [
-    ("party a\ninput x: secret int[8] from a\noutput y = sort(x) to a\n",
-     "`sort` cannot run with --security malicious: its keys have no declared range"),
-    ("party a\ninput x: secret int[8] in [-10, 10] from a\ninput y: secret int[8] from a\n"
-     "output z = isin(x, y) to a\n", "no declared range"),
-])
-def test_what_stays_unverified_is_refused(source: str, message: str, monkeypatch) -> None:
-    monkeypatch.setattr(sorting_verified, "ALL_PAIRS_MAX", 0)
+def test_a_shuffle_too_large_for_its_random_keys_is_refused() -> None:
+    source = "party a\ninput x: secret int[5000000] from a\noutput y = shuffle(x) to a\n"
+    message = "`shuffle` cannot run with --security malicious: 5000000 rows are too many"
     with pytest.raises(VeilError) as info:
         compile_source(source, backend="rep3", security="malicious")
     (diag,) = info.value.diagnostics
     assert diag.code == "V0803" and message in diag.message and diag.span is not None
 
 
-def test_sort_of_fixed_values_needs_no_range() -> None:
-    src = "party a\ninput x: secret fixed[9] from a\noutput y = sort(x) to a\n"
+def test_sorts_of_any_64_bit_keys_are_exact() -> None:
+    """Keys without a declared range, as far apart as 64 bits allow (where the sign of
+    a difference is wrong), sort by their two 32-bit halves."""
+    src = ("party a\ninput x: secret int[9] from a\ninput v: secret fixed[9] from a\n"
+           "output y = sort(x) to a\noutput w = sort(v, x) to a\noutput z = sort(v) to a\n")
     mal = compile_source(src, backend="rep3", security="malicious").executable
-    values = np.array([3.5, -1e9, 0.25, 1e9, -2.0, 3.5, 0.0, -1e9, 7.0])
-    out = PlainBackend().run(mal, {"x": encode(values, "fixed")}).outputs
-    assert np.array_equal(decode(out["y"], "fixed"), np.sort(values))
+    x = np.array([1 << 62, -(1 << 63), 5, (1 << 63) - 1, -1, 5, (1 << 32) - 1, 1 << 32, 0])
+    v = np.array([3.5, -1e9, 0.25, 1e9, -2.0, 3.5, 0.0, -1e9, 7.0])
+    raw = {"x": encode(x, "int"), "v": encode(v, "fixed")}
+    out = run_threaded(mal, raw, timeout=60).result.outputs
+    assert np.array_equal(decode(out["y"], "int"), np.sort(x))
+    assert np.array_equal(decode(out["w"], "fixed"), v[np.argsort(x, kind="stable")])
+    assert np.array_equal(decode(out["z"], "fixed"), np.sort(v))
 
 
 SHUFFLE = """

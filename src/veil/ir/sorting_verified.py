@@ -9,22 +9,21 @@ and local moves to public positions — the operations the verified mode checks
 
 - `isin(a, b)` with at most ALL_PAIRS_MAX pairs: all-pairs equality, then an OR along
   the rows (one AND a pair and level: ⌈log2 m⌉ rounds). `isin(b, a)` reads the same
-  equality matrix along the other axis, so the two calls cost one matrix. 7 + ⌈log2 m⌉
-  rounds: far fewer than any sorting network (each of whose layers is a comparison),
-  and fewer bytes up to about a thousand rows a side (docs/language.md, Tables).
-- Larger `isin` with declared key ranges: Batcher's odd–even merge sort
-  (veil.ir.sorting_network) of b ++ a on the unique compare key (k − lo)·N + p (p the
-  row's place in b ++ a: b's rows first in every run of equal keys), the same run
-  marking and prefix carry as the semi-honest expansion (AND gates), and a second
-  network sort on p to bring the flags back to a's order.
+  equality matrix along the other axis, so the two calls cost one matrix: 7 + ⌈log2 m⌉
+  rounds, against about 1,700 for the network at a thousand rows a side.
+- Larger `isin`: Batcher's odd–even merge sort (veil.ir.sorting_network's layers) of
+  b ++ a by (key, p), p the row's place in b ++ a, so b's rows come first in every run
+  of equal keys; the same run marking and prefix carry as the semi-honest expansion
+  (AND gates); a second network sort on p brings the flags back to a's order.
 - `sum_by(keys, values, domain)`: the domain is public, so equality of every key with
   every domain key (n·d comparisons, exact for all 64-bit keys) and one dot product per
   domain key with the values: 7 + 2 + 1 rounds.
-- `sort(x)` and `sort(x, by=k)`: the merging network on k, stable through the compare
-  key (k − lo)·n + p when the keys' range is declared (and for `fixed` values sorted
-  alone, where equal keys are equal rows); the other rows move with the same selects.
-  `<` is the sign of a 64-bit difference, exact only for keys less than 2^63 apart:
-  an `int` key without a declared range is refused (V0803), never sorted wrongly.
+- `sort(x)` and `sort(x, by=k)`: the merging network on k, stable through the place p
+  as the last part of the compare key; the other rows move with the same selects. `<`
+  is the sign of a 64-bit difference, exact for values less than 2^63 apart, so the
+  compare key is (k − lo)·n + p when the keys' declared range is narrow enough, and
+  otherwise the key's two 32-bit halves compared lexicographically (compare_key):
+  every 64-bit `int` or `fixed` key sorts exactly.
 - `shuffle(x)`: the network sort of the rows by secret random keys r·n + p, where r
   has SHUFFLE_KEY_BITS random bits (`random_bits`: each server expands the PRG keys it
   shares with its neighbours, so the one component a corrupted server lacks makes r
@@ -40,15 +39,17 @@ from __future__ import annotations
 import numpy as np
 
 from veil.ir.nodes import Circuit, Node
-from veil.ir.sorting import Bounds, _Expander, has_tables
+from veil.ir.sorting import KEY_BITS, Bounds, _Expander, has_tables
 from veil.ir.sorting_network import network_layers
-from veil.types import BOOL, FIXED, INT
+from veil.types import BOOL, INT
 
 ALL_PAIRS_MAX = 1 << 20
-"""`isin` of at most this many pairs (n·m) is all-pairs equality: about 127 AND gates a
-pair in 7 + ⌈log2 m⌉ rounds, against roughly 30 rounds a network layer and
-⌈log2 N⌉(⌈log2 N⌉+1) layers for the two network sorts (N = n + m); a million pairs
-send about 16 MB a server in AND gates, so beyond that the network pays."""
+"""`isin` of at most this many pairs (n·m) is all-pairs equality: 126 AND gates a pair
+in 7 + ⌈log2 m⌉ rounds. The network's two sorts take about 1,700 rounds at 1,000 rows a
+side and send fewer bytes from about that size on (`veil cost --security malicious` of
+double_financing: 26 rounds and 113 MB a server all-pairs at 1,000 × 1,000; 1,723
+rounds and 91 MB by network at 1,100 × 1,100), so up to a million pairs the rounds
+decide; beyond, all-pairs grows as n·m and the network as N log² N."""
 SHUFFLE_KEY_BITS = 40
 """Random bits of a verified shuffle's keys: two of n rows draw the same key with
 probability below n²/2^41 (4.5·10^-6 for 2,000 rows), and r·n + p stays below 2^62 up
@@ -72,14 +73,15 @@ class _VerifiedExpander(_Expander):
 
     # ------------------------------------------------------------ the network
 
-    def network_sort(self, key: int, columns: list[int]) -> list[int]:
-        """The columns' rows in ascending order of `key` (distinct values less than 2^62
-        apart): Batcher's odd–even merge sort (Batcher, "Sorting networks and their
-        applications", AFIPS 1968). Each layer compares its pairs' keys with one `<`
-        and exchanges every column with a `select` of the difference (an XOR for bools)
-        on all its pairs at once. Returns the sorted key and columns."""
-        n = self.n_rows(key)
-        cols = [key, *columns]
+    def network_sort(self, key: list[int], columns: list[int]) -> list[int]:
+        """The columns' rows in ascending order of `key`: one or two parts (high, low),
+        ordered lexicographically, each part's values less than 2^62 apart so `<` on it
+        is exact. Batcher's odd–even merge sort (Batcher, "Sorting networks and their
+        applications", AFIPS 1968): each layer compares its pairs' keys at once and
+        exchanges every column with a `select` of the difference (an XOR for bools).
+        Returns the sorted key parts, then the columns."""
+        n = self.n_rows(key[0])
+        cols = [*key, *columns]
         for pairs in network_layers(n):
             low = np.array([i for i, _ in pairs])
             high = np.array([j for _, j in pairs])
@@ -92,7 +94,13 @@ class _VerifiedExpander(_Expander):
             back[where] = np.arange(n)
             to_line, from_line = self.const(where, INT), self.const(back, INT)
             lined = [self.scatter(c, to_line, n) for c in cols]
-            swap = self.add("lt", self.rows(lined[0], m, 2 * m), self.rows(lined[0], 0, m))
+            ends = [(self.rows(c, 0, m), self.rows(c, m, 2 * m)) for c in lined[:len(key)]]
+            swap = self.add("lt", ends[0][1], ends[0][0])
+            if len(key) == 2:  # high parts ordered, or equal and the low parts ordered
+                # (never both: the OR is an XOR)
+                tie = self.add("eq", ends[0][0], ends[0][1])
+                swap = self.add("xor", swap,
+                                self.add("and", tie, self.add("lt", ends[1][1], ends[1][0])))
             cols = [self.exchange(c, swap, m, n, from_line) for c in lined]
         return cols
 
@@ -115,29 +123,37 @@ class _VerifiedExpander(_Expander):
         return self.scatter(self.add("concat", *parts), back, n)
 
     def compare_key(self, keys: int, bounds: tuple[int, int] | None, unique: bool,
-                    node: Node) -> int:  # fmt: skip
-        """A key the network sorts exactly: (k − lo)·n + p with p the row's place (so
-        equal keys keep their order) when `unique` is asked for, k − lo otherwise.
-        Needs the keys' declared range [lo, hi], except for `fixed` keys sorted without
-        ties to break (|k| < 2^46: every difference is exact)."""
+                    node: Node) -> list[int]:  # fmt: skip
+        """Key parts the network sorts exactly (see network_sort), with p the row's place
+        breaking ties when `unique` is asked for (a stable order):
+
+        - keys with a declared range [lo, hi] narrow enough: one part, (k − lo)·n + p;
+        - any other keys: their 64 bits (`to_bits`, bit 63 flipped so the unsigned
+          order is the signed one) as two 32-bit halves (`b2a` of each bit and a local
+          sum), h and l·n + p: exact for every 64-bit key, at the cost of one
+          decomposition a row and three comparisons a comparator instead of one."""
         n = self.n_rows(keys)
-        if bounds is None:
-            if not unique and self.t(keys).base == FIXED:
-                return keys
-            raise Unverifiable(node, "its keys have no declared range: the verified mode "
-                                     "compares keys by the sign of a 64-bit difference, "
-                                     "exact only for keys less than 2^63 apart")
-        lo, hi = bounds
         scale = n if unique else 1
-        if (hi - lo + 1) * scale >= COMPARE_MAX:
-            raise Unverifiable(node, f"its keys' declared range [{lo}, {hi}] is too wide "
-                                     f"for an exact comparison of {n} rows")
-        shifted = self.add("sub", self.add("cast", keys, base=INT) if
-                           self.t(keys).base != INT else keys, self.raw_const([lo], INT))
-        if not unique:
-            return shifted
-        return self.add("add", self.add("mul", shifted, self.const(n, INT)),
-                        self.const(np.arange(n), INT))
+        place = self.const(np.arange(n), INT)
+        if bounds is not None and (bounds[1] - bounds[0] + 1) * scale < COMPARE_MAX:
+            lo = bounds[0]
+            as_int = keys if self.t(keys).base == INT else self.add("cast", keys, base=INT)
+            shifted = self.add("sub", as_int, self.raw_const([lo], INT))
+            if not unique:
+                return [shifted]
+            return [self.add("add", self.add("mul", shifted, self.const(n, INT)), place)]
+        if unique and n << 32 >= COMPARE_MAX:
+            raise Unverifiable(node, f"{n} rows are too many for an exact comparison of "
+                                     f"64-bit keys with their places")
+        weights = np.zeros((KEY_BITS, 2), dtype=np.int64)
+        weights[32:, 0] = 1 << np.arange(32)  # high half
+        weights[:32, 1] = 1 << np.arange(32)  # low half
+        halves = self.add("matmul", self.add("b2a", self.key_bits(keys)),
+                          self.const(weights, INT))  # local: public weights
+        high, low = self.column(halves, 0), self.column(halves, 1)
+        if unique:
+            low = self.add("add", self.add("mul", low, self.const(n, INT)), place)
+        return [high, low]
 
     # ------------------------------------------------------------ the operations
 
@@ -145,17 +161,22 @@ class _VerifiedExpander(_Expander):
                       node: Node) -> int:  # fmt: skip
         if not self.t(keys).is_secret:
             return self.sort_by(keys, values)  # a public order: moved at compile time
-        alone = keys == values
-        key = self.compare_key(keys, bounds, unique=not alone, node=node)
-        if alone:
-            ordered = self.network_sort(key, [])[0]
-            if key == keys:
-                return ordered
+        base = self.t(keys).base
+        if keys != values:  # other rows move with the keys: stable, so a unique key
+            key = self.compare_key(keys, bounds, unique=True, node=node)
+            return self.network_sort(key, [values])[-1]
+        # the values themselves: equal keys are equal rows, so any order of ties will do,
+        # and the sorted value comes back from the sorted key parts (local)
+        key = self.compare_key(keys, bounds, unique=False, node=node)
+        ordered = self.network_sort(key, [])
+        if len(ordered) == 1:
             assert bounds is not None  # the key is k − lo
-            back = self.add("add", ordered, self.raw_const([bounds[0]], INT))
-            base = self.t(keys).base
-            return back if base == INT else self.add("cast", back, base=base)
-        return self.network_sort(key, [values])[1]
+            value = self.add("add", ordered[0], self.raw_const([bounds[0]], INT))
+        else:  # h·2^32 + l with bit 63 flipped back
+            high = self.add("sub", ordered[0], self.const(1 << 31, INT))
+            value = self.add("add", self.add("mul", high, self.const(1 << 32, INT)),
+                             ordered[1])
+        return value if base == INT else self.add("cast", value, base=base)
 
     def all_pairs(self, a: int, b: int, want_a: bool, want_b: bool
                   ) -> tuple[int | None, int | None]:  # fmt: skip
@@ -194,7 +215,7 @@ class _VerifiedExpander(_Expander):
         origin = self.const(np.arange(total), INT)
         # the compare key (k − lo)·N + p hides equal keys in its quotient: the keys
         # themselves ride along to be compared once sorted
-        _, is_b, origin, sorted_keys = self.network_sort(key, [is_b, origin, keys])
+        is_b, origin, sorted_keys = self.network_sort(key, [is_b, origin, keys])[len(key):]
         same = self.add("eq", self.rows(sorted_keys, 1, total),
                         self.rows(sorted_keys, 0, total - 1))
         flags = []
@@ -206,7 +227,7 @@ class _VerifiedExpander(_Expander):
             same_next = self.add("concat", same, self.const([False], BOOL))
             keep = self.add("and", same_next, is_b)
             flags.append(self.prefix_carry(keep, self.add("not", is_b), backward=True))
-        _, *back = self.network_sort(origin, flags)
+        _, *back = self.network_sort([origin], flags)
         in_b = self.rows(back[0], m, total) if want_a else None
         in_a = self.rows(back[-1], 0, m) if want_b else None
         return in_b, in_a
@@ -234,7 +255,7 @@ class _VerifiedExpander(_Expander):
         random = self.add("matmul", self.add("b2a", bits), powers)  # local: public weights
         key = self.add("add", self.add("mul", random, self.const(n, INT)),
                        self.const(np.arange(n), INT))
-        return self.network_sort(key, [x])[1]
+        return self.network_sort([key], [x])[1]
 
     # ------------------------------------------------------------ the walk
 
