@@ -39,6 +39,7 @@ output in_y = isin(x, y) to a
 output in_x = isin(y, x) to b
 output totals = sum_by(concat(x, u), concat(v, w), [-3, 0, 2, 5, 7, 1099511627776]) to r
 output su = sort(u) to r
+output in_wide = isin(u, concat(x, [4611686018427387904, -4611686018427387904])) to b
 output bu = sort(w, u) to r
 output svw = sort(concat(v, w)) to r
 """
@@ -50,7 +51,7 @@ def program(n: int, m: int) -> str:
 
 def sample(rng: np.random.Generator, n: int, m: int) -> dict[str, np.ndarray]:
     pool = np.array([-40, -3, 0, 2, 5, 7, 9, 40])  # many ties
-    wide = np.array([-3, 0, 2, 5, 1 << 40, (1 << 32) + 2, -(1 << 32) + 5, -(1 << 62),
+    wide = np.array([-3, 0, 2, 5, 1 << 40, (1 << 32) + 2, -(1 << 32) + 5, -(1 << 62), 1 << 62,
                      (1 << 62) + 1, -(1 << 63), (1 << 63) - 1])
     return {"x": rng.choice(pool, n), "v": np.round(rng.uniform(-100, 100, n), 3),
             "y": rng.choice(pool, m), "w": np.round(rng.uniform(-100, 100, m), 3),
