@@ -296,6 +296,12 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         out.append("")
         out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
         out.extend(violations)
+    if report.get("security") == "malicious" and \
+            any(p["name"] == "sort-lower" for p in report["passes"]):
+        out.append("")
+        out.append("opened to the servers by the protocol: nothing (the verified mode sorts, "
+                   "shuffles and matches with checked comparisons and products; its checks "
+                   "open only random or masked values)")
     if report.get("server_reveals"):
         out.append("")
         out.append("opened to the servers by the protocol (no party sees these)")
