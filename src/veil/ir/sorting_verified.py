@@ -46,10 +46,11 @@ from veil.types import BOOL, INT
 ALL_PAIRS_MAX = 1 << 20
 """`isin` of at most this many pairs (n·m) is all-pairs equality: 126 AND gates a pair
 in 7 + ⌈log2 m⌉ rounds. The network's two sorts take about 1,700 rounds at 1,000 rows a
-side and send fewer bytes from about that size on (`veil cost --security malicious` of
-double_financing: 26 rounds and 113 MB a server all-pairs at 1,000 × 1,000; 1,723
-rounds and 91 MB by network at 1,100 × 1,100), so up to a million pairs the rounds
-decide; beyond, all-pairs grows as n·m and the network as N log² N."""
+side and send fewer bytes from about that size on (bench/bench_tables_verified.py,
+double_financing: 26 rounds, 113 MB a server and 15.1 s all-pairs at 1,000 × 1,000;
+1,723 rounds, 91 MB and 14.5 s by network at 1,100 × 1,100, locally), so up to a
+million pairs the rounds decide; beyond, all-pairs grows as n·m and the network as
+N log² N."""
 SHUFFLE_KEY_BITS = 40
 """Random bits of a verified shuffle's keys: two of n rows draw the same key with
 probability below n²/2^41 (4.5·10^-6 for 2,000 rows), and r·n + p stays below 2^62 up
