@@ -41,6 +41,7 @@ output in_y = isin(x, y) to a
 output in_x = isin(y, x) to b
 output totals = sum_by(concat(x, u), concat(v, w), [-3, 0, 2, 5, 7, 1099511627776]) to r
 output su = sort(u) to r
+output wide_totals = sum_by(u, w, [-4611686018427387904, 5, 4611686018427387904]) to r
 output in_wide = isin(u, concat(x, [4611686018427387904, -4611686018427387904])) to b
 output bu = sort(w, u) to r
 output svw = sort(concat(v, w)) to r

@@ -15,9 +15,11 @@ and local moves to public positions — the operations the verified mode checks
   b ++ a by (key, p), p the row's place in b ++ a, so b's rows come first in every run
   of equal keys; the same run marking and prefix carry as the semi-honest expansion
   (AND gates); a second network sort on p brings the flags back to a's order.
-- `sum_by(keys, values, domain)`: the domain is public, so equality of every key with
-  every domain key (n·d comparisons, exact for all 64-bit keys) and one dot product per
-  domain key with the values: 7 + 2 + 1 rounds.
+- `sum_by(keys, values, domain)`: the domain is public, so up to ALL_PAIRS_MAX pairs
+  equality of every key with every domain key (n·d comparisons, exact for all 64-bit
+  keys) and one dot product per domain key with the values: 7 + 2 + 1 rounds. Beyond,
+  a network sort of keys ++ domain, a segmented prefix sum and a sort back
+  (sum_by_network).
 - `sort(x)` and `sort(x, by=k)`: the merging network on k, stable through the place p
   as the last part of the compare key; the other rows move with the same selects. `<`
   is the sign of a 64-bit difference, exact for values less than 2^63 apart, so the
@@ -233,15 +235,63 @@ class _VerifiedExpander(_Expander):
         in_a = self.rows(back[-1], 0, m) if want_b else None
         return in_b, in_a
 
-    def sum_by_verified(self, keys: int, values: int, domain: int) -> int:
-        """Σ over the rows whose key equals each domain key: a dot product of the values
-        with the 0/1 equality matrix (exact for every 64-bit key)."""
+    def sum_by_verified(self, keys: int, values: int, domain: int, node: Node) -> int:
+        """Σ over the rows whose key equals each domain key: up to ALL_PAIRS_MAX pairs a
+        dot product of the values with the 0/1 equality matrix, beyond a network sort
+        and a segmented sum (both exact for every 64-bit key)."""
         n, d = self.n_rows(keys), self.n_rows(domain)
         if n == 0 or d == 0:
             return self.const(np.zeros(d), self.t(values).base)
+        if n * d > ALL_PAIRS_MAX:
+            return self.sum_by_network(keys, values, domain, node)
         same = self.add("eq", self.add("reshape", keys, shape=(n, 1)),
                         self.add("reshape", domain, shape=(1, d)))
         return self.add("matmul", values, self.add("b2a", same))
+
+    def sum_by_network(self, keys: int, values: int, domain: int, node: Node) -> int:
+        """Keys outside the domain's range [lo, hi] merged into hi + 1 (two `<` and a
+        select, exact while hi − lo < 2^62: see sorting._Expander.narrowed), so the keys
+        have known bounds; keys ++ domain sorted by (key, place) with the network (each
+        domain row last in its run), sums within each run of equal keys by a segmented
+        parallel prefix (Hillis & Steele 1986: ⌈log2 N⌉ levels, each a select), and a
+        second network sort by place brings the domain rows' totals (their runs' sums)
+        back to the last d rows."""
+        n, d = self.n_rows(keys), self.n_rows(domain)
+        total = n + d
+        base, value_base = self.t(keys).base, self.t(values).base
+        known = np.asarray(self.b.value(domain)).view(np.int64)
+        lo, hi = int(known.min()), int(known.max())
+        if hi - lo + 2 >= 1 << 62:
+            all_keys, bounds = self.add("concat", keys, domain), None
+        else:
+            lowest, highest = self.raw_const([lo], base), self.raw_const([hi], base)
+            outside = self.add("or", self.add("lt", keys, lowest),
+                               self.add("lt", highest, keys))
+            mapped = self.add("select", outside, self.raw_const([hi - lo + 1], base),
+                              self.add("sub", keys, lowest, wraps=True))
+            all_keys = self.add("concat", mapped, self.raw_const(known - lo, base))
+            bounds = (0, hi - lo + 1)
+        key = self.compare_key(all_keys, bounds, unique=True, node=node)
+        padded = self.add("concat", values, self.const(np.zeros(d), value_base))
+        place = self.const(np.arange(total), INT)
+        sorted_keys, sums, place = self.network_sort(key, [all_keys, padded, place])[len(key):]
+        starts = self.add("not", self.add("eq", self.rows(sorted_keys, 1, total),
+                                          self.rows(sorted_keys, 0, total - 1)))
+        starts = self.add("concat", self.const([True], BOOL), starts)
+        span = 1
+        while span < total:  # sums[p] += sums[p − span] unless a run starts in between
+            zero = self.const(np.zeros(total - span), value_base)
+            carried = self.add("select", self.rows(starts, span, total), zero,
+                               self.rows(sums, 0, total - span))
+            sums = self.add("concat", self.rows(sums, 0, span),
+                            self.add("add", self.rows(sums, span, total), carried))
+            if span * 2 < total:
+                starts = self.add("concat", self.rows(starts, 0, span),
+                                  self.add("or", self.rows(starts, span, total),
+                                           self.rows(starts, 0, total - span)))
+            span *= 2
+        _, back = self.network_sort([place], [sums])
+        return self.rows(back, n, total)
 
     def shuffle_verified(self, x: int, group: int, node: Node) -> int:
         """The rows of x in a uniformly random order (module docstring)."""
@@ -285,7 +335,7 @@ class _VerifiedExpander(_Expander):
             assert in_b is not None
             return in_b
         if n.op == "sum_by" and secret:
-            return self.sum_by_verified(*args)
+            return self.sum_by_verified(*args, node=n)
         return self.b.add(n.op, args, dict(n.attrs))
 
 
