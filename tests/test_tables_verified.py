@@ -14,7 +14,7 @@ from tests.rep3_harness import run_threaded, run_with_fault
 from tests.test_rep3_traffic import assert_traffic_matches
 from tests.test_tables_security import CHI2_BYTES, byte_histogram, chi2_same
 from veil.backend.plain import PlainBackend
-from veil.backend.tamper import Tamper, choose
+from veil.backend.tamper import KINDS, Tamper, choose
 from veil.compiler import compile_source
 from veil.cost import report
 from veil.diagnostics import VeilError
@@ -124,10 +124,13 @@ def test_nothing_is_opened_to_the_servers(network_matching) -> None:
     assert "opened to the servers by the protocol: nothing" not in report.render(semi_data)
 
 
-def test_tampering_with_a_table_program_aborts() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_tampering_with_a_table_program_aborts(kind: str) -> None:
+    """Each kind of tampering of veil.backend.tamper, twice, in random places of a
+    program that sorts, matches and sums by key: everyone aborts, nothing delivered."""
     mal = compile_source(program(6, 5), backend="rep3", security="malicious").executable
     sched = schedule(mal)
-    for seed, kind in enumerate(("a2b", "products", "a2b", "products")):
+    for seed in range(100 * KINDS.index(kind), 100 * KINDS.index(kind) + 2):
         rng = np.random.default_rng(seed)
         tamper = choose(kind, mal, sched, seed)
         bad = int(rng.integers(3))
