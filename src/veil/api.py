@@ -42,13 +42,15 @@ def compile(program: str | Path | None = None, *, source: str | None = None,
             params: Mapping[str, Any] | None = None, optimize: int = 2,
             backend: str = "rep3", passes: list[str] | tuple[str, ...] | None = None,
             progress: Progress = None,
-            limits: Mapping[str, int | str] | None = None) -> Program:  # fmt: skip
+            limits: Mapping[str, int | str] | None = None,
+            security: str = "semi-honest") -> Program:  # fmt: skip
     """Compile a program: a `.mpc` file or a program directory, or `source` text.
 
     `params` override the program's `param` defaults (Python or numpy values; they are
     part of the fingerprint). `optimize` is the level (0, 1, 2), `passes` an explicit
     pass list, `backend` "rep3" (secret shares, the default) or "plain" (in the clear,
-    the reference semantics). `limits` raises or lowers budgets, as `--limit` does
+    the reference semantics), `security` "semi-honest" or "malicious" (the verified
+    rep3 mode, docs/security.md). `limits` raises or lowers budgets, as `--limit` does
     ({"unroll": 5_000_000, "input_bytes": "4GB"}; see veil.limits). Raises VeilError
     with every diagnostic of the program."""
     from veil.compiler import BACKENDS, compile_path, compile_source
@@ -71,10 +73,10 @@ def compile(program: str | Path | None = None, *, source: str | None = None,
     with _progress("compile", progress) as listener:
         if source is not None:
             compiled = compile_source(source, "main.mpc", Path.cwd(), texts, optimize, None,
-                                      backend, names, listener, budgets)
+                                      backend, names, listener, budgets, security=security)
         else:
             compiled = compile_path(Path(program), texts, optimize, backend, names, listener,
-                                    budgets)
+                                    budgets, security=security)
     return Program(compiled, budgets)
 
 
@@ -415,7 +417,7 @@ def submit(compiled: Any, name: str, dep: Any, key: Path, approvals: list[Any],
 
     circuit = compiled.executable
     with _progress("party", progress) as listener:
-        cfg = PartyConfig(name, dep, key, approvals, timeout, "semi-honest", listener)
+        cfg = PartyConfig(name, dep, key, approvals, timeout, circuit.security, listener)
         result = run_party(cfg, circuit, compiled.canonical, compiled.fingerprint,
                            circuit_params(circuit), values)
     mine = {o.name: _value(decode(result.outputs[o.name], o.type.base, circuit.frac_bits))

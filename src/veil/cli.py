@@ -118,6 +118,11 @@ OPT = click.option("-O", "opt_level", type=click.IntRange(0, 2), default=2, show
 PASSES = click.option("--passes", "pass_list", metavar="P1,P2,...",
                       help="Run exactly these passes, in this order, instead of a level.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+SECURITY = click.option("--security", type=click.Choice(("semi-honest", "malicious")),
+                        default="semi-honest", show_default=True,
+                        help="rep3's threat model: semi-honest servers, or one malicious "
+                             "server caught with abort (every product, opening and share "
+                             "checked; part of the fingerprint; docs/security.md).")
 BACKEND = click.option("--backend", type=click.Choice(("rep3", "plain")), default="rep3",
                        show_default=True,
                        help="rep3 = three servers over secret shares; plain = in the clear "
@@ -157,8 +162,8 @@ def current_limits():
 
 def _compiling(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every compiling command shares: program, params, level, passes,
-    backend, budgets."""
-    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND, LIMITS, QUIET)):
+    backend, security mode, budgets."""
+    for option in reversed((PROGRAM, PARAM, OPT, PASSES, BACKEND, SECURITY, LIMITS, QUIET)):
         func = option(func)
     return func
 
@@ -179,7 +184,7 @@ def progress_bar():
 
 def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
              backend: str = "rep3", pass_list: str | None = None,
-             measured: bool = True):  # fmt: skip
+             measured: bool = True, security: str = "semi-honest"):  # fmt: skip
     from veil.compiler import compile_path
     from veil.opt.pipeline import parse_passes
 
@@ -192,7 +197,8 @@ def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
     bar = progress_bar()
     try:
         compiled = compile_path(program, _params(params), opt_level, backend, passes,
-                                bar if bar.enabled else None, current_limits(), measured)
+                                bar if bar.enabled else None, current_limits(), measured,
+                                security)
     finally:
         bar.close()
     for w in compiled.warnings:
@@ -210,18 +216,20 @@ def main() -> None:
 @PROGRAM
 @PARAM
 @BACKEND
+@SECURITY
 @LIMITS
 @QUIET
 @click.option("--template", type=click.Path(path_type=Path), metavar="DIR",
               help="Write an input template (zeros) per input owner into DIR.")
 @_user_errors
-def check(program: Path, params: tuple[str, ...], backend: str, template: Path | None) -> None:
+def check(program: Path, params: tuple[str, ...], backend: str, security: str,
+          template: Path | None) -> None:  # fmt: skip
     """Parse and type-check PROGRAM (a .mpc file or a program directory)."""
     from veil.analysis.policy import review
     from veil.io.files import make_dir, write_file
     from veil.io.inputs import template as input_template
 
-    compiled = _compile(program, params, backend=backend, measured=False)
+    compiled = _compile(program, params, backend=backend, measured=False, security=security)
     circuit = compiled.circuit
     for w in review(compiled).warnings:
         click.echo(w.render(compiled.sources), err=True)
@@ -254,7 +262,7 @@ def check(program: Path, params: tuple[str, ...], backend: str, template: Path |
                    "blue, the cost of each node).")
 @_user_errors
 def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-                backend: str, output: Path | None, fmt: str) -> None:  # fmt: skip
+                backend: str, security: str, output: Path | None, fmt: str) -> None:  # fmt: skip
     """Compile PROGRAM to the circuit the backend runs, in canonical JSON.
 
     With -o the circuit goes to FILE and its fingerprint is printed; without, the JSON
@@ -265,7 +273,7 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
 
     if output is not None:  # a directory that is not there fails now, not after compiling
         check_writable(output)
-    compiled = _compile(program, params, opt_level, backend, pass_list)
+    compiled = _compile(program, params, opt_level, backend, pass_list, security=security)
     if fmt == "dot":
         from veil.cost.graph import to_dot
 
@@ -312,9 +320,9 @@ def compile_cmd(program: Path, params: tuple[str, ...], opt_level: int, pass_lis
                    "small local runs) and keep it for the time estimates.")
 @_user_errors
 def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-         as_json: bool, backend: str, profiles: tuple[str, ...], deployment_path: Path | None,
-         allow_same_jurisdiction: bool, policy_files: tuple[Path, ...],
-         calibrate: bool) -> None:  # fmt: skip
+         as_json: bool, backend: str, security: str, profiles: tuple[str, ...],
+         deployment_path: Path | None, allow_same_jurisdiction: bool,
+         policy_files: tuple[Path, ...], calibrate: bool) -> None:  # fmt: skip
     """Print the cost and disclosure report of PROGRAM."""
     from veil.analysis import policy as owner_policy
     from veil.cost import report
@@ -337,7 +345,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--profile") from None
     policies = [owner_policy.load(path) for path in policy_files]
-    compiled = _compile(program, params, opt_level, backend, pass_list)
+    compiled = _compile(program, params, opt_level, backend, pass_list, security=security)
     dep = None
     if deployment_path is not None:
         from veil.deploy.deployment import load
@@ -386,7 +394,7 @@ def cost(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str 
               help="Also write one <party>.json of outputs per receiving party into DIR.")
 @_user_errors
 def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str | None,
-        as_json: bool, backend: str, timeout: float, inputs_dir: Path | None,
+        as_json: bool, backend: str, security: str, timeout: float, inputs_dir: Path | None,
         out_dir: Path | None) -> None:  # fmt: skip
     """Run PROGRAM on its parties' input files and print each party's outputs.
 
@@ -402,7 +410,7 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         make_dir(out_dir, "outputs")  # the error, before any work
     clock = time.monotonic()
-    compiled = _compile(program, params, opt_level, backend, pass_list)
+    compiled = _compile(program, params, opt_level, backend, pass_list, security=security)
     compile_seconds = time.monotonic() - clock
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"
@@ -437,9 +445,10 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
         result.stats["phases"] = phases
     if as_json:
         click.echo(dumps({"outputs": outputs, "fingerprint": compiled.fingerprint,
-                          "backend": backend, "stats": result.stats}))
+                          "backend": backend, "security": security, "stats": result.stats}))
     else:
-        click.echo(f"fingerprint {compiled.fingerprint} (backend {backend})")
+        mode = "" if security == "semi-honest" else f", security {security}"
+        click.echo(f"fingerprint {compiled.fingerprint} (backend {backend}{mode})")
         click.echo(render_text(outputs))
 
 

@@ -21,6 +21,7 @@ from veil.cli import (
     PARAM,
     PROGRAM,
     QUIET,
+    SECURITY,
     _compile,
     _timeout,
     _user_errors,
@@ -29,8 +30,6 @@ from veil.cli import (
     progress_bar,
 )
 from veil.diagnostics import Diagnostic, VeilError
-
-SECURITY = "semi-honest"
 
 DEPLOYMENT = click.option("--deployment", "deployment_path", required=True,
                           type=click.Path(path_type=Path), metavar="FILE",
@@ -130,11 +129,12 @@ def _disclosure_summary(compiled, dep) -> str:
               metavar="FILE", help="A data owner's policy (TOML, repeatable): refuse to sign "
                                    "a program that breaks it.")
 @SAME_JURISDICTION
+@SECURITY
 @LIMITS
 @_user_errors
 def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_path: Path,
             out_file: Path, policy_files: tuple[Path, ...],
-            allow_same_jurisdiction: bool) -> None:  # fmt: skip
+            allow_same_jurisdiction: bool, security: str) -> None:  # fmt: skip
     """Review PROGRAM's disclosures and sign an approval of exactly this computation.
 
     The approval covers the program fingerprint (which includes every param value), the
@@ -155,7 +155,7 @@ def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_p
     from veil.analysis import policy as owner_policy
 
     policies = [owner_policy.load(p) for p in policy_files]
-    compiled = _compile(program, params)
+    compiled = _compile(program, params, security=security)
     dep.check_program_parties(compiled.executable.parties)
     click.echo(_disclosure_summary(compiled, dep))
     review = owner_policy.review(compiled, policies,
@@ -175,7 +175,7 @@ def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_p
                                     help="change the program (or the policy) and review "
                                          "it again")], compiled.sources)
     approval = approvals.create(key, site.name, dep, compiled.fingerprint,
-                                circuit_params(compiled.executable), SECURITY)
+                                circuit_params(compiled.executable), compiled.security)
     _write_new(out_file, approval.to_json())
     click.echo("")
     click.echo(f"approved as {site.name} ({site.role}, {site.jurisdiction}): wrote {out_file}")
@@ -201,10 +201,14 @@ def approve(program: Path, params: tuple[str, ...], deployment_path: Path, key_p
               metavar="SECONDS", callback=lambda ctx, p, v: _timeout(v),
               help="Seconds a silent peer is tolerated during a session.")
 @SAME_JURISDICTION
+@click.option("--security", type=click.Choice(("semi-honest", "malicious")), default=None,
+              help="Run only sessions of this security mode (default: the mode each "
+                   "approved circuit carries).")
 @_user_errors
 def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path,
            audit_path: Path | None, once: bool, listen_on: str | None, session_wait: float,
-           timeout: float, allow_same_jurisdiction: bool) -> None:  # fmt: skip
+           timeout: float, allow_same_jurisdiction: bool,
+           security: str | None) -> None:  # fmt: skip
     """Run compute server NAME of the deployment until stopped.
 
     It accepts only TLS 1.3 connections from certificates pinned in the deployment, and
@@ -226,7 +230,7 @@ def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path
             raise click.BadParameter(f"{listen_on!r}: expected HOST:PORT", param_hint="--listen")
         bind = (host or "0.0.0.0", int(port))
     cfg = ServerConfig(name, dep, key_path, approvals_dir, audit_path, timeout, session_wait,
-                       once, bind)
+                       once, bind, security=security)
     # stopped by its operator (kill, systemd): leave like on Ctrl-C, telling the parties
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -251,12 +255,14 @@ def server(name: str, deployment_path: Path, key_path: Path, approvals_dir: Path
 @JSON
 @TIMEOUT
 @SAME_JURISDICTION
+@SECURITY
 @LIMITS
 @QUIET
 @_user_errors
 def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Path,
           key_path: Path, approvals_dir: Path, inputs_file: Path | None, out_file: Path | None,
-          as_json: bool, timeout: float, allow_same_jurisdiction: bool) -> None:  # fmt: skip
+          as_json: bool, timeout: float, allow_same_jurisdiction: bool,
+          security: str) -> None:  # fmt: skip
     """Act for party NAME only: share its own inputs, receive only its own outputs.
 
     Compiles PROGRAM here, reads and validates only NAME's inputs, dials the three
@@ -272,7 +278,7 @@ def party(name: str, program: Path, params: tuple[str, ...], deployment_path: Pa
         raise VeilError([Diagnostic("V1102", f"{name} is not a party of {deployment_path}")])
     if out_file is not None:
         _refuse_existing(out_file)
-    compiled = _compile(program, params)
+    compiled = _compile(program, params, security=security)
     circuit = compiled.executable
     dep.check_program_parties(circuit.parties)
     if name not in circuit.parties:

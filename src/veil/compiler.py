@@ -13,7 +13,7 @@ from typing import Any
 from veil import deep
 from veil.analysis import ranges
 from veil.diagnostics import Diagnostic, SourceMap, VeilError
-from veil.ir import lower_rep3, numerics, sorting
+from veil.ir import lower_rep3, numerics, sorting, sorting_verified
 from veil.ir.lower import lower_program, unused_input_warnings
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import dumps
@@ -30,6 +30,9 @@ from veil.opt.pipeline import (
 )
 
 BACKENDS = ("rep3", "plain")
+SECURITY = ("semi-honest", "malicious")
+VERIFIED_OPS = {"mul", "matmul", "and"}
+"""The interactive ops the verified (malicious) mode checks: products only."""
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -45,6 +48,7 @@ class Compiled:
     warnings: list[Diagnostic] = field(default_factory=list)
     backend: str = "rep3"
     protocol: Circuit | None = None  # the rep3 protocol-level circuit
+    security: str = "semi-honest"
 
     @property
     def sources(self) -> SourceMap:
@@ -59,7 +63,9 @@ class Compiled:
         """The naive circuit for the same backend (for before/after comparisons)."""
         naive = numerics.run(self.unoptimized)
         if self.backend == "rep3":
-            return lower_rep3.run(sorting.run(naive))
+            tables = _expand_tables(naive, "malicious") if self.security == "malicious" \
+                else sorting.run(naive)
+            return lower_rep3.run(tables, self.security)
         return naive
 
     @functools.cached_property
@@ -80,8 +86,14 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
                    passes: tuple[str, ...] | None = None,
                    progress: Progress | None = None,
                    limits: Limits | None = None,
-                   measured: bool = True) -> Compiled:  # fmt: skip
+                   measured: bool = True,
+                   security: str = "semi-honest") -> Compiled:  # fmt: skip
     """Compile source text for a backend; raise VeilError with every diagnostic on failure.
+
+    `security` "malicious" builds the verified rep3 circuit (docs/security.md): its
+    truncations are made of products, its table operations of comparisons, selects,
+    products and AND gates (veil.ir.sorting_verified), and a program with an operation
+    the verified mode cannot check yet (a shuffle) is refused here (V0803).
 
     For `rep3` the optimized circuit's table operations are expanded (veil.ir.sorting),
     then it is lowered to protocol primitives and optimized again, so common
@@ -99,7 +111,7 @@ def compile_source(text: str, file: str = "main.mpc", program_dir: Path | None =
     try:
         return deep.run(_compile, text, file, program_dir, params, optimize_level, path,
                         backend, passes, _Steps(progress, optimize_level, passes, backend),
-                        limits or Limits(), measured)
+                        limits or Limits(), measured, security)
     finally:
         if collecting:
             gc.enable()
@@ -125,7 +137,15 @@ class _Steps:
 def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, str] | None,
              optimize_level: int, path: Path | None, backend: str,
              passes: tuple[str, ...] | None, step: _Steps,
-             limits: Limits, measured: bool = True) -> Compiled:  # fmt: skip
+             limits: Limits, measured: bool = True,
+             security: str = "semi-honest") -> Compiled:  # fmt: skip
+    if security not in SECURITY:
+        raise VeilError([Diagnostic("V0803", f"unknown security mode {security!r}",
+                                    help="choose semi-honest or malicious")])
+    if security != "semi-honest" and backend != "rep3":
+        raise VeilError([Diagnostic("V0803", f"--security {security} needs the rep3 backend",
+                                    help="the plain backend computes in the clear and "
+                                         "protects nothing")])
     loader = ModuleLoader(program_dir)
     from veil.lang.parser import parse
 
@@ -154,31 +174,69 @@ def _compile(text: str, file: str, program_dir: Path | None, params: dict[str, s
     protocol = None
     if backend == "rep3":
         step(lower_rep3.NAME)  # the expansion of table operations is part of this step
-        bounds = None
-        if sorting.has_tables(optimized):
-            _check_table_sizes(optimized, limits)
-            analysis = ranges.run(optimized)
-            # an interval after a finding is the value as if it had not overflowed: no
-            # longer a bound to sort by
-            bounds = None if analysis.findings else \
-                sorting.key_bounds(optimized, analysis.intervals)
-        tables = sorting.run(optimized, bounds)
+        tables = _expand_tables(optimized, security, loader.sources, limits)
         if tables is not optimized and measured:
             records.append(record(sorting.NAME, optimized, tables))
-        protocol = lower_rep3.run(tables)
+        protocol = lower_rep3.run(tables, security)
         if measured:
             records.append(record(lower_rep3.NAME, tables, protocol))
         protocol, more = optimize(protocol, passes=PROTOCOL_PASSES if optimize_level else (),
                                   on_pass=step, measured=measured)
         records += more
-    return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol)
+        if security == "malicious":
+            _check_verified(protocol)
+    return Compiled(path, checked, circuit, optimized, records, warnings, backend, protocol,
+                    security)
+
+
+def _expand_tables(circuit: Circuit, security: str, sources: SourceMap | None = None,
+                   limits: Limits | None = None) -> Circuit:  # fmt: skip
+    """The table operations expanded for the mode: shuffles and openings to the servers
+    (veil.ir.sorting) or, verified, checked operations only (veil.ir.sorting_verified);
+    V0803 on the line of one the verified mode cannot check (it never runs what it does
+    not check)."""
+    if not sorting.has_tables(circuit):
+        return circuit
+    _check_table_sizes(circuit, limits or Limits())
+    analysis = ranges.run(circuit)
+    # an interval after a finding is the value as if it had not overflowed: no longer a
+    # bound to sort by
+    bounds = None if analysis.findings else sorting.key_bounds(circuit, analysis.intervals)
+    if security != "malicious":
+        return sorting.run(circuit, bounds)
+    try:
+        return sorting_verified.run(circuit, bounds)
+    except sorting_verified.Unverifiable as exc:
+        raise VeilError([Diagnostic(
+            "V0803", f"`{_source_op(exc.node.op)}` cannot run with --security malicious: "
+                     f"{exc.reason}",
+            exc.node.span, help="run this program with --security semi-honest, or leave "
+                                "the operation out (docs/security.md, section 11)")],
+            sources) from None
+
+
+def _source_op(op: str) -> str:
+    return "sort" if op == "sort_by" else op
+
+
+def _check_verified(protocol: Circuit) -> None:
+    """The verified mode checks products only: every other interactive op must have been
+    lowered away (an internal error otherwise, never a silent unchecked step)."""
+    from veil.schedule import is_interactive
+
+    for node in protocol.nodes:
+        if node.op not in VERIFIED_OPS and is_interactive(node, protocol):
+            raise VeilError([Diagnostic(
+                "V0803", f"internal: `{node.op}` is not verified by --security malicious",
+                node.span, help="please report this; run with --security semi-honest")])
 
 
 def compile_path(path: Path, params: dict[str, str] | None = None,
                  optimize_level: int = DEFAULT_LEVEL, backend: str = "plain",
                  passes: tuple[str, ...] | None = None,
                  progress: Progress | None = None,
-                 limits: Limits | None = None, measured: bool = True) -> Compiled:  # fmt: skip
+                 limits: Limits | None = None, measured: bool = True,
+                 security: str = "semi-honest") -> Compiled:  # fmt: skip
     """Compile a `.mpc` file or a program directory (`measured=False`: without the
     passes' before-and-after records, which only the cost report shows)."""
     source = resolve_program_path(path)
@@ -187,7 +245,7 @@ def compile_path(path: Path, params: dict[str, str] | None = None,
     except (OSError, UnicodeDecodeError) as exc:
         raise VeilError([Diagnostic("V0001", f"{source}: cannot read: {exc}")]) from None
     return compile_source(text, source.name, source.parent, params, optimize_level, source,
-                          backend, passes, progress, limits, measured)
+                          backend, passes, progress, limits, measured, security)
 
 
 def _check_table_sizes(circuit: Circuit, limits: Limits) -> None:

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from veil import verification
 from veil.ir import ops
 from veil.ir.nodes import Circuit, Node
 from veil.types import BOOL
+from veil.verification import Plan
 
 HEADER_BYTES = 36
 INPUT_SEED_BYTES = 16
@@ -124,13 +126,24 @@ class Round:
 @dataclass
 class Schedule:
     level: dict[int, int]
-    rounds: list[Round]
+    rounds: list[Round]  # every round between the servers (verification rounds last)
     local_by_level: list[list[int]]
     position: dict[int, int] = field(default_factory=dict)  # node id → index in the circuit
+    circuit_rounds: int = -1  # the rounds of the circuit's own nodes (all, by default)
+    plan: Plan | None = None  # the verified mode's checks (veil.verification)
+
+    def __post_init__(self) -> None:
+        if self.circuit_rounds < 0:
+            self.circuit_rounds = len(self.rounds)
 
     @property
     def compute_rounds(self) -> int:
+        """All rounds between the servers: the circuit's, then the verification's."""
         return len(self.rounds)
+
+    @property
+    def verify_rounds(self) -> int:
+        return len(self.rounds) - self.circuit_rounds
 
 
 def schedule(circuit: Circuit) -> Schedule:
@@ -182,7 +195,25 @@ def _schedule(circuit: Circuit) -> Schedule:
             else:
                 rnd.ring[s][PREV] += size
     position = {n.id: i for i, n in enumerate(circuit.nodes)}
-    return Schedule(level, rounds, local_by_level, position)
+    if circuit.security != "malicious":
+        return Schedule(level, rounds, local_by_level, position)
+    checks = verification.plan(circuit, [r.nodes for r in rounds])
+    circuit_rounds = len(rounds)
+    if checks.pools:  # the triples' products travel with the first round
+        for s in range(SERVERS):
+            rounds[0].ring[s][PREV] += sum(p.triples for p in checks.pools)
+    # after the circuit: the coin with the outputs' resharing; the openings; the digests
+    coin, openings, digests = Round(), Round(), Round()
+    ring_out, bits_out = _elements([o.type for o in circuit.outputs])
+    for s in range(SERVERS):
+        coin.ring[s][PREV] += verification.COIN_ELEMENTS + ring_out
+        coin.bits[s][PREV] += bits_out
+        openings.ring[s][PREV] += sum(p.opened_units for p in checks.pools)
+        for d in (PREV, NEXT):
+            digests.ring[s][d] += verification.CHECK_DIGESTS * verification.DIGEST_BYTES // 8
+    # no products, nothing to open: the openings' round is left out
+    rounds += [coin, openings, digests] if checks.pools else [coin, digests]
+    return Schedule(level, rounds, local_by_level, position, circuit_rounds, checks)
 
 
 @dataclass(frozen=True)
@@ -235,9 +266,13 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
         for r in out.receivers:
             receivers.setdefault(r, []).append(out.type)
     output_bytes = {}
+    verified = circuit.security == "malicious"
     for receiver, types in receivers.items():
         ring, bits = _elements(types)
         per_server = HEADER_BYTES + payload_bytes(ring, bits)
+        if verified:  # and the digest of the component the receiver gets from another
+            per_server += verification.DIGEST_BYTES
+            ring += verification.DIGEST_BYTES // 8
         output_bytes[receiver] = SERVERS * per_server
         for s in range(SERVERS):
             sent[s] += per_server
@@ -245,7 +280,8 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
             ring_sent[s] += ring
             bits_sent[s] += bits
     input_rounds = 1 if owners else 0
-    output_rounds = 1 if receivers else 0
+    # verified: the receivers' acceptance of their shares is a second one-way trip
+    output_rounds = (2 if verified else 1) if receivers else 0
     return Traffic(input_rounds + sched.compute_rounds + output_rounds, input_rounds,
                    sched.compute_rounds, output_rounds, tuple(sent), tuple(messages),
                    input_bytes, output_bytes, tuple(ring_sent), tuple(bits_sent))

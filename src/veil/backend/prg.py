@@ -22,6 +22,7 @@ ROUND_ZERO_SHARES = 1  # started at block (round number, 1, 0): all products of 
 TRUNC_MASK = 2  # at (node id, 2, 0): a truncation's share component and candidate pads
 OUTPUT_MASK = 3  # at (node id, 3, 0)
 INPUT_SHARE = 4  # at (0, 4, 0) of an owner's fresh input seed: a whole input component
+RANDOM_BITS = 5  # at (node id, 5, 0): the component of a `random_bits` node
 
 
 class KeyAgreement:

@@ -41,10 +41,12 @@ import numpy as np
 
 from veil.backend import prg, rep3_shuffle
 from veil.backend.duplex import round_trip
+from veil.backend.rep3_verify import Verifier
+from veil.backend.tamper import Tamper
 from veil.ir.nodes import Circuit, Node
-from veil.ir.ops import trunc_bits
+from veil.ir.ops import RANDOM_BITS, trunc_bits
 from veil.ir.semantics import apply, const_array
-from veil.net.transport import Channel
+from veil.net.transport import Channel, PeerError
 from veil.schedule import NEXT, PREV, SERVERS, Schedule, trunc_roles
 from veil.types import BOOL, WORD
 
@@ -128,7 +130,12 @@ class Rep3Server:
     rounds_sent: list[int] = field(default_factory=list)
     pending: dict[int, tuple] = field(default_factory=dict)  # truncation pads, start → finish
     shuffles: rep3_shuffle.ShuffleState = field(default_factory=rep3_shuffle.ShuffleState)
+    tamper: Tamper = field(default_factory=Tamper)  # tests only: a corrupted server
+    verifier: Verifier | None = None  # the verified mode's checks (circuit.security)
 
+    def __post_init__(self) -> None:
+        if self.sched.plan is not None:
+            self.verifier = Verifier(self)
     # ------------------------------------------------------------ randomness
 
     def round_zero_shares(self, number: int, nodes: list[Node]) -> dict[int, np.ndarray]:
@@ -178,6 +185,8 @@ class Rep3Server:
     def local(self, node: Node) -> Value:
         if node.op == "const":
             return const_array(node)
+        if node.op == RANDOM_BITS:
+            return self.random_bits(node)
         args = [self.values[a] for a in node.args]
         secret = [isinstance(a, tuple) for a in args]
         if not any(secret):
@@ -195,6 +204,15 @@ class Rep3Server:
                          for j in range(2))  # type: ignore[return-value]
         with np.errstate(over="ignore"):
             return tuple(apply(node, [a[j] for a in lifted]) for j in range(2))  # type: ignore
+
+    def random_bits(self, node: Node) -> Share:
+        """Secret random bits with no communication: component j from the key of the two
+        servers that hold it (server i's x_i from k_i, shared with server i−1, and
+        x_{i+1} from k_{i+1}). The one component a single server lacks is uniform to
+        it, so the bits are too."""
+        shape = tuple(node.attr("shape"))
+        return (prg.bits(self.key_prev, node.id, prg.RANDOM_BITS, shape),
+                prg.bits(self.key_next, node.id, prg.RANDOM_BITS, shape))
 
     def component(self, node: Node, x: Share) -> Share:
         """Trivial sharing of component j of x: held by the two servers that know x_j."""
@@ -334,8 +352,15 @@ class Rep3Server:
                     layout[direction].append((node.type.shape, node.type.base == BOOL))
             else:
                 mine[node.id] = self.product_part(node, zeros[node.id])
-                out[PREV].append(mine[node.id])
+                kind = "a2b" if node.op == "and" else "products"
+                out[PREV].append(self.tamper.sent(kind, ("round", number, node.id),
+                                                  mine[node.id]))
                 layout[NEXT].append((node.type.shape, node.type.base == BOOL))
+        triples = number == 1 and self.verifier is not None and self.verifier.plan.pools
+        if triples:
+            assert self.verifier is not None
+            out[PREV] += self.verifier.triple_parts()
+            layout[NEXT] += self.verifier.triple_layout()
         channel_to = {PREV: self.to_prev, NEXT: self.from_next}  # both are two-way
         # a direction with nothing to say sends no message (the schedule counts none)
         sends = {d: pack(out[d]) if sum(p.size for p in out[d]) else None for d in (PREV, NEXT)}
@@ -360,6 +385,40 @@ class Rep3Server:
                 self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], got)
             else:
                 self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
+                if self.verifier is not None:
+                    self.verifier.record(node, self.values[node.args[0]],
+                                         self.values[node.args[1]], self.values[node.id])
+        if triples:
+            assert self.verifier is not None
+            self.verifier.triples_received(received[NEXT])
+
+    def exchange(self, number: int, to_prev: list[np.ndarray],
+                 layout: list[tuple[tuple[int, ...], bool]]) -> list[np.ndarray]:
+        """One round in which every server sends to its predecessor only: these arrays
+        out, and the successor's arrays (of this layout) in."""
+        payload = pack(to_prev) if sum(p.size for p in to_prev) else None
+        expects = sum(int(np.prod(shape)) for shape, _ in layout) > 0
+        got = round_trip(number, [(self.from_next, None, expects),
+                                  (self.to_prev, payload, False)])[0]
+        if payload is not None:
+            self.rounds_sent.append(number)
+        if got is None:
+            return [np.zeros(shape, dtype=np.bool_ if b else U64) for shape, b in layout]
+        return unpack(got, layout)
+
+    def exchange_both(self, number: int, messages: dict[int, bytes], size: int
+                      ) -> dict[int, bytearray]:  # fmt: skip
+        """One round in which every server sends to both neighbours and hears from both
+        (`size`-byte messages)."""
+        got = round_trip(number, [(self.from_next, messages[NEXT], True),
+                                  (self.to_prev, messages[PREV], True)])
+        self.rounds_sent.append(number)
+        out = {NEXT: got[0], PREV: got[1]}
+        for direction, payload in out.items():
+            if payload is None or len(payload) != size:
+                raise PeerError(f"a {size}-byte digest message was expected from server "
+                                f"{(self.me + (1 if direction == NEXT else -1)) % SERVERS}")
+        return out  # type: ignore[return-value]
 
     def run_local(self, level: int) -> None:
         for node_id in self.sched.local_by_level[level]:
@@ -382,11 +441,15 @@ class Rep3Server:
             if node_id not in keep:
                 free_after.setdefault(level, []).append(node_id)
         self.run_local(0)
+        self.tamper.corrupt(self.values)
         self._free(free_after.get(0, ()))
-        for number in range(1, self.sched.compute_rounds + 1):
+        for number in range(1, self.sched.circuit_rounds + 1):
             self.run_round(number)
             self.run_local(number)
+            self.tamper.corrupt(self.values)
             self._free(free_after.get(number, ()))
+        if self.verifier is not None:
+            self.verifier.run(self.sched.circuit_rounds + 1)
 
     def _free(self, node_ids) -> None:
         for node_id in node_ids:

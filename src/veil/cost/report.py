@@ -209,6 +209,22 @@ def comparison_costs(circuit: Circuit) -> dict[str, dict[str, float]]:
     return costs
 
 
+def verification_section(sched) -> dict[str, Any]:
+    """The verified mode's checks: the pools of products, the triples each item is
+    checked with, the bytes of triples and openings each server sends, and the bound on
+    a cheating server's chance of passing (veil.verification)."""
+    plan = sched.plan
+    triples = sum(p.triples for p in plan.pools)
+    openings = sum(p.opened_units for p in plan.pools)
+    return {
+        "pools": [p.as_dict() for p in plan.pools],
+        "triple_bytes_per_server": 8 * triples,
+        "opening_bytes_per_server": 8 * openings,
+        "failure_log2": round(plan.failure_log2, 1) if plan.pools else None,
+        "rounds": sched.verify_rounds,
+    }
+
+
 def _type_dict(t) -> dict[str, Any]:
     return {"label": t.label, "base": t.base, "shape": list(t.shape)}
 
@@ -259,10 +275,15 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         t = traffic(circuit, sched)
         owners = sorted(t.input_bytes_per_owner)
         receivers = sorted(t.output_bytes_per_receiver)
+        phases_of_rounds = {"input": t.input_rounds, "compute": sched.circuit_rounds,
+                            "output": t.output_rounds}
+        if circuit.security == "malicious":
+            phases_of_rounds = {"input": t.input_rounds, "compute": sched.circuit_rounds,
+                                "verify": sched.verify_rounds, "output": t.output_rounds}
         report.update({
+            "security": circuit.security,
             "rounds": t.rounds,
-            "rounds_by_phase": {"input": t.input_rounds, "compute": t.compute_rounds,
-                                "output": t.output_rounds},
+            "rounds_by_phase": phases_of_rounds,
             "bytes_per_server": list(t.bytes_per_server),
             "messages_per_server": list(t.messages_per_server),
             "ring_elements_per_server": list(t.ring_elements_per_server),
@@ -279,6 +300,8 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
             assert local_seconds is not None
             report["local_compute"].update({"seconds": round(local_seconds, 6),
                                             "calibrated": local.calibrated})
+        if sched.plan is not None:
+            report["verification"] = verification_section(sched)
         for p in profiles:
             speed = LinkSpeed(p.rtt_ms, p.mbit_per_s)
             phases = estimate(sched, t, lambda a, b, speed=speed: speed, owners, receivers)
@@ -328,6 +351,12 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         out.append("")
         out.append(f"policies ({', '.join(report['policies'])}): {verdict}")
         out.extend(violations)
+    if report.get("security") == "malicious" and \
+            any(p["name"] == "sort-lower" for p in report["passes"]):
+        out.append("")
+        out.append("opened to the servers by the protocol: nothing (the verified mode sorts, "
+                   "shuffles and matches with checked comparisons and products; its checks "
+                   "open only random or masked values)")
     if report.get("server_reveals"):
         out.append("")
         out.append("opened to the servers by the protocol (no party sees these)")
@@ -361,9 +390,11 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
     if "rounds" in report:
         phases = report["rounds_by_phase"]
         out.append("")
-        out.append(f"network ({report['backend']}: 3 servers)")
-        out.append(f"  rounds                   {report['rounds']:>12,}  (input {phases['input']}, "
-                   f"compute {phases['compute']}, output {phases['output']})")
+        mode = ", verified: one malicious server is caught" \
+            if report.get("security") == "malicious" else ""
+        out.append(f"network ({report['backend']}: 3 servers{mode})")
+        listed = ", ".join(f"{k} {v}" for k, v in phases.items())
+        out.append(f"  rounds                   {report['rounds']:>12,}  ({listed})")
         for i, (b, m) in enumerate(zip(report["bytes_per_server"],
                                        report["messages_per_server"], strict=True)):
             out.append(f"  server {i} sends           {b:>12,} bytes in {m:,} messages")
@@ -375,6 +406,18 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         if local.get("included"):
             out.append(f"  local computation        {local['seconds']:>12.3f} s  (a server; "
                        f"calibrated on {local['calibrated']})")
+        check = report.get("verification")
+        if check:
+            out.append(f"  triples (checks)         {check['triple_bytes_per_server']:>12,} bytes "
+                       f"a server, openings {check['opening_bytes_per_server']:,}")
+            for p in check["pools"]:
+                what = "AND words" if p["kind"] == "word" else \
+                    ("products" if p["k"] == 1 else f"dot products of length {p['k']}")
+                out.append(f"    {what:<22} {p['items']:>12,}  checked with "
+                           f"{p['triples_per_item']} triples each, {p['opened']} opened")
+            if check["failure_log2"] is not None:
+                bound = f"2^{check['failure_log2']:g}"
+                out.append(f"  undetected cheating      {'below':>12}  {bound} (docs/security.md)")
         for name, est in report["estimates"].items():
             out.append(f"  estimated time, {name:<8} {est['seconds']:>12.3f} s  "
                        f"({est['rtt_ms']:g} ms RTT, {est['mbit_per_s']:g} Mbit/s)")

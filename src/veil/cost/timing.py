@@ -88,9 +88,9 @@ def estimate(sched: Schedule, t: Traffic, link: LinkOf, owners: list[str],
                                   link(s, peer).transfer(nbytes))
         compute += slowest
     phases["compute"] = compute
-    phases["output"] = max((link(s, r).one_way + link(s, r).transfer(
+    phases["output"] = max((link(s, r).one_way * t.output_rounds + link(s, r).transfer(
         t.output_bytes_per_receiver[r] // SERVERS) for r in receivers for s in servers),
-        default=0.0)
+        default=0.0)  # verified mode: the receivers' acceptance is a second trip
     phases["total"] = sum(phases.values())
     return {k: round(v, 6) for k, v in phases.items()}
 
@@ -165,4 +165,5 @@ def save_local_model(model: LocalModel, path: Path | None = None) -> Path:
 
 def one_way_delays(sched: Schedule) -> int:
     """The number of one-way trips on the critical path of a whole run."""
-    return CONNECT_ONE_WAY + 4 + sched.compute_rounds
+    # verified mode (a plan of checks): the receivers' acceptance of their shares
+    return CONNECT_ONE_WAY + 4 + sched.compute_rounds + (1 if sched.plan is not None else 0)

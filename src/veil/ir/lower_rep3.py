@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from veil.ir import bitops
 from veil.ir.lower import Builder
 from veil.ir.nodes import Circuit, Node
@@ -37,9 +39,20 @@ SUMMARY = "lower comparisons, selects and conversions to rep3 protocol primitive
 KOGGE_STONE_SHIFTS = (1, 2, 4, 8, 16, 32)
 
 
+MAX_VERIFIED_SHIFT = 61
+"""The verified truncation reads bits 0..d-1 and 62, 63 of the share components."""
+
+
+def _signed(value: int) -> int:
+    """A ring element (mod 2^64) as the int64 a constant stores."""
+    value %= 1 << 64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 class _Rep3Lowerer:
-    def __init__(self, circuit: Circuit):
+    def __init__(self, circuit: Circuit, security: str = "semi-honest"):
         self.src = circuit
+        self.security = security
         self.b = Builder(circuit.frac_bits)
         self.map: dict[int, int] = {}
         self.comparing: str | None = None
@@ -188,6 +201,87 @@ class _Rep3Lowerer:
             m //= 2
         return self.from_rows(same, n, self.t(d).shape, "eq")
 
+    # ------------------------------------------------------------ verified truncation
+
+    def trunc_verified(self, x: int, n: Node) -> int:
+        """⌊x / 2^d⌋ exactly, for |x| < 2^62, from products and AND gates only, so that
+        the verified mode checks every message of it (the one-round truncation of the
+        semi-honest mode is an oblivious transfer, which the product checks do not cover).
+
+        With x' = x + 2^62 (in [0, 2^63)) and its share components x'_j = H_j·2^d + L_j:
+        x' + w·2^64 = Σ_j x'_j for a wrap count w in {0, 1, 2}, and
+        ⌊x'/2^d⌋ = Σ_j H_j + κ − w·2^(64−d), where κ = ⌊(L_0 + L_1 + L_2)/2^d⌋ is the
+        carry out of the low bits. Σ_j H_j is local (each server shifts its own
+        components). With the carry-save split of the components, s = x'_0 ⊕ x'_1 ⊕ x'_2
+        and m = maj(x'_0, x'_1, x'_2): κ = m_(d−1) + carry-out of s + (m << 1) on d bits
+        (a Brent–Kung reduction, as in `lt`), and since bit 63 of x' is 0,
+        w = m_63 + (s_63 ∨ m_62) (the carry out of bit 63 is the majority of s_63, m_62
+        and the carry into bit 63, whose XOR is 0). The four bits go to the ring with
+        `b2a`. Rounds for d = 16: 1 (majority) + 1 (generate) + 4 (tree) + 2 (b2a) = 8;
+        AND gates a value: d + 2 + (d − 1) + 1 + the tree's; 8 ring products."""
+        bits = n.attr("bits")
+        base = n.type.base
+        self.comparing = "trunc"
+        try:
+            if isinstance(bits, int):
+                out = self.trunc_exact(x, bits)
+            else:  # one shift per element: each distinct shift on all, then pick
+                shifts = np.asarray(bits, dtype=np.int64).reshape(self.t(x).shape)
+                out = None
+                for d in sorted({int(v) for v in shifts.reshape(-1)}):
+                    mask = self.b.const((shifts == d).astype(np.int64), INT)
+                    part = self.add("mul", self.trunc_exact(x, d), mask)
+                    out = part if out is None else self.add("add", out, part)
+                assert out is not None
+        finally:
+            self.comparing = None
+        return out if base == INT else self.add("cast", out, base=base)
+
+    def trunc_exact(self, x: int, d: int) -> int:
+        if not 1 <= d <= MAX_VERIFIED_SHIFT:
+            raise ValueError(f"verified truncation by {d} bits (1..{MAX_VERIFIED_SHIFT})")
+        shape = self.t(x).shape
+        if self.t(x).base != INT:
+            x = self.add("cast", x, base=INT)
+        xp = self.add("add", x, self.b.const(np.int64(1 << 62), INT))
+        high = self.add("comp_shr", xp, bits=d)
+        (c0, c1, c2), count = self.sliced_components(xp)
+        a, b = self.add("xor", c0, c2), self.add("xor", c1, c2)
+        s = self.add("xor", self.add("xor", a, b), c2)
+
+        def low_and_top(v: int) -> int:
+            return self.add("concat", self.rows(v, 0, d), self.rows(v, 62, 64))
+
+        maj = self.add("xor", self.add("and", low_and_top(a), low_and_top(b)),
+                       low_and_top(c2))  # rows 0..d-1, then 62 and 63
+        s63, maj62, maj63 = self.rows(s, 63, 64), self.rows(maj, d, d + 1), \
+            self.rows(maj, d + 1, d + 2)
+        if d >= 2:
+            both = self.add("and", self.add("concat", self.rows(s, 1, d), s63),
+                            self.add("concat", self.rows(maj, 0, d - 1), maj62))
+            g, s_and_m62 = self.rows(both, 0, d - 1), self.rows(both, d - 1, d)
+            if d >= 3:
+                p = self.add("xor", self.rows(s, 2, d), self.rows(maj, 1, d - 1))
+                carry = self.carry_tree(g, p)
+            else:
+                carry = g
+        else:
+            s_and_m62 = self.add("and", s63, maj62)
+            carry = None
+        or62 = self.add("xor", self.add("xor", s63, maj62), s_and_m62)  # s63 ∨ maj62
+        early = [self.from_rows(r, count, shape, "trunc")
+                 for r in (self.rows(maj, d - 1, d), maj63, or62)]
+        converted = self.b2a(self.b.add("stack", early))
+        m_low, m_top, o_top = (self.add("slice", converted, spec=(("i", k),)) for k in range(3))
+        kappa = m_low
+        if carry is not None:
+            kappa = self.add("add", kappa, self.b2a(self.from_rows(carry, count, shape, "trunc")))
+        wraps = self.add("add", m_top, o_top)
+        out = self.add("add", high, kappa)
+        out = self.add("sub", out, self.add("mul", wraps,
+                                            self.b.const(np.int64(_signed(1 << (64 - d))), INT)))
+        return self.add("sub", out, self.b.const(np.int64(1 << (62 - d)), INT))
+
     def select(self, c: int, a: int, b: int) -> int:
         if self.t(a).base == BOOL:
             return self.add("xor", b, self.add("and", c, self.add("xor", a, b)))
@@ -211,6 +305,8 @@ class _Rep3Lowerer:
             return self.add("not", self.add("xor", *args))
         if op == "select" and secret[0]:
             return self.select(*args)
+        if op == "trunc" and any(secret) and self.security == "malicious":
+            return self.trunc_verified(args[0], n)
         if op == "b2a" and any(secret):
             return self.b2a(args[0])
         if op == "to_bits" and any(secret):
@@ -238,7 +334,10 @@ class _Rep3Lowerer:
         return self.src.with_nodes(self.b.nodes, rename)
 
 
-def run(circuit: Circuit) -> Circuit:
-    """Lower a (high-level) circuit to rep3 protocol primitives."""
-    return _Rep3Lowerer(circuit).lower()
+def run(circuit: Circuit, security: str = "semi-honest") -> Circuit:
+    """Lower a (high-level) circuit to rep3 protocol primitives; for the verified
+    (malicious) mode truncations become products and AND gates too, and the circuit
+    carries the mode (it is part of the fingerprint)."""
+    lowered = _Rep3Lowerer(circuit, security).lower()
+    return lowered if security == "semi-honest" else replace(lowered, security=security)
 

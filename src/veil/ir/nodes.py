@@ -75,6 +75,9 @@ class Circuit:
     frac_bits: int = 16
     jurisdictions: tuple[tuple[str, str], ...] = ()
     """(party, jurisdiction) for every party declared `party NAME in JURISDICTION`."""
+    security: str = "semi-honest"
+    """The protocol this circuit is built for: "semi-honest" or "malicious" (verified
+    rep3, docs/security.md); part of the fingerprint when it is not the default."""
     _index: dict[int, Node] = field(default=None, compare=False, repr=False)  # type: ignore
 
     def __post_init__(self) -> None:

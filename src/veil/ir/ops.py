@@ -20,7 +20,7 @@ BOOLEAN = {"and", "or", "xor"}
 LEAVES = {"input", "const"}
 DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "broadcast"}
 
-PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit"}
+PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit", "comp_shr"}
 """Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 
 MATH = {"div", "recip", "exp", "log", "sqrt", "sigmoid"}
@@ -38,13 +38,18 @@ TABLE_PROTOCOL = {"shuffle_step", "reveal", "scatter", "cumsum"}
 stage of a resharing shuffle, an opening to the servers, a move of rows to public
 positions, a running sum (semantics in veil.ir.tables, protocol in
 veil.backend.rep3_shuffle)."""
-RANDOM = {"shuffle", "shuffle_step"}
+RANDOM_BITS = "random_bits"
+"""Secret uniformly random bits drawn by the servers without communication (component j
+of the boolean sharing from the PRG key of the two servers that hold it, veil.backend
+.rep3), so no single server knows them: the keys of the verified mode's shuffle."""
+RANDOM = {"shuffle", "shuffle_step", RANDOM_BITS}
 """Ops whose value is random at run time: never evaluated at compile time."""
 
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
     | MATH | TABLES | TABLE_PROTOCOL
-    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits", "cast"}
+    | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits", "cast",
+       RANDOM_BITS}
 )
 
 
@@ -103,6 +108,8 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
 
     if op == "input":
         return VType("secret", a["base"], tuple(a["shape"]))
+    if op == RANDOM_BITS:  # attrs: shape, group (each draw its own bits)
+        return VType("secret", BOOL, tuple(a["shape"]))
     if op == "monotone":  # marks result = f(argument) for a @monotone f; the value is result
         return args[0]
     if op == "const":
@@ -166,6 +173,10 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if args[0].base != WORD or not 0 <= a["index"] < 64:
             raise IRError(f"bit of {args[0]}")
         return args[0].with_(base=BOOL)
+    if op == "comp_shr":  # each share component shifted right (verified truncation)
+        if args[0].base not in (INT, FIXED):
+            raise IRError(f"comp_shr of {args[0]}")
+        return VType(label, INT, args[0].shape)
     if op == "a2b_comp":
         if args[0].base not in (INT, FIXED) or a["component"] not in (0, 1, 2):
             raise IRError(f"a2b_comp of {args[0]}")
@@ -346,6 +357,8 @@ def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
     secret = [t.is_secret for t in arg_types]
     if op in ("mul", "matmul"):
         return all(secret)
+    if op == RANDOM_BITS:
+        return False  # each server expands its PRG keys
     if op in RANDOM:
         return True  # a public operand is shuffled as the trivial sharing
     if op in ("trunc", "b2a", "lt", "eq", "to_bits", "reveal") or op in TABLES:

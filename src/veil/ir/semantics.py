@@ -18,7 +18,7 @@ import numpy as np
 
 from veil.ir import bitops, tables
 from veil.ir.nodes import Node
-from veil.ir.ops import MATH, TABLE_PROTOCOL, TABLES, IRError, trunc_bits
+from veil.ir.ops import MATH, RANDOM_BITS, TABLE_PROTOCOL, TABLES, IRError, trunc_bits
 from veil.types import BOOL, FIXED, FRAC_BITS
 
 U64 = np.uint64
@@ -69,7 +69,7 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarr
     """Evaluate one (non-input) node on cleartext operand values; `seed` draws the
     permutations of shuffles (the plain backend gives each run a fresh one)."""
     op = node.op
-    if op in TABLES or op in TABLE_PROTOCOL:
+    if op in TABLES or op in TABLE_PROTOCOL or op == RANDOM_BITS:
         return tables.apply(node, args, seed)
     with np.errstate(over="ignore"):
         if op == "const":
@@ -120,6 +120,10 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarr
         if op in ("a2b_comp", "b2a_comp"):
             value = np.asarray(args[0], dtype=U64)
             return value if node.attr("component") == 0 else np.zeros_like(value)
+        if op == "comp_shr":  # per share component; in the clear, of the value itself
+            bits = trunc_bits(node.attr("bits"), node.type.shape)
+            return np.asarray(np.asarray(args[0], dtype=U64) >> np.asarray(bits, dtype=U64),
+                              dtype=U64)
         if op == "shl":
             return np.asarray(args[0] << U64(node.attr("bits")), dtype=U64)
         if op == "shr":

@@ -18,6 +18,7 @@ from veil.ir.nodes import Circuit, InputSpec, Node, OutputSpec
 from veil.types import VType
 
 FORMAT = "veil-circuit/1"
+SECURITY_MODES = ("semi-honest", "malicious")
 
 
 def _jsonable(v: Any) -> Any:
@@ -81,6 +82,10 @@ def to_dict(circuit: Circuit) -> dict:
     # crossings rest on them); a program that declares none keeps its old fingerprint.
     if circuit.jurisdictions:
         data["jurisdictions"] = dict(circuit.jurisdictions)
+    # The security mode is what every party approves too; the default one is left out,
+    # so the fingerprints of semi-honest circuits stay what they were.
+    if circuit.security != "semi-honest":
+        data["security"] = circuit.security
     return data
 
 
@@ -117,8 +122,11 @@ def from_dict(data: dict) -> Circuit:
     params = tuple((k, _hashable(v)) for k, v in sorted(data["params"].items()))
     places = data.get("jurisdictions", {})
     jurisdictions = tuple((p, places[p]) for p in data["parties"] if p in places)
+    security = data.get("security", "semi-honest")
+    if security not in SECURITY_MODES:
+        raise ValueError(f"unknown security mode {security!r}")
     return Circuit(tuple(nodes), tuple(data["parties"]), inputs, outputs, params,
-                   data["frac_bits"], jurisdictions)
+                   data["frac_bits"], jurisdictions, security)
 
 
 def loads(text: str) -> Circuit:

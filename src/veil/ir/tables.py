@@ -15,7 +15,8 @@ the order of `int` and of `fixed` values alike.
 - `reveal(x)`: x itself (the protocol opens it to the servers); `scatter(x, index,
   size, offset)`: row p of x moves to row index[p] − offset of a `size`-row result, rows
   whose place falls outside it are dropped and rows nobody moves to are 0;
-  `cumsum(x)`: running sums down the rows.
+  `cumsum(x)`: running sums down the rows; `random_bits`: uniformly random bits (in
+  the clear drawn from the run's seed; over shares no single server knows them).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from veil.ir.nodes import Node
 U64 = np.uint64
 WHOLE_SHUFFLE = 3
 """The stage number under which the high-level `shuffle` draws its one permutation."""
+RANDOM_BITS_STAGE = 4
+"""The stage number under which `random_bits` (the verified shuffle's keys) draws."""
 
 
 def permutation(seed: bytes, group: int, stage: int, n: int) -> np.ndarray:
@@ -102,6 +105,11 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes) -> np.ndarray:
         x = np.asarray(args[0])
         stage = node.attr("stage", WHOLE_SHUFFLE)
         return take_rows(x, permutation(seed, node.attr("group"), stage, x.shape[0]))
+    if op == "random_bits":
+        digest = hashlib.sha256(seed + struct.pack(">QI", node.attr("group"),
+                                                   RANDOM_BITS_STAGE)).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
+        return rng.integers(0, 2, tuple(node.attr("shape"))).astype(np.bool_)
     if op == "reveal":
         return np.array(args[0], copy=True)
     if op == "scatter":

@@ -43,10 +43,11 @@ ABORT = 6  # anyone: stopping, with a reason
 DONE = 7  # server → party: finished, with what it measured (JSON)
 START = 8  # server → party: the session is agreed and approved; send inputs (JSON)
 PROGRESS = 9  # server → party: still working (round k of n), or who is still awaited
+ACCEPT = 10  # party → server (verified mode): the output shares checked out
 
 KIND_NAMES = {HELLO: "hello", SESSION: "session", INPUT: "input", ROUND: "round",
               OUTPUT: "output", ABORT: "abort", DONE: "done", START: "start",
-              PROGRESS: "progress"}  # fmt: skip
+              PROGRESS: "progress", ACCEPT: "accept"}  # fmt: skip
 MAX_PAYLOAD = 1 << 34
 MAX_REASON = 600
 

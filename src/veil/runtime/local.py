@@ -85,7 +85,7 @@ class LocalRun:
             dep, listeners = _local_deployment(root, circuit.parties)
             approvals_given = [
                 approvals.create(keys.load_private_key(root / f"{site}.key"), site, dep, fp,
-                                 params)
+                                 params, circuit.security)
                 for site in (*circuit.parties, *SERVER_NAMES)]
             schedule(circuit)  # once, here: the forked processes inherit it
             self.timings["setup"] = time.monotonic() - started
@@ -106,7 +106,7 @@ class LocalRun:
                     sock.close()  # the servers hold them now
                 for party in required:
                     pcfg = PartyConfig(party, dep, root / f"{party}.key", approvals_given,
-                                       self.timeout)
+                                       self.timeout, circuit.security)
                     reports = self.on_progress is not None and not parties  # the first one
                     parties[party] = _start(ctx, _party_main, (pcfg, circuit, text, fp, params,
                                                                load, inputs, reports))

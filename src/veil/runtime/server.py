@@ -69,6 +69,7 @@ from veil.runtime.handshake import (
 from veil.runtime.lobby import Arrival, Lobby
 from veil.runtime.session import Fault, serve_session
 from veil.runtime.sharing import owners_of, receivers_of, site_ids
+from veil.schedule import schedule
 
 NOTICE_SECONDS = 2.0
 
@@ -89,6 +90,7 @@ class ServerConfig:
     circuits: dict[str, Circuit] = field(default_factory=dict)  # by fingerprint, already
     # loaded (the local launcher's own compile); a hello's circuit is still hash-checked
     heartbeat: float = 1.0
+    security: str | None = None  # run only sessions of this mode (None: what is approved)
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr,
                                                                   flush=True))
 
@@ -168,6 +170,7 @@ class Server:
             text = hello.circuit_text()  # checked against the fingerprint
             try:
                 circuit = loads(text)
+                schedule(circuit)  # a verified circuit with an unchecked step is refused here
             except (ValueError, KeyError, TypeError) as exc:
                 raise BadMessage(f"the circuit does not load: {exc}") from None
             if len(self.circuits) >= 8:
@@ -309,6 +312,14 @@ class Server:
         if name not in circuit.parties:
             ch.abort(f"refused: {name} is not a party of program "
                      f"{hello.terms.fingerprint[:16]}…")
+            return
+        if hello.terms.security != circuit.security:
+            ch.abort(f"refused: you ask for security `{hello.terms.security}`, but program "
+                     f"{hello.terms.fingerprint[:16]}… is built for `{circuit.security}`")
+            return
+        if self.cfg.security is not None and circuit.security != self.cfg.security:
+            ch.abort(f"refused: {self.cfg.name} runs only `{self.cfg.security}` sessions; "
+                     f"program {hello.terms.fingerprint[:16]}… is `{circuit.security}`")
             return
         required = set(owners_of(circuit)) | set(receivers_of(circuit))
         if name not in required:

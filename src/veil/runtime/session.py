@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veil.backend.rep3 import Rep3Server, pack
-from veil.ir.nodes import Circuit
-from veil.net.transport import DONE, INPUT, OUTPUT, PROGRESS, ROUND, Channel, PeerError
+from veil.backend.rep3_verify import VerificationFailed, output_digest
+from veil.backend.tamper import Tamper
+from veil.ir.nodes import Circuit, OutputSpec
+from veil.net.transport import ACCEPT, DONE, INPUT, OUTPUT, PROGRESS, ROUND, Channel, PeerError
 from veil.runtime.sharing import (
     input_messages,
     owners_of,
@@ -42,11 +44,13 @@ Audit = Callable[[str, dict], None]
 
 @dataclass
 class Fault:
-    """Test-only fault injection: make one server exit or hang at a compute round."""
+    """Test-only fault injection: make one server exit or hang at a compute round, or
+    (action "tamper", verified mode) deviate as `tamper` says (veil.backend.tamper)."""
 
     server: int
     round: int
-    action: str  # "exit" | "hang"
+    action: str  # "exit" | "hang" | "tamper"
+    tamper: Tamper | None = None
 
 
 def _no_audit(event: str, fields: dict) -> None:
@@ -95,6 +99,9 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     server = Rep3Server(me, circuit, sched, keys[0], keys[1], peers[prev], peers[nxt])
     started = time.monotonic()
     clock = {"start": time.time()}  # wall clock: the launcher lines phases up across sites
+    if fault is not None and fault.server == me and fault.tamper is not None:
+        server.tamper = fault.tamper
+    index = {spec.node: k for k, spec in enumerate(circuit.inputs)}
     for owner, specs in owners_of(circuit).items():
         payload = parties[owner].recv(INPUT, 0)
         try:
@@ -102,13 +109,17 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
         except ValueError as exc:
             raise PeerError(f"{owner} sent malformed input shares: {exc}") from None
         for spec, pair in zip(specs, pairs, strict=True):
-            server.values[spec.node] = pair
+            server.values[spec.node] = tuple(  # type: ignore[assignment]
+                server.tamper.sent("inputs", ("input", index[spec.node], j), pair[j])
+                for j in range(2))
         audit("input", {"owner": owner, "bytes": len(payload),
                         "inputs": [{"name": s.name, "shape": list(s.type.shape)} for s in specs],
                         "sha256": hashlib.sha256(payload).hexdigest()})
+    if server.verifier is not None:
+        server.verifier.note_inputs(circuit.inputs, server.values)
     input_done = time.monotonic()
     clock["inputs"] = time.time()
-    if fault is not None and fault.server == me:
+    if fault is not None and fault.server == me and fault.action != "tamper":
         _inject(server, fault)
     if heartbeat_s:
         with heartbeat(parties, server, heartbeat_s, peers):
@@ -124,12 +135,18 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     audit("compute", {"rounds": len(server.rounds_sent), "messages": messages, "bytes": sent})
 
     last = sched.compute_rounds + 1
-    for receiver, outs in receivers_of(circuit).items():
-        shares = [server.output_share(o.node, o.type.base) for o in outs]
-        payload = pack(shares)
+    receivers = receivers_of(circuit)
+    for receiver, outs in receivers.items():
+        if server.verifier is None:
+            payload = pack([server.output_share(o.node, o.type.base) for o in outs])
+        else:
+            payload = _verified_output(server, receiver, outs)
         parties[receiver].send(OUTPUT, last, payload)
         audit("output", {"receiver": receiver, "outputs": [o.name for o in outs],
                          "bytes": len(payload)})
+    if server.verifier is not None:
+        for receiver in receivers:  # every receiver's shares checked out, or nobody's
+            parties[receiver].recv(ACCEPT, last, max_length=0)
     for ch in parties.values():
         m, b = ch.counters.sent(OUTPUT)
         messages, sent = messages + m, sent + b
@@ -146,6 +163,20 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     for ch in parties.values():
         ch.send(DONE, last, done)
     return stats
+
+
+def _verified_output(server: Rep3Server, receiver: str, outs: list[OutputSpec]) -> bytes:
+    """A receiver's message in the verified mode: this server's component of each of
+    its (reshared) outputs, then the SHA-256 of the component the next server sends."""
+    assert server.verifier is not None
+    position = {id(o): k for k, o in enumerate(server.circuit.outputs)}
+    pairs = [server.verifier.outputs[position[id(o)]] for o in outs]
+    firsts = [server.tamper.sent("outputs", ("output", receiver, "share"), p[0])
+              for p in pairs]
+    digest = output_digest(receiver, (server.me + 1) % SERVERS, pack([p[1] for p in pairs]))
+    digest = bytes(server.tamper.sent("outputs", ("output", receiver, "digest"),
+                                      np.frombuffer(digest, dtype=np.uint8)))
+    return bytes(pack(firsts)) + digest
 
 
 def _inject(server: Rep3Server, fault: Fault) -> None:
@@ -193,10 +224,15 @@ def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
     if outs:
         payloads = [ch.recv(OUTPUT, last) for ch in servers]
         output_bytes = sum(ch.counters.received(OUTPUT)[1] for ch in servers)
+        if circuit.security == "malicious":
+            payloads = _checked_outputs(name, payloads)
         try:
             outputs = reconstruct(outs, payloads)
         except ValueError as exc:
             raise PeerError(f"malformed output shares: {exc}") from None
+        if circuit.security == "malicious":
+            for ch in servers:
+                ch.send(ACCEPT, last)
     stats = []
     for ch in servers:
         try:
@@ -228,6 +264,21 @@ def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, fl
             "output": round(max(finished - computed, 0.0), 6)}
 
 
+def _checked_outputs(name: str, payloads: list[bytearray]) -> list[bytes]:
+    """The share parts of the three servers' messages, once each component matched the
+    digest of it that the other server holding it sent (VerificationFailed otherwise)."""
+    digest_size = 32
+    if any(len(p) < digest_size for p in payloads):
+        raise VerificationFailed("malformed output message: no digest")
+    shares = [bytes(p[:-digest_size]) for p in payloads]
+    for j in range(SERVERS):
+        told = bytes(payloads[(j - 1) % SERVERS][-digest_size:])
+        if output_digest(name, j, shares[j]) != told:
+            raise VerificationFailed(f"verification failed: the output shares of server {j} "
+                                     f"do not match what server {(j - 1) % SERVERS} holds")
+    return shares
+
+
 def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
     """The run's statistics as the cost report states them, from the parties' results."""
     any_result = next(iter(results.values()))
@@ -237,7 +288,8 @@ def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
     output_bytes = {p: r.output_bytes for p, r in sorted(results.items()) if r.output_bytes}
     return {
         "backend": "rep3",
-        "rounds": (1 if input_bytes else 0) + len(compute_rounds) + (1 if output_bytes else 0),
+        "rounds": (1 if input_bytes else 0) + len(compute_rounds) +
+        ((2 if circuit.security == "malicious" else 1) if output_bytes else 0),
         "compute_rounds": len(compute_rounds),
         "bytes_sent": [s["bytes_sent"] for s in server_stats],
         "messages": [s["messages"] for s in server_stats],

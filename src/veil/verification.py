@@ -1,0 +1,176 @@
+"""The plan of the verified (malicious) mode: which products are checked, with how many
+multiplication triples, and what that costs on the wire.
+
+Every product of a verified circuit (a secret `mul`, a `matmul`, an `and` of bits or of
+words) is checked after the computation against random multiplication triples, with
+the sacrifice of Furukawa, Lindell, Nof and Weinstein (Eurocrypt 2017) and the
+"check each gate against its own bucket of triples" arrangement of Araki, Barak,
+Furukawa, Lichter, Lindell, Nof, Ohara, Watzman and Weinstein (IEEE S&P 2017). The
+products are grouped into pools of interchangeable items:
+
+- ring items: one output element of a `mul` (k = 1) or of a `matmul` (its dot product
+  of length k); one pool per k, a triple is (a, b ∈ Z^k, c = <a, b>);
+- word items: one 64-bit word of an `and` of words, the `and` gates of single bits
+  packed 64 to a word; a triple is (a, b, c = a ∧ b) bitwise.
+
+A pool of N items draws M = N·B + C triples (c by the semi-honest product, in the first
+round). After the computation a coin nobody could predict orders them at random: C are
+opened and checked in the clear, and each item gets B of the others. Checking item
+(x, y, z) with triple (a, b, c) opens ρ = x − a and σ = y − b and tests that
+w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w is the item's error minus the triple's
+error, with no product by a random scalar, so the test is exact in Z_2^64 (no
+zero-divisor problem) and over bits alike.
+
+Soundness: a cheating server fixes which triples and which items carry errors before
+the coin; it passes only if the bad triples are exactly the B·g triples drawn by its g
+bad items (each with the item's own error) and none is opened, probability
+1/binom(M, B·g) ≤ 1/min(binom(M, B), binom(M, C)). With C = B that is
+1/binom((N + 1)·B, B); B is the least that makes it ≤ 2^-40 divided by the number of
+pools (a union bound), so the whole run is caught except with probability ≤ 2^-40.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from veil.ir.nodes import Circuit, Node
+from veil.types import BOOL, WORD
+
+SECURITY_BITS = 40
+RING, WORDS = "ring", "word"
+DIGEST_BYTES = 32
+CHECK_DIGESTS = 3  # the last round's digests: openings, input shares, zero tests
+COIN_ELEMENTS = 2  # a 128-bit coin, as two ring elements
+VERIFY_ROUNDS = 3  # coin and output reshare; openings (when there are products); digests
+
+
+def bucket_size(items: int, target_bits: float) -> int:
+    """The least B with binom((items + 1)·B, B) ≥ 2^target_bits."""
+    need = math.ceil(target_bits)
+    b = 1
+    while math.comb((items + 1) * b, b).bit_length() <= need:
+        b += 1
+    return b
+
+
+def failure_log2(items: int, slots: int, opened: int) -> float:
+    """log2 of the bound on a cheating server's chance of passing a pool's checks."""
+    total = items * slots + opened
+    worst = min(math.comb(total, slots), math.comb(total, opened))
+    return -math.log2(worst)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One kind of checked product: N items, B triples per item, C triples opened."""
+
+    kind: str  # RING or WORDS
+    k: int  # the length of each item's dot product (1 for elementwise products)
+    items: int
+    slots: int
+    opened: int
+
+    @property
+    def triples(self) -> int:
+        return self.items * self.slots + self.opened
+
+    @property
+    def opened_units(self) -> int:
+        """Ring elements (or words) each server sends to open the pool's values: a, b
+        and c of the opened triples, ρ and σ of every (item, triple) check."""
+        return self.opened * (2 * self.k + 1) + self.items * self.slots * 2 * self.k
+
+    @property
+    def failure_log2(self) -> float:
+        return failure_log2(self.items, self.slots, self.opened)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "k": self.k, "items": self.items,
+                "triples_per_item": self.slots, "opened": self.opened,
+                "triples": self.triples, "failure_log2": round(self.failure_log2, 1)}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Where a checked product's items sit in their pool."""
+
+    node: int
+    pool: int
+    offset: int  # first item of this gate in the pool (for bits: first bit of the packing)
+    items: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    pools: tuple[Pool, ...]
+    gates: tuple[Gate, ...]  # in the order the circuit computes them
+    word_items_of_words: int  # word pool: the words of `and` on words come first,
+    bool_bits: int  # then the bits of `and` on bools, packed 64 to a word
+
+    @property
+    def failure_log2(self) -> float:
+        """log2 of the bound on the chance that a cheating server passes all checks."""
+        if not self.pools:
+            return -math.inf
+        return math.log2(sum(2.0 ** p.failure_log2 for p in self.pools))
+
+    def pool_index(self, kind: str, k: int) -> int:
+        for i, p in enumerate(self.pools):
+            if p.kind == kind and p.k == k:
+                return i
+        raise KeyError((kind, k))
+
+
+def gate_kind(node: Node, circuit: Circuit) -> tuple[str, int] | None:
+    """(pool kind, k) of a checked product, None for any other node."""
+    if node.op == "and":
+        return (WORDS, 1) if node.type.base in (WORD, BOOL) else None
+    if node.op == "mul":
+        return RING, 1
+    if node.op == "matmul":
+        return RING, circuit.node(node.args[0]).type.shape[-1]
+    return None
+
+
+def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
+    """The pools and gates of a verified circuit whose interactive nodes are `rounds`
+    (node ids per round, in the order the executor computes them)."""
+    counts: dict[tuple[str, int], int] = {}
+    gates: list[tuple[int, tuple[str, int], int]] = []
+    bool_bits = 0
+    words = 0
+    for ids in rounds:
+        for node_id in ids:
+            node = circuit.node(node_id)
+            kind = gate_kind(node, circuit)
+            if kind is None:
+                raise ValueError(f"{node.op} is not a checked product")
+            if node.op == "and" and node.type.base == BOOL:
+                gates.append((node_id, kind, -1 - bool_bits))  # placed after the words
+                bool_bits += node.type.size
+                continue
+            if kind[0] == WORDS:
+                gates.append((node_id, kind, words))
+                words += node.type.size
+                continue
+            gates.append((node_id, kind, counts.get(kind, 0)))
+            counts[kind] = counts.get(kind, 0) + node.type.size
+    if words or bool_bits:
+        counts[(WORDS, 1)] = words + (bool_bits + 63) // 64
+    keys = sorted(counts)
+    target = SECURITY_BITS + math.log2(max(len(keys), 1))
+    pools = []
+    for kind, k in keys:
+        n = counts[(kind, k)]
+        b = bucket_size(n, target)
+        pools.append(Pool(kind, k, n, b, b))
+    index = {key: i for i, key in enumerate(keys)}
+    placed = []
+    for node_id, kind, offset in gates:
+        size = circuit.node(node_id).type.size
+        if offset < 0:  # bits of a bool AND: offset in bits after the words
+            placed.append(Gate(node_id, index[kind], words * 64 + (-1 - offset), size))
+        else:
+            placed.append(Gate(node_id, index[kind], offset, size))
+    return Plan(tuple(pools), tuple(placed), words, bool_bits)

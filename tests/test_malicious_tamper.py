@@ -1,0 +1,101 @@
+"""Tamper tests of the verified (malicious) mode: a corrupted server adds an error to one
+element of one message of each kind, in a random round, or changes its copy of a
+replicated share component; every honest party must abort and no output may be
+delivered, in every trial (veil.backend.tamper says where each kind strikes).
+
+The default run does 12 trials per kind; the sweep, marked slow, does 60 per kind, or
+as many as VEIL_TAMPER_TRIALS says (1,000 per kind take about 8 minutes on 2 cores):
+
+    VEIL_TAMPER_TRIALS=1000 pytest -m slow tests/test_malicious_tamper.py -s
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.rep3_harness import run_with_fault
+from veil.backend.tamper import KINDS, choose
+from veil.compiler import compile_source
+from veil.ir.semantics import decode, encode
+from veil.runtime.session import Fault, PartyResult
+from veil.schedule import schedule
+
+PROGRAM = """
+party a
+party b
+party c
+input x: secret fixed[6] from a
+input m: secret fixed[6, 3] from a
+input w: secret fixed[3] from b
+input k: secret int[6] from b
+let s = m @ w + x * x
+let big = s > 1.5
+output big to a, c
+output total = sum(select(big, k, 0)) to b, c
+output squares = k * k to c
+"""
+
+
+def compiled():
+    return compile_source(PROGRAM, backend="rep3", security="malicious").executable
+
+
+CIRCUIT = compiled()
+
+
+def inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    values = {"x": rng.uniform(-2, 2, 6), "m": rng.uniform(-2, 2, (6, 3)),
+              "w": rng.uniform(-2, 2, 3), "k": rng.integers(-50, 50, 6)}
+    return {s.name: encode(values[s.name], s.type.base) for s in CIRCUIT.inputs}
+
+
+def test_honest_run_delivers_the_outputs() -> None:
+    rng = np.random.default_rng(7)
+    enc = inputs(rng)
+    outcome = run_with_fault(CIRCUIT, enc, None)
+    assert all(e is None for e in outcome.servers.values()), outcome.servers
+    got = {}
+    for result in outcome.parties.values():
+        assert isinstance(result, PartyResult)
+        got.update(result.outputs)
+    x, m, w, k = (decode(enc[n], s.type.base)
+                  for n, s in zip("xmwk", [s for s in CIRCUIT.inputs], strict=True))
+    big = m @ w + x * x > 1.5
+    assert np.array_equal(got["big"], big)
+    assert decode(got["total"], "int") == int(np.sum(np.where(big, k, 0)))
+
+
+def trial(kind: str, seed: int) -> str | None:
+    """One tampered run; a description of what went wrong, or None."""
+    rng = np.random.default_rng(seed)
+    tamper = choose(kind, CIRCUIT, schedule(CIRCUIT), seed)
+    bad = int(rng.integers(3))
+    outcome = run_with_fault(CIRCUIT, inputs(rng), Fault(bad, 0, "tamper", tamper))
+    if not tamper.done:
+        return f"seed {seed}: the tamper at {tamper.where} never happened"
+    delivered = [p for p, r in outcome.parties.items() if isinstance(r, PartyResult)]
+    if delivered:
+        return f"seed {seed}: server {bad} changed {tamper.what}; {delivered} got outputs"
+    honest = [s for s, e in outcome.servers.items() if s != bad and e is None]
+    if honest:
+        return f"seed {seed}: server {bad} changed {tamper.what}; servers {honest} finished"
+    return None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_of_tampering_aborts_everyone(kind: str) -> None:
+    failures = [f for f in (trial(kind, 1000 * KINDS.index(kind) + t) for t in range(12)) if f]
+    assert not failures, failures[:3]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_tamperings_of_each_kind_all_abort(kind: str) -> None:
+    trials = int(os.environ.get("VEIL_TAMPER_TRIALS", "60"))
+    failures = [f for f in (trial(kind, 10**6 * (1 + KINDS.index(kind)) + t)
+                            for t in range(trials)) if f]
+    print(f"{kind}: {trials} trials, {trials - len(failures)} detected")
+    assert not failures, failures[:3]
