@@ -53,6 +53,17 @@ def ring(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndar
     return np.frombuffer(stream(key, node, purpose, 8 * n), dtype=np.uint64).reshape(shape)
 
 
+def ring_writable(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The draws of `ring` in a writable array, written by AES straight into it (no copy
+    of the keystream; the AES-CTR update needs room for one block more)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    buffer = np.empty(8 * n + 16, dtype=np.uint8)
+    start = struct.pack(">QII", node, purpose, 0)
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
+    encryptor.update_into(bytes(8 * n), buffer)
+    return buffer[:8 * n].view(np.uint64).reshape(shape)
+
+
 def bits(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
     n = int(np.prod(shape, dtype=np.int64))
     raw = np.frombuffer(stream(key, node, purpose, n), dtype=np.uint8)

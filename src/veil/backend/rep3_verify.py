@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from veil.backend.rep3 import Rep3Server
 
 U64 = np.uint64
-TRIPLE_A, TRIPLE_B, TRIPLE_ZERO, COIN, RESHARE, ORDER = 16, 17, 18, 19, 20, 21
+TRIPLE_ROWS, COIN, RESHARE, ORDER, ORDER_TIES = 16, 19, 20, 21, 22
 
 
 class VerificationFailed(PeerError):
@@ -57,7 +57,9 @@ class VerificationFailed(PeerError):
 def _hash(*parts: bytes | np.ndarray) -> bytes:
     h = hashlib.sha256()
     for p in parts:
-        h.update(p.tobytes() if isinstance(p, np.ndarray) else p)
+        # arrays are hashed in place (their bytes, C order), not copied by tobytes
+        h.update(np.ascontiguousarray(p).reshape(-1).view(np.uint8)
+                 if isinstance(p, np.ndarray) else p)
     return h.digest()
 
 
@@ -74,9 +76,9 @@ class PoolState:
     ys: list = field(default_factory=list)
     zs: list = field(default_factory=list)
     bools: list = field(default_factory=list)  # word pool: bool gates' (x, y, z) bits
-    a: tuple | None = None
-    b: tuple | None = None
-    c: tuple | None = None
+    # per component, one row a triple: a (k), b (k), c: the coin's order then moves
+    # each triple with one gather of its row (the rows are where the triples' c go)
+    rows: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Verifier:
@@ -150,31 +152,38 @@ class Verifier:
         """Round 1: this server's product parts of every pool's triples (to the
         predecessor), with a and b drawn from the pairwise keys."""
         parts = []
+        s = self.server
         for index, pool in enumerate(self.plan.pools):
-            vector = pool.kind == RING and pool.k > 1
-            shape = (pool.triples, pool.k) if vector else (pool.triples,)
-            a, b = self._pair(TRIPLE_A, index, shape), self._pair(TRIPLE_B, index, shape)
-            state = self.pools[index]
-            state.a, state.b = a, b
-            zp, zn = self._pair(TRIPLE_ZERO, index, (pool.triples,))
+            k = pool.k if pool.kind == RING else 1
+            # one stream a key: a, b and the zero-share draw of each triple, as a row
+            mine = prg.ring_writable(s.key_prev, index, TRIPLE_ROWS, (pool.triples, 2 * k + 1))
+            other = prg.ring_writable(s.key_next, index, TRIPLE_ROWS, (pool.triples, 2 * k + 1))
+            a0, b0, a1, b1 = mine[:, :k], mine[:, k:2 * k], other[:, :k], other[:, k:2 * k]
             with np.errstate(over="ignore"):
-                if vector:
-                    z = (a[0] * b[0] + a[0] * b[1] + a[1] * b[0]).sum(axis=1, dtype=U64) + zp - zn
-                elif pool.kind == RING:
-                    z = a[0] * b[0] + a[0] * b[1] + a[1] * b[0] + zp - zn
+                if pool.kind == RING:  # a0·b0 + a0·b1 + a1·b0 = a0·(b0 + b1) + a1·b0
+                    prod = a0 * (b0 + b1)
+                    prod += a1 * b0
+                    c = prod.sum(axis=1, dtype=U64) if k > 1 else prod[:, 0]
+                    c += mine[:, 2 * k]
+                    c -= other[:, 2 * k]
                 else:
-                    z = (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ zp ^ zn
-            state.c = (np.asarray(z, dtype=U64), None)
-            parts.append(self.tamper.sent("reshares", ("triples", index), state.c[0]))
+                    c = (a0 & (b0 ^ b1))[:, 0]
+                    c ^= (a1 & b0)[:, 0]
+                    c ^= mine[:, 2]
+                    c ^= other[:, 2]
+            mine[:, 2 * k] = c
+            self.pools[index].rows = (mine, other)
+            parts.append(self.tamper.sent("reshares", ("triples", index), c))
         return parts
 
     def triple_layout(self) -> list[tuple[tuple[int, ...], bool]]:
         return [((p.triples,), False) for p in self.plan.pools]
 
     def triples_received(self, arrays: list[np.ndarray]) -> None:
-        for state, arr in zip(self.pools, arrays, strict=True):
-            assert state.c is not None
-            state.c = (state.c[0], arr)
+        for state, arr, pool in zip(self.pools, arrays, self.plan.pools, strict=True):
+            assert state.rows is not None
+            k = pool.k if pool.kind == RING else 1
+            state.rows[1][:, 2 * k] = arr
 
     # ------------------------------------------------------------ after the circuit
 
@@ -214,7 +223,7 @@ class Verifier:
             check = _PoolCheck(pool, self._items(index), self.pools[index], order)
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
-        layout = [((c.opened_size,), False) for c in checks]
+        layout = [((p.opened_units,), False) for p in self.plan.pools]
         got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
             opened = check.open(theirs)
@@ -314,105 +323,139 @@ def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 def _order(seed: bytes, index: int, count: int) -> np.ndarray:
     """A uniformly random order of `count` triples from the coin: the order of 128-bit
-    draws (a tie, and so any bias, has probability below count²/2^129). The first 64
-    bits decide alone unless two of them are equal, which is rare and checked."""
-    draws = np.frombuffer(prg.stream(seed, index, ORDER, 16 * count), dtype=U64)
-    high, low = draws[0::2], draws[1::2]
-    order = np.argsort(high)
-    ranked = high[order]
-    if count > 1 and bool(np.any(ranked[1:] == ranked[:-1])):
-        order = np.lexsort((low, high))
+    draws (high, low) (a tie, and so any bias, has probability below count²/2^129).
+
+    Computed as one sort of 64-bit keys, not an argsort: the top 64 − L bits of each
+    high draw with the triple's index in the low L bits (L = bits of count − 1). Where
+    two keys share their top bits (a few pairs for millions of triples) the index does
+    not decide: those runs are re-ordered by the full 128-bit draws, so the result is
+    exactly the order of the 128-bit draws."""
+    high = np.frombuffer(prg.stream(seed, index, ORDER, 8 * count), dtype=U64)
+    if count < 2:
+        return np.zeros(count, dtype=np.intp)
+    width = (count - 1).bit_length()
+    low_mask = U64((1 << width) - 1)
+    keys = high & ~low_mask
+    keys |= np.arange(count, dtype=U64)
+    keys.sort()
+    order = (keys & low_mask).astype(np.intp)
+    keys >>= U64(width)
+    tied = np.flatnonzero(keys[1:] == keys[:-1])
+    if tied.size:
+        low = np.frombuffer(prg.stream(seed, index, ORDER_TIES, 8 * count), dtype=U64)
+        starts = tied[np.r_[True, tied[1:] != tied[:-1] + 1]]
+        for start in starts.tolist():
+            end = start + 1
+            while end < count and keys[end] == keys[start]:
+                end += 1
+            run = order[start:end]
+            order[start:end] = run[np.lexsort((low[run], high[run]))]
     return order
 
 
 class _PoolCheck:
     """The openings and zero tests of one pool, once the coin ordered its triples.
 
-    Arrays of a pool of elementwise products (and of words) are flat; of dot products
-    of length k they have a last axis of k. Item g is checked with the triples
-    slots[g, 0..B-1]."""
+    Item g is checked with the triples slots[g, 0..B-1]: arrays over (item, triple) are
+    N × B (× k for dot products of length k). A triple's row (a, b, c) is gathered at
+    once. The zero test uses w = z − c − σ·x − ρ·y + ρ·σ, which equals
+    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ (Furukawa et al.'s form), but
+    multiplies the opened values with the items, one per item, not with the gathered
+    triples: the triples' a and b serve only to compute ρ and σ."""
 
     def __init__(self, pool, items, state: PoolState, order: np.ndarray) -> None:
         self.pool = pool
         self.ring = pool.kind == RING
-        self.vector = self.ring and pool.k > 1
-        (self.x, self.y, self.z) = items
-        self.opened_idx = order[:pool.opened]
-        self.slots = order[pool.opened:].reshape(pool.items, pool.slots)
-        assert state.a is not None and state.b is not None and state.c is not None
-        self.a, self.b, self.c = state.a, state.b, state.c
-        spread = (slice(None), None, slice(None)) if self.vector else (slice(None), None)
-        with np.errstate(over="ignore"):
-            self.a_s = tuple(self.a[j][self.slots] for j in range(2))
-            self.b_s = tuple(self.b[j][self.slots] for j in range(2))
-            self.rho = tuple(self._sub(self.x[j][spread], self.a_s[j]) for j in range(2))
-            self.sigma = tuple(self._sub(self.y[j][spread], self.b_s[j]) for j in range(2))
-        self.parts_opened = [tuple(v[j][self.opened_idx] for j in range(2))
-                             for v in (self.a, self.b, self.c)]
-        self.opened_size = pool.opened_units
+        k = self.k = pool.k if self.ring else 1
+        self.x, self.y, self.z = items
+        slots = order[pool.opened:].reshape(pool.items, pool.slots)
+        assert state.rows is not None
+        opened_rows = [np.take(r, order[:pool.opened], axis=0) for r in state.rows]
+        self.rows = tuple(np.take(r, slots, axis=0) for r in state.rows)  # N × B × (2k+1)
+        shape = (pool.items, pool.slots) + ((k,) if k > 1 else ())
+        head, span = pool.opened * (2 * k + 1), pool.items * pool.slots * k
+        # what this server sends: its second components of the opened triples, ρ and σ
+        self.message = np.empty(pool.opened_units, dtype=U64)
+        self.message[:head] = opened_rows[1].reshape(-1)
+        self.rho1 = self.message[head:head + span].reshape(shape)
+        self.sigma1 = self.message[head + span:].reshape(shape)
+        self._combine(self._spread(self.x[1]), self._part(self.rows[1], 0), self.rho1, minus=True)
+        self._combine(self._spread(self.y[1]), self._part(self.rows[1], 1), self.sigma1, minus=True)
+        self.opened_rows = opened_rows
+        self.head, self.span, self.shape = head, span, shape
 
-    def _sub(self, u, v):
-        return np.asarray(u - v, dtype=U64) if self.ring else u ^ v
+    def _spread(self, v: np.ndarray) -> np.ndarray:
+        """An item array (N, or N × k) against the N × B (× k) checks."""
+        return v.reshape(-1, 1, self.k) if self.k > 1 else v.reshape(-1, 1)
 
-    def _add(self, u, v):
-        return np.asarray(u + v, dtype=U64) if self.ring else u ^ v
+    def _part(self, rows: np.ndarray, which: int) -> np.ndarray:
+        """a (0), b (1) or c (2) of gathered triple rows."""
+        k = self.k
+        if which == 2:
+            return rows[..., 2 * k]
+        return rows[..., which * k:(which + 1) * k] if k > 1 else rows[..., which]
+
+    def _combine(self, u, v, out, minus: bool = False) -> None:
+        if not self.ring:
+            np.bitwise_xor(u, v, out=out)
+        elif minus:
+            np.subtract(u, v, out=out)
+        else:
+            np.add(u, v, out=out)
 
     def _dot(self, u, v):
         if not self.ring:
             return u & v
-        if self.vector:
+        if self.k > 1:
             return (u * v).sum(axis=-1, dtype=U64)
         return u * v
 
     def second_openings(self) -> np.ndarray:
-        parts = [p[1].reshape(-1) for p in self.parts_opened]
-        parts += [self.rho[1].reshape(-1), self.sigma[1].reshape(-1)]
-        return np.concatenate(parts)
+        return self.message
 
     def open(self, theirs: np.ndarray) -> np.ndarray:
-        """The full values from our two components and the third one received."""
-        mine = [*self.parts_opened, self.rho, self.sigma]
-        with np.errstate(over="ignore"):
-            flat_first = np.concatenate([m[0].reshape(-1) for m in mine])
-            flat_second = np.concatenate([m[1].reshape(-1) for m in mine])
-            values = self._add(self._add(flat_first, flat_second), theirs)
-        k = self.pool.k if self.ring else 1
-        c_count, slots = self.pool.opened, self.pool.items * self.pool.slots
-        cuts = np.cumsum([c_count * k, c_count * k, c_count, slots * k])
-        a, b, c, rho, sigma = np.split(values, cuts)
-        if self.vector:
-            self.open_a, self.open_b = a.reshape(-1, k), b.reshape(-1, k)
-            self.open_rho = rho.reshape(self.rho[0].shape)
-            self.open_sigma = sigma.reshape(self.sigma[0].shape)
-        else:
-            self.open_a, self.open_b = a, b
-            self.open_rho, self.open_sigma = rho.reshape(self.slots.shape), \
-                sigma.reshape(self.slots.shape)
-        self.open_c = c
-        return values
+        """The full values, computed in place in the received third components."""
+        head, span = self.head, self.span
+        opened = theirs[:head].reshape(self.opened_rows[0].shape)
+        self._combine(opened, self.opened_rows[0], opened)
+        self._combine(opened, self.opened_rows[1], opened)
+        self.open_rows = opened
+        self.open_rho = theirs[head:head + span].reshape(self.shape)
+        self.open_sigma = theirs[head + span:].reshape(self.shape)
+        for full, second, item, which in ((self.open_rho, self.rho1, self.x[0], 0),
+                                          (self.open_sigma, self.sigma1, self.y[0], 1)):
+            self._combine(full, second, full)
+            self._combine(full, self._spread(item), full)
+            self._combine(full, self._part(self.rows[0], which), full, minus=True)
+        return theirs
 
     def triples_ok(self) -> bool:
-        with np.errstate(over="ignore"):
-            want = self._dot(self.open_a, self.open_b)
-        return bool(np.array_equal(want, self.open_c))
+        k, rows = self.k, self.open_rows
+        a, b, c = rows[:, :k], rows[:, k:2 * k], rows[:, 2 * k]
+        if not self.ring:
+            return bool(np.array_equal(a[:, 0] & b[:, 0], c))
+        return bool(np.array_equal((a * b).sum(axis=1, dtype=U64), c))
 
     def zero_test(self, me: int) -> tuple[np.ndarray, np.ndarray]:
-        """This server's components of w = z − c − <σ, a> − <ρ, b> − <ρ, σ> for every
+        """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every
         (item, triple): zero for all exactly when the products and triples agree. The
         public term enters as the sharing (p, 0, 0)."""
-        from veil.backend.rep3 import trivial
-
         rho, sigma = self.open_rho, self.open_sigma
+        public = self._dot(rho, sigma)
         out = []
-        with np.errstate(over="ignore"):
-            lifted = trivial(np.asarray(self._dot(rho, sigma)), me)
-            for j in range(2):
-                z = self.z[j][:, None]
-                c = self.c[j][self.slots]
-                if self.ring:
-                    w = z - c - self._dot(sigma, self.a_s[j]) - self._dot(rho, self.b_s[j]) \
-                        - lifted[j]
-                else:
-                    w = z ^ c ^ (sigma & self.a_s[j]) ^ (rho & self.b_s[j]) ^ lifted[j]
-                out.append(np.asarray(w, dtype=U64).reshape(-1))
+        for j in range(2):
+            w = self._dot(sigma, self._spread(self.x[j]))
+            if self.ring:
+                w += self._dot(rho, self._spread(self.y[j]))
+                w += self._part(self.rows[j], 2)
+                np.subtract(self.z[j].reshape(-1, 1), w, out=w)
+                if (me, j) in ((0, 0), (2, 1)):
+                    w += public
+            else:
+                w ^= rho & self._spread(self.y[j])
+                w ^= self._part(self.rows[j], 2)
+                w ^= self.z[j].reshape(-1, 1)
+                if (me, j) in ((0, 0), (2, 1)):
+                    w ^= public
+            out.append(w.reshape(-1))
         return out[0], out[1]
