@@ -356,44 +356,40 @@ def _order(seed: bytes, index: int, count: int) -> np.ndarray:
 class _PoolCheck:
     """The openings and zero tests of one pool, once the coin ordered its triples.
 
-    Item g is checked with the triples slots[g, 0..B-1]: arrays over (item, triple) are
-    N × B (× k for dot products of length k). A triple's row (a, b, c) is gathered at
-    once. The zero test uses w = z − c − σ·x − ρ·y + ρ·σ, which equals
-    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ (Furukawa et al.'s form), but
-    multiplies the opened values with the items, one per item, not with the gathered
-    triples: the triples' a and b serve only to compute ρ and σ."""
+    Triple t of item g is the triple at place C + t·N + g of the coin's order. Arrays
+    over the checks are k × B × N (k = 1 but for dot products of length k), so every
+    operation runs along the N items, contiguously, and an item's value broadcasts as
+    k × 1 × N. A triple's row (a, b, c) is gathered at once.
+
+    The zero test uses w = z − c − σ·x − ρ·y + ρ·σ, equal to Furukawa et al.'s
+    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ; it multiplies the opened values
+    with the items, not with the gathered triples."""
 
     def __init__(self, pool, items, state: PoolState, order: np.ndarray) -> None:
         self.pool = pool
         self.ring = pool.kind == RING
         k = self.k = pool.k if self.ring else 1
-        self.x, self.y, self.z = items
-        slots = order[pool.opened:].reshape(pool.items, pool.slots)
+        n, b = pool.items, pool.slots
+        x, y, z = items
+        self.x = tuple(np.ascontiguousarray(v.reshape(n, k).T).reshape(k, 1, n) for v in x)
+        self.y = tuple(np.ascontiguousarray(v.reshape(n, k).T).reshape(k, 1, n) for v in y)
+        self.z = tuple(v.reshape(1, n) for v in z)
         assert state.rows is not None
-        opened_rows = [np.take(r, order[:pool.opened], axis=0) for r in state.rows]
-        self.rows = tuple(np.take(r, slots, axis=0) for r in state.rows)  # N × B × (2k+1)
-        shape = (pool.items, pool.slots) + ((k,) if k > 1 else ())
-        head, span = pool.opened * (2 * k + 1), pool.items * pool.slots * k
+        opened = order[:pool.opened]
+        slots = order[pool.opened:].reshape(b, n)
+        self.opened_rows = [np.take(r, opened, axis=0) for r in state.rows]
+        # (2k + 1) × B × N views: a (k rows), b (k rows), c; each is read once, so
+        # strided reads beat a transposing copy
+        self.cols = tuple(np.moveaxis(np.take(r, slots, axis=0), -1, 0) for r in state.rows)
+        self.shape = (k, b, n)
+        self.head, self.span = pool.opened * (2 * k + 1), k * b * n
         # what this server sends: its second components of the opened triples, ρ and σ
         self.message = np.empty(pool.opened_units, dtype=U64)
-        self.message[:head] = opened_rows[1].reshape(-1)
-        self.rho1 = self.message[head:head + span].reshape(shape)
-        self.sigma1 = self.message[head + span:].reshape(shape)
-        self._combine(self._spread(self.x[1]), self._part(self.rows[1], 0), self.rho1, minus=True)
-        self._combine(self._spread(self.y[1]), self._part(self.rows[1], 1), self.sigma1, minus=True)
-        self.opened_rows = opened_rows
-        self.head, self.span, self.shape = head, span, shape
-
-    def _spread(self, v: np.ndarray) -> np.ndarray:
-        """An item array (N, or N × k) against the N × B (× k) checks."""
-        return v.reshape(-1, 1, self.k) if self.k > 1 else v.reshape(-1, 1)
-
-    def _part(self, rows: np.ndarray, which: int) -> np.ndarray:
-        """a (0), b (1) or c (2) of gathered triple rows."""
-        k = self.k
-        if which == 2:
-            return rows[..., 2 * k]
-        return rows[..., which * k:(which + 1) * k] if k > 1 else rows[..., which]
+        self.message[:self.head] = self.opened_rows[1].reshape(-1)
+        self.rho1 = self.message[self.head:self.head + self.span].reshape(self.shape)
+        self.sigma1 = self.message[self.head + self.span:].reshape(self.shape)
+        self._combine(self.x[1], self.cols[1][:k], self.rho1, minus=True)
+        self._combine(self.y[1], self.cols[1][k:2 * k], self.sigma1, minus=True)
 
     def _combine(self, u, v, out, minus: bool = False) -> None:
         if not self.ring:
@@ -403,30 +399,32 @@ class _PoolCheck:
         else:
             np.add(u, v, out=out)
 
-    def _dot(self, u, v):
+    def _dot(self, u, v, out=None):
+        """Σ over the k axis of u·v (u ∧ v for words): B × N."""
         if not self.ring:
-            return u & v
+            return np.bitwise_and(u[0], v[0], out=out)
         if self.k > 1:
-            return (u * v).sum(axis=-1, dtype=U64)
-        return u * v
+            return np.sum(u * v, axis=0, dtype=U64, out=out)
+        return np.multiply(u[0], v[0], out=out)
 
     def second_openings(self) -> np.ndarray:
         return self.message
 
     def open(self, theirs: np.ndarray) -> np.ndarray:
         """The full values, computed in place in the received third components."""
-        head, span = self.head, self.span
+        head, span, k = self.head, self.span, self.k
         opened = theirs[:head].reshape(self.opened_rows[0].shape)
         self._combine(opened, self.opened_rows[0], opened)
         self._combine(opened, self.opened_rows[1], opened)
         self.open_rows = opened
         self.open_rho = theirs[head:head + span].reshape(self.shape)
         self.open_sigma = theirs[head + span:].reshape(self.shape)
-        for full, second, item, which in ((self.open_rho, self.rho1, self.x[0], 0),
-                                          (self.open_sigma, self.sigma1, self.y[0], 1)):
+        for full, second, item, mask in ((self.open_rho, self.rho1, self.x[0], self.cols[0][:k]),
+                                         (self.open_sigma, self.sigma1, self.y[0],
+                                          self.cols[0][k:2 * k])):
             self._combine(full, second, full)
-            self._combine(full, self._spread(item), full)
-            self._combine(full, self._part(self.rows[0], which), full, minus=True)
+            self._combine(full, item, full)
+            self._combine(full, mask, full, minus=True)
         return theirs
 
     def triples_ok(self) -> bool:
@@ -440,21 +438,23 @@ class _PoolCheck:
         """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every
         (item, triple): zero for all exactly when the products and triples agree. The
         public term enters as the sharing (p, 0, 0)."""
-        rho, sigma = self.open_rho, self.open_sigma
+        rho, sigma, k = self.open_rho, self.open_sigma, self.k
         public = self._dot(rho, sigma)
+        scratch = np.empty_like(public)
         out = []
         for j in range(2):
-            w = self._dot(sigma, self._spread(self.x[j]))
+            w = self._dot(sigma, self.x[j])
+            term = self._dot(rho, self.y[j], out=scratch)
             if self.ring:
-                w += self._dot(rho, self._spread(self.y[j]))
-                w += self._part(self.rows[j], 2)
-                np.subtract(self.z[j].reshape(-1, 1), w, out=w)
+                w += term
+                w += self.cols[j][2 * k]
+                np.subtract(self.z[j], w, out=w)
                 if (me, j) in ((0, 0), (2, 1)):
                     w += public
             else:
-                w ^= rho & self._spread(self.y[j])
-                w ^= self._part(self.rows[j], 2)
-                w ^= self.z[j].reshape(-1, 1)
+                w ^= term
+                w ^= self.cols[j][2]
+                w ^= self.z[j]
                 if (me, j) in ((0, 0), (2, 1)):
                     w ^= public
             out.append(w.reshape(-1))
