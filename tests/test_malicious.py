@@ -25,7 +25,7 @@ from veil.ir.semantics import encode
 from veil.ir.serialize import dumps, loads
 from veil.runtime.local import LocalRun
 from veil.schedule import schedule
-from veil.verification import bucket_size, failure_log2
+from veil.verification import allot_buckets, bucket_size, failure_log2
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
 REFUSED = {"double_financing", "supplier_exposure"}  # sorting and matching: not verified yet
@@ -112,6 +112,21 @@ def test_bucket_sizes_meet_the_bound() -> None:
         assert b == want, (items, b)
         assert failure_log2(items, b, b) <= -40
         assert failure_log2(items, b - 1, b - 1) > -40 if b > 1 else True
+
+
+def test_bucket_allotment_meets_the_bound_over_all_pools() -> None:
+    """The pools' bounds sum to ≤ 2^-40; a pool is never below its own least B; the
+    big ring pool of 10^5 fixed-point products (900,000 items) needs only B = 2 when
+    the small word pool takes B = 3 (an equal split of the budget would give it 3)."""
+    cases = [[(900_000, 1), (90_654, 1)], [(1, 1)], [(10_000, 1), (1_000, 7), (4_784, 1)],
+             [(2, 1), (6, 4), (4, 1)], [(2_000_000, 1)] * 4]
+    for pools in cases:
+        slots = allot_buckets(pools)
+        total = sum(2.0 ** failure_log2(n, b, b) for (n, _), b in zip(pools, slots, strict=True))
+        assert total <= 2.0 ** -40, (pools, slots)
+        assert all(b >= bucket_size(n, 40) for (n, _), b in zip(pools, slots, strict=True))
+    assert allot_buckets([(900_000, 1), (90_654, 1)]) == [2, 3]
+    assert bucket_size(900_000, 41) == 3
 
 
 def test_the_coin_orders_triples_uniformly() -> None:

@@ -25,8 +25,9 @@ Soundness: a cheating server fixes which triples and which items carry errors be
 the coin; it passes only if the bad triples are exactly the B·g triples drawn by its g
 bad items (each with the item's own error) and none is opened, probability
 1/binom(M, B·g) ≤ 1/min(binom(M, B), binom(M, C)). With C = B that is
-1/binom((N + 1)·B, B); B is the least that makes it ≤ 2^-40 divided by the number of
-pools (a union bound), so the whole run is caught except with probability ≤ 2^-40.
+1/binom((N + 1)·B, B). The pools' bounds add up (a union bound): each pool's B is the
+least that meets 2^-40 alone, raised where needed until the sum is ≤ 2^-40
+(allot_buckets), so the whole run is caught except with probability ≤ 2^-40.
 """
 
 from __future__ import annotations
@@ -52,6 +53,27 @@ def bucket_size(items: int, target_bits: float) -> int:
     while math.comb((items + 1) * b, b).bit_length() <= need:
         b += 1
     return b
+
+
+def allot_buckets(pools: list[tuple[int, int]]) -> list[int]:
+    """B for each pool of (items, k) such that the pools' failure probabilities sum to at
+    most 2^-SECURITY_BITS, with few triples: each pool starts at the least B that meets
+    the bound alone, then, while the sum exceeds it, the pool where one more triple per
+    item buys the most probability per element sent (an item's triple costs 2k + 1
+    elements: its c and the opened ρ, σ) gets one more. An equal split of the budget
+    (2^-40 / pools each) would often need B + 1 for the largest pool for nothing."""
+    budget = 2.0 ** -SECURITY_BITS
+    slots = [bucket_size(n, SECURITY_BITS) for n, _ in pools]
+
+    def failure(i: int, b: int) -> float:
+        return 2.0 ** failure_log2(pools[i][0], b, b)
+
+    while sum(failure(i, b) for i, b in enumerate(slots)) > budget:
+        gain = [(failure(i, b) - failure(i, b + 1)) / (pools[i][0] * (2 * pools[i][1] + 1))
+                for i, b in enumerate(slots)]
+        best = max(range(len(slots)), key=gain.__getitem__)
+        slots[best] += 1
+    return slots
 
 
 def failure_log2(items: int, slots: int, opened: int) -> float:
@@ -159,12 +181,9 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     if words or bool_bits:
         counts[(WORDS, 1)] = words + (bool_bits + 63) // 64
     keys = sorted(counts)
-    target = SECURITY_BITS + math.log2(max(len(keys), 1))
-    pools = []
-    for kind, k in keys:
-        n = counts[(kind, k)]
-        b = bucket_size(n, target)
-        pools.append(Pool(kind, k, n, b, b))
+    slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys])
+    pools = [Pool(kind, k, counts[(kind, k)], b, b)
+             for (kind, k), b in zip(keys, slots, strict=True)]
     index = {key: i for i, key in enumerate(keys)}
     placed = []
     for node_id, kind, offset in gates:
