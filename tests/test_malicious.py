@@ -136,9 +136,9 @@ def test_the_coin_orders_triples_uniformly() -> None:
     trials = 4000
     hits = 0
     for t in range(trials):
-        order = _order(t.to_bytes(16, "little"), 0, 4)
-        slots = order[1:]  # opened: order[0]; item g's triple: slots[g]
-        hits += int(slots[0] == 0)  # triple 0 is the bad one, item 0 the bad item
+        places = _order(t.to_bytes(16, "little"), 0, 4)
+        # triple q goes to place places[q]: place g < 3 checks item g, place 3 is opened
+        hits += int(places[0] == 0)  # triple 0 is the bad one, item 0 the bad item
     assert abs(hits / trials - 0.25) < 4 * math.sqrt(0.25 * 0.75 / trials)
 
 

@@ -15,11 +15,13 @@ products are grouped into pools of interchangeable items:
 
 A pool of N items draws M = N·B + C triples (c by the semi-honest product, in the first
 round). After the computation a coin nobody could predict orders them at random: C are
-opened and checked in the clear, and each item gets B of the others. Checking item
-(x, y, z) with triple (a, b, c) opens ρ = x − a and σ = y − b and tests that
+opened, and each item gets B of the others. Checking item (x, y, z) with triple
+(a, b, c) opens ρ = x − a and σ = y − b and tests that
 w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w is the item's error minus the triple's
 error, with no product by a random scalar, so the test is exact in Z_2^64 (no
-zero-divisor problem) and over bits alike.
+zero-divisor problem) and over bits alike. An opened triple is checked the same way
+against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and w = <a, b> − c is
+tested for zero (its c is never opened, which saves its element).
 
 Soundness: a cheating server fixes which triples and which items carry errors before
 the coin; it passes only if the bad triples are exactly the B·g triples drawn by its g
@@ -99,9 +101,9 @@ class Pool:
 
     @property
     def opened_units(self) -> int:
-        """Ring elements (or words) each server sends to open the pool's values: a, b
-        and c of the opened triples, ρ and σ of every (item, triple) check."""
-        return self.opened * (2 * self.k + 1) + self.items * self.slots * 2 * self.k
+        """Ring elements (or words) each server sends to open the pool's values: ρ and σ
+        of every triple's check (an opened triple's are −a and −b)."""
+        return self.triples * 2 * self.k
 
     @property
     def failure_log2(self) -> float:

@@ -7,7 +7,7 @@ So the verified mode checks, after the computation and before any output leaves 
 server (the plan and its soundness: veil.verification):
 
 1. every product (`mul`, `matmul`, `and`) against B random multiplication triples each,
-   after C triples were opened and checked in the clear. The triples' c are computed by
+   after C triples had their a and b opened and c = <a, b> checked. The c are computed by
    the semi-honest product in the first round (their a and b are drawn from the
    pairwise keys, so they cost nothing); after the last round the servers open a coin
    nobody could predict (a replicated sharing drawn from the three keys), which orders
@@ -226,11 +226,7 @@ class Verifier:
         layout = [((p.opened_units,), False) for p in self.plan.pools]
         got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
-            opened = check.open(theirs)
-            self.opened.append(opened)
-            if not check.triples_ok():
-                raise VerificationFailed(f"server {s.me}: verification failed: an opened "
-                                         f"multiplication triple is wrong")
+            self.opened.append(check.open(theirs))
             self.zero_parts.append((*check.zero_test(s.me), not check.ring))
         # round 3: digests of the openings, the inputs and the zero tests, both ways
         opened = _hash(b"opened", *self.opened)
@@ -354,42 +350,58 @@ def _order(seed: bytes, index: int, count: int) -> np.ndarray:
 
 
 class _PoolCheck:
-    """The openings and zero tests of one pool, once the coin ordered its triples.
+    """The openings and zero tests of one pool, once the coin placed its triples.
 
-    Triple t of item g is the triple at place C + t·N + g of the coin's order. Arrays
-    over the checks are k × B × N (k = 1 but for dot products of length k), so every
-    operation runs along the N items, contiguously, and an item's value broadcasts as
-    k × 1 × N. A triple's row (a, b, c) is gathered at once.
+    Triple q goes to place order[q]: places below N·B are checks of item (place mod N),
+    the last C places are opened triples. An opened triple is checked like a product
+    against the zero item (x = y = z = 0): ρ = −a and σ = −b open a and b, and the zero
+    test is w = ab − c. Arrays run over the triples in their own order, so the triples
+    are read in place and only the items (one row: x, y, z of both components) are
+    gathered, once.
 
     The zero test uses w = z − c − σ·x − ρ·y + ρ·σ, equal to Furukawa et al.'s
-    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ; it multiplies the opened values
-    with the items, not with the gathered triples."""
+    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ (it multiplies the opened values
+    with the items, which are gathered anyway, not with the triples' a and b)."""
 
     def __init__(self, pool, items, state: PoolState, order: np.ndarray) -> None:
         self.pool = pool
         self.ring = pool.kind == RING
         k = self.k = pool.k if self.ring else 1
-        n, b = pool.items, pool.slots
+        n = pool.items
         x, y, z = items
-        self.x = tuple(np.ascontiguousarray(v.reshape(n, k).T).reshape(k, 1, n) for v in x)
-        self.y = tuple(np.ascontiguousarray(v.reshape(n, k).T).reshape(k, 1, n) for v in y)
-        self.z = tuple(v.reshape(1, n) for v in z)
+        # one row an item: x (both components), y (both), z (both); row n is the zero item
+        table = np.zeros((n + 1, 4 * k + 2), dtype=U64)
+        for column, value in ((0, x[0]), (k, x[1]), (2 * k, y[0]), (3 * k, y[1])):
+            table[:n, column:column + k] = value.reshape(n, k)
+        table[:n, 4 * k], table[:n, 4 * k + 1] = z
+        item = order % n
+        item[order >= n * pool.slots] = n
+        self.items = np.take(table, item, axis=0)
         assert state.rows is not None
-        opened = order[:pool.opened]
-        slots = order[pool.opened:].reshape(b, n)
-        self.opened_rows = [np.take(r, opened, axis=0) for r in state.rows]
-        # (2k + 1) × B × N views: a (k rows), b (k rows), c; each is read once, so
-        # strided reads beat a transposing copy
-        self.cols = tuple(np.moveaxis(np.take(r, slots, axis=0), -1, 0) for r in state.rows)
-        self.shape = (k, b, n)
-        self.head, self.span = pool.opened * (2 * k + 1), k * b * n
-        # what this server sends: its second components of the opened triples, ρ and σ
+        self.rows = state.rows
+        self.span = pool.triples * k
+        self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
+        # what this server sends: its second components of ρ and σ
         self.message = np.empty(pool.opened_units, dtype=U64)
-        self.message[:self.head] = self.opened_rows[1].reshape(-1)
-        self.rho1 = self.message[self.head:self.head + self.span].reshape(self.shape)
-        self.sigma1 = self.message[self.head + self.span:].reshape(self.shape)
-        self._combine(self.x[1], self.cols[1][:k], self.rho1, minus=True)
-        self._combine(self.y[1], self.cols[1][k:2 * k], self.sigma1, minus=True)
+        self.rho1 = self.message[:self.span].reshape(self.shape)
+        self.sigma1 = self.message[self.span:].reshape(self.shape)
+        self._combine(self._item(1, 0), self._triple(1, 0), self.rho1, minus=True)
+        self._combine(self._item(1, 2), self._triple(1, 1), self.sigma1, minus=True)
+
+    def _item(self, component: int, which: int) -> np.ndarray:
+        """x (which 0), y (2) or z (4) of the items checked, this component (0 or 1)."""
+        k = self.k
+        if which == 4:
+            return self.items[:, 4 * k + component]
+        column = (which + component) * k
+        return self.items[:, column:column + k] if k > 1 else self.items[:, column]
+
+    def _triple(self, component: int, which: int) -> np.ndarray:
+        """a (0), b (1) or c (2) of the triples, this component (0 or 1)."""
+        k, rows = self.k, self.rows[component]
+        if which == 2:
+            return rows[:, 2 * k]
+        return rows[:, which * k:(which + 1) * k] if k > 1 else rows[:, which]
 
     def _combine(self, u, v, out, minus: bool = False) -> None:
         if not self.ring:
@@ -400,62 +412,49 @@ class _PoolCheck:
             np.add(u, v, out=out)
 
     def _dot(self, u, v, out=None):
-        """Σ over the k axis of u·v (u ∧ v for words): B × N."""
+        """Σ over the k axis of u·v (u ∧ v for words), one value a triple."""
         if not self.ring:
-            return np.bitwise_and(u[0], v[0], out=out)
+            return np.bitwise_and(u, v, out=out)
         if self.k > 1:
-            return np.sum(u * v, axis=0, dtype=U64, out=out)
-        return np.multiply(u[0], v[0], out=out)
+            return np.sum(u * v, axis=-1, dtype=U64, out=out)
+        return np.multiply(u, v, out=out)
 
     def second_openings(self) -> np.ndarray:
         return self.message
 
     def open(self, theirs: np.ndarray) -> np.ndarray:
-        """The full values, computed in place in the received third components."""
-        head, span, k = self.head, self.span, self.k
-        opened = theirs[:head].reshape(self.opened_rows[0].shape)
-        self._combine(opened, self.opened_rows[0], opened)
-        self._combine(opened, self.opened_rows[1], opened)
-        self.open_rows = opened
-        self.open_rho = theirs[head:head + span].reshape(self.shape)
-        self.open_sigma = theirs[head + span:].reshape(self.shape)
-        for full, second, item, mask in ((self.open_rho, self.rho1, self.x[0], self.cols[0][:k]),
-                                         (self.open_sigma, self.sigma1, self.y[0],
-                                          self.cols[0][k:2 * k])):
+        """The full ρ and σ, computed in place in the received third components."""
+        self.open_rho = theirs[:self.span].reshape(self.shape)
+        self.open_sigma = theirs[self.span:].reshape(self.shape)
+        for full, second, which in ((self.open_rho, self.rho1, 0),
+                                    (self.open_sigma, self.sigma1, 1)):
             self._combine(full, second, full)
-            self._combine(full, item, full)
-            self._combine(full, mask, full, minus=True)
+            self._combine(full, self._item(0, 2 * which), full)
+            self._combine(full, self._triple(0, which), full, minus=True)
         return theirs
 
-    def triples_ok(self) -> bool:
-        k, rows = self.k, self.open_rows
-        a, b, c = rows[:, :k], rows[:, k:2 * k], rows[:, 2 * k]
-        if not self.ring:
-            return bool(np.array_equal(a[:, 0] & b[:, 0], c))
-        return bool(np.array_equal((a * b).sum(axis=1, dtype=U64), c))
-
     def zero_test(self, me: int) -> tuple[np.ndarray, np.ndarray]:
-        """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every
-        (item, triple): zero for all exactly when the products and triples agree. The
-        public term enters as the sharing (p, 0, 0)."""
-        rho, sigma, k = self.open_rho, self.open_sigma, self.k
+        """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every triple:
+        zero for all exactly when the products and triples agree. The public term
+        enters as the sharing (p, 0, 0)."""
+        rho, sigma = self.open_rho, self.open_sigma
         public = self._dot(rho, sigma)
         scratch = np.empty_like(public)
         out = []
         for j in range(2):
-            w = self._dot(sigma, self.x[j])
-            term = self._dot(rho, self.y[j], out=scratch)
+            w = self._dot(sigma, self._item(j, 0))
+            term = self._dot(rho, self._item(j, 2), out=scratch)
             if self.ring:
                 w += term
-                w += self.cols[j][2 * k]
-                np.subtract(self.z[j], w, out=w)
+                w += self._triple(j, 2)
+                np.subtract(self._item(j, 4), w, out=w)
                 if (me, j) in ((0, 0), (2, 1)):
                     w += public
             else:
                 w ^= term
-                w ^= self.cols[j][2]
-                w ^= self.z[j]
+                w ^= self._triple(j, 2)
+                w ^= self._item(j, 4)
                 if (me, j) in ((0, 0), (2, 1)):
                     w ^= public
-            out.append(w.reshape(-1))
+            out.append(w)
         return out[0], out[1]
