@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from veil.backend.rep3 import Rep3Server
 
 U64 = np.uint64
-TRIPLE_ROWS, COIN, RESHARE, ORDER, ORDER_TIES = 16, 19, 20, 21, 22
+TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES = 16, 19, 20, 21, 22
 
 
 class VerificationFailed(PeerError):
@@ -76,9 +76,8 @@ class PoolState:
     ys: list = field(default_factory=list)
     zs: list = field(default_factory=list)
     bools: list = field(default_factory=list)  # word pool: bool gates' (x, y, z) bits
-    # per component, one row a triple: a (k), b (k), c: the coin's order then moves
-    # each triple with one gather of its row (the rows are where the triples' c go)
-    rows: tuple[np.ndarray, np.ndarray] | None = None
+    # per component, (2k + 1) × M: a (k rows), b (k rows), c; the triples never move
+    triples: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Verifier:
@@ -155,24 +154,25 @@ class Verifier:
         s = self.server
         for index, pool in enumerate(self.plan.pools):
             k = pool.k if pool.kind == RING else 1
-            # one stream a key: a, b and the zero-share draw of each triple, as a row
-            mine = prg.ring_writable(s.key_prev, index, TRIPLE_ROWS, (pool.triples, 2 * k + 1))
-            other = prg.ring_writable(s.key_next, index, TRIPLE_ROWS, (pool.triples, 2 * k + 1))
-            a0, b0, a1, b1 = mine[:, :k], mine[:, k:2 * k], other[:, :k], other[:, k:2 * k]
-            with np.errstate(over="ignore"):
-                if pool.kind == RING:  # a0·b0 + a0·b1 + a1·b0 = a0·(b0 + b1) + a1·b0
-                    prod = a0 * (b0 + b1)
-                    prod += a1 * b0
-                    c = prod.sum(axis=1, dtype=U64) if k > 1 else prod[:, 0]
-                    c += mine[:, 2 * k]
-                    c -= other[:, 2 * k]
-                else:
-                    c = (a0 & (b0 ^ b1))[:, 0]
-                    c ^= (a1 & b0)[:, 0]
-                    c ^= mine[:, 2]
-                    c ^= other[:, 2]
-            mine[:, 2 * k] = c
-            self.pools[index].rows = (mine, other)
+            # one stream a key: a, b and the zero-share draws of all triples, one after
+            # the other; c is computed into the place of this key's zero-share draws
+            mine = prg.ring_writable(s.key_prev, index, TRIPLES, (2 * k + 1, pool.triples))
+            other = prg.ring_writable(s.key_next, index, TRIPLES, (2 * k + 1, pool.triples))
+            a0, b0, a1, b1 = mine[:k], mine[k:2 * k], other[:k], other[k:2 * k]
+            c = mine[2 * k]
+            if pool.kind == RING:  # a0·b0 + a0·b1 + a1·b0 = a0·(b0 + b1) + a1·b0
+                prod = b0 + b1
+                prod *= a0
+                prod += a1 * b0
+                c += prod.sum(axis=0, dtype=U64) if k > 1 else prod[0]
+                c -= other[2 * k]
+            else:
+                prod = b0[0] ^ b1[0]
+                prod &= a0[0]
+                c ^= prod
+                c ^= a1[0] & b0[0]
+                c ^= other[2]
+            self.pools[index].triples = (mine, other)
             parts.append(self.tamper.sent("reshares", ("triples", index), c))
         return parts
 
@@ -181,9 +181,9 @@ class Verifier:
 
     def triples_received(self, arrays: list[np.ndarray]) -> None:
         for state, arr, pool in zip(self.pools, arrays, self.plan.pools, strict=True):
-            assert state.rows is not None
+            assert state.triples is not None
             k = pool.k if pool.kind == RING else 1
-            state.rows[1][:, 2 * k] = arr
+            state.triples[1][2 * k] = arr
 
     # ------------------------------------------------------------ after the circuit
 
@@ -377,8 +377,8 @@ class _PoolCheck:
         item = order % n
         item[order >= n * pool.slots] = n
         self.items = np.take(table, item, axis=0)
-        assert state.rows is not None
-        self.rows = state.rows
+        assert state.triples is not None
+        self.triples = state.triples
         self.span = pool.triples * k
         self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
         # what this server sends: its second components of ρ and σ
@@ -398,10 +398,10 @@ class _PoolCheck:
 
     def _triple(self, component: int, which: int) -> np.ndarray:
         """a (0), b (1) or c (2) of the triples, this component (0 or 1)."""
-        k, rows = self.k, self.rows[component]
+        k, triples = self.k, self.triples[component]
         if which == 2:
-            return rows[:, 2 * k]
-        return rows[:, which * k:(which + 1) * k] if k > 1 else rows[:, which]
+            return triples[2 * k]
+        return triples[which * k:(which + 1) * k].T if k > 1 else triples[which]
 
     def _combine(self, u, v, out, minus: bool = False) -> None:
         if not self.ring:
