@@ -31,6 +31,7 @@ Rounds after the circuit: (1) coin and output resharing, (2) openings, (3) diges
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from veil.backend.rep3 import Rep3Server
 
 U64 = np.uint64
+_BIG_ENDIAN = sys.byteorder == "big"
 TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES = 16, 19, 20, 21, 22
 
 
@@ -318,34 +320,34 @@ def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 
 def _order(seed: bytes, index: int, count: int) -> np.ndarray:
-    """A uniformly random order of `count` triples from the coin: the order of 128-bit
-    draws (high, low) (a tie, and so any bias, has probability below count²/2^129).
+    """A uniformly random permutation of `count` triples from the coin: the indices
+    sorted by 128-bit draws (high, low) (a tie, and so any bias, has probability below
+    count²/2^129). The checks read it as "triple q goes to place order[q]": the inverse
+    of a uniform permutation is uniform too.
 
-    Computed as one sort of 64-bit keys, not an argsort: the top 64 − L bits of each
-    high draw with the triple's index in the low L bits (L = bits of count − 1). Where
-    two keys share their top bits (a few pairs for millions of triples) the index does
-    not decide: those runs are re-ordered by the full 128-bit draws, so the result is
-    exactly the order of the 128-bit draws."""
+    Computed in O(count): two stable radix passes (numpy's stable argsort of 16-bit
+    keys) order the triples by the top 32 bits of `high`; runs that share those bits (a
+    few hundred pairs for millions of triples) are then ordered by the full 128 bits,
+    so the result is exactly the ranking of the 128-bit draws."""
     high = np.frombuffer(prg.stream(seed, index, ORDER, 8 * count), dtype=U64)
     if count < 2:
         return np.zeros(count, dtype=np.intp)
-    width = (count - 1).bit_length()
-    low_mask = U64((1 << width) - 1)
-    keys = high & ~low_mask
-    keys |= np.arange(count, dtype=U64)
-    keys.sort()
-    order = (keys & low_mask).astype(np.intp)
-    keys >>= U64(width)
-    tied = np.flatnonzero(keys[1:] == keys[:-1])
-    if tied.size:
+    top = (high >> U64(32)).astype(np.uint32)
+    digits = top.view(np.uint16).reshape(-1, 2)[:, ::-1] if _BIG_ENDIAN \
+        else top.view(np.uint16).reshape(-1, 2)  # [:, 0] the low 16 bits, [:, 1] the high
+    order = np.argsort(digits[:, 0], kind="stable")
+    order = order[np.argsort(digits[order, 1], kind="stable")]
+    keys = top[order]
+    tied = keys[1:] == keys[:-1]
+    if tied.any():
         low = np.frombuffer(prg.stream(seed, index, ORDER_TIES, 8 * count), dtype=U64)
-        starts = tied[np.r_[True, tied[1:] != tied[:-1] + 1]]
-        for start in starts.tolist():
-            end = start + 1
-            while end < count and keys[end] == keys[start]:
-                end += 1
-            run = order[start:end]
-            order[start:end] = run[np.lexsort((low[run], high[run]))]
+        in_run = np.zeros(count, dtype=np.bool_)
+        in_run[1:] = tied
+        run = np.cumsum(~in_run)  # run number of each place
+        in_run[:-1] |= tied
+        places = np.flatnonzero(in_run)
+        ranked = order[places]
+        order[places] = ranked[np.lexsort((low[ranked], high[ranked], run[places]))]
     return order
 
 
