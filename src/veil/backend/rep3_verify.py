@@ -341,13 +341,14 @@ def _order(seed: bytes, index: int, count: int) -> np.ndarray:
     tied = keys[1:] == keys[:-1]
     if tied.any():
         low = np.frombuffer(prg.stream(seed, index, ORDER_TIES, 8 * count), dtype=U64)
-        in_run = np.zeros(count, dtype=np.bool_)
-        in_run[1:] = tied
-        run = np.cumsum(~in_run)  # run number of each place
+        follows = np.zeros(count, dtype=np.bool_)  # the same top bits as the one before
+        follows[1:] = tied
+        in_run = follows.copy()
         in_run[:-1] |= tied
         places = np.flatnonzero(in_run)
+        run = np.cumsum(~follows[places])  # which run each of those places is in
         ranked = order[places]
-        order[places] = ranked[np.lexsort((low[ranked], high[ranked], run[places]))]
+        order[places] = ranked[np.lexsort((low[ranked], high[ranked], run))]
     return order
 
 
@@ -371,14 +372,15 @@ class _PoolCheck:
         k = self.k = pool.k if self.ring else 1
         n = pool.items
         x, y, z = items
-        # one row an item: x (both components), y (both), z (both); row n is the zero item
-        table = np.zeros((n + 1, 4 * k + 2), dtype=U64)
-        for column, value in ((0, x[0]), (k, x[1]), (2 * k, y[0]), (3 * k, y[1])):
-            table[:n, column:column + k] = value.reshape(n, k)
-        table[:n, 4 * k], table[:n, 4 * k + 1] = z
+        # rows x (both components, k rows each), y (both), z (both); column n is the
+        # zero item. Gathered row by row, so that each result is contiguous.
+        table = np.zeros((4 * k + 2, n + 1), dtype=U64)
+        for row, value in ((0, x[0]), (k, x[1]), (2 * k, y[0]), (3 * k, y[1])):
+            table[row:row + k, :n] = value.reshape(n, k).T
+        table[4 * k, :n], table[4 * k + 1, :n] = z
         item = order % n
         item[order >= n * pool.slots] = n
-        self.items = np.take(table, item, axis=0)
+        self.items = np.take(table, item, axis=1)
         assert state.triples is not None
         self.triples = state.triples
         self.span = pool.triples * k
@@ -394,9 +396,9 @@ class _PoolCheck:
         """x (which 0), y (2) or z (4) of the items checked, this component (0 or 1)."""
         k = self.k
         if which == 4:
-            return self.items[:, 4 * k + component]
-        column = (which + component) * k
-        return self.items[:, column:column + k] if k > 1 else self.items[:, column]
+            return self.items[4 * k + component]
+        row = (which + component) * k
+        return self.items[row:row + k].T if k > 1 else self.items[row]
 
     def _triple(self, component: int, which: int) -> np.ndarray:
         """a (0), b (1) or c (2) of the triples, this component (0 or 1)."""
