@@ -380,7 +380,9 @@ class _PoolCheck:
         table[4 * k, :n], table[4 * k + 1, :n] = z
         item = order % n
         item[order >= n * pool.slots] = n
-        self.items = np.take(table, item, axis=1)
+        self.items = np.empty((4 * k + 2, pool.triples), dtype=U64)
+        for row in range(4 * k + 2):  # 1-D gathers: np.take along axis 1 copies elementwise
+            np.take(table[row], item, out=self.items[row])
         assert state.triples is not None
         self.triples = state.triples
         self.span = pool.triples * k
