@@ -138,6 +138,10 @@ def test_the_coin_order_is_the_order_of_128_bit_draws() -> None:
             high = np.frombuffer(prg.stream(seed, 7, ORDER, 8 * count), dtype=np.uint64)
             low = np.frombuffer(prg.stream(seed, 7, ORDER_TIES, 8 * count), dtype=np.uint64)
             assert np.array_equal(_order(seed, 7, count), np.lexsort((low, high)))
+    # the ties' low draws are computed alone, from their CTR blocks
+    picks = np.array([0, 1, 2, 999, 998, 5, 5])
+    assert np.array_equal(prg.ring_at(b"c" * 16, 2**40 + 7, ORDER_TIES, picks),
+                          prg.ring(b"c" * 16, 2**40 + 7, ORDER_TIES, (1000,))[picks])
 
 
 def test_the_coin_orders_triples_uniformly() -> None:

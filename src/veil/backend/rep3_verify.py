@@ -340,7 +340,6 @@ def _order(seed: bytes, index: int, count: int) -> np.ndarray:
     keys = top[order]
     tied = keys[1:] == keys[:-1]
     if tied.any():
-        low = np.frombuffer(prg.stream(seed, index, ORDER_TIES, 8 * count), dtype=U64)
         follows = np.zeros(count, dtype=np.bool_)  # the same top bits as the one before
         follows[1:] = tied
         in_run = follows.copy()
@@ -348,7 +347,8 @@ def _order(seed: bytes, index: int, count: int) -> np.ndarray:
         places = np.flatnonzero(in_run)
         run = np.cumsum(~follows[places])  # which run each of those places is in
         ranked = order[places]
-        order[places] = ranked[np.lexsort((low[ranked], high[ranked], run))]
+        low = prg.ring_at(seed, index, ORDER_TIES, ranked)  # drawn only where needed
+        order[places] = ranked[np.lexsort((low, high[ranked], run))]
     return order
 
 
