@@ -16,8 +16,9 @@ import pytest
 
 from tests.rep3_harness import run_threaded
 from tests.test_rep3_traffic import assert_traffic_matches, decoded
+from veil.backend import prg
 from veil.backend.plain import PlainBackend
-from veil.backend.rep3_verify import _order
+from veil.backend.rep3_verify import ORDER, ORDER_TIES, _order
 from veil.compiler import compile_path, compile_source
 from veil.diagnostics import VeilError
 from veil.io.inputs import load_inputs
@@ -25,7 +26,7 @@ from veil.ir.semantics import encode
 from veil.ir.serialize import dumps, loads
 from veil.runtime.local import LocalRun
 from veil.schedule import schedule
-from veil.verification import bucket_size, failure_log2
+from veil.verification import allot_buckets, bucket_size, failure_log2
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
 SLOW = {"joint_training"}  # 3.4M products, 150,000 truncations: bench/, not the suite
@@ -119,6 +120,35 @@ def test_bucket_sizes_meet_the_bound() -> None:
         assert failure_log2(items, b - 1, b - 1) > -40 if b > 1 else True
 
 
+def test_bucket_allotment_meets_the_bound_over_all_pools() -> None:
+    """The pools' bounds sum to ≤ 2^-40; a pool is never below its own least B; the
+    big ring pool of 10^5 fixed-point products (900,000 items) needs only B = 2 when
+    the small word pool takes B = 3 (an equal split of the budget would give it 3)."""
+    cases = [[(900_000, 1), (90_654, 1)], [(1, 1)], [(10_000, 1), (1_000, 7), (4_784, 1)],
+             [(2, 1), (6, 4), (4, 1)], [(2_000_000, 1)] * 4]
+    for pools in cases:
+        slots = allot_buckets(pools)
+        total = sum(2.0 ** failure_log2(n, b, b) for (n, _), b in zip(pools, slots, strict=True))
+        assert total <= 2.0 ** -40, (pools, slots)
+        assert all(b >= bucket_size(n, 40) for (n, _), b in zip(pools, slots, strict=True))
+    assert allot_buckets([(900_000, 1), (90_654, 1)]) == [2, 3]
+    assert bucket_size(900_000, 41) == 3
+
+
+def test_the_coin_order_is_the_order_of_128_bit_draws() -> None:
+    """The radix passes and the repair of runs tied on the top 32 bits give exactly the
+    indices sorted by the 128-bit draws (300,000 triples: about ten tied pairs)."""
+    for count in (1, 2, 3, 1000, 300_000):
+        for seed in (b"a" * 16, b"b" * 16):
+            high = np.frombuffer(prg.stream(seed, 7, ORDER, 8 * count), dtype=np.uint64)
+            low = np.frombuffer(prg.stream(seed, 7, ORDER_TIES, 8 * count), dtype=np.uint64)
+            assert np.array_equal(_order(seed, 7, count), np.lexsort((low, high)))
+    # the ties' low draws are computed alone, from their CTR blocks
+    picks = np.array([0, 1, 2, 999, 998, 5, 5])
+    assert np.array_equal(prg.ring_at(b"c" * 16, 2**40 + 7, ORDER_TIES, picks),
+                          prg.ring(b"c" * 16, 2**40 + 7, ORDER_TIES, (1000,))[picks])
+
+
 def test_the_coin_orders_triples_uniformly() -> None:
     """A cheater with B bad triples passes only if they land exactly on its one bad
     item's slots: with the real ordering and tiny parameters (N = 3 items, B = 1,
@@ -126,9 +156,9 @@ def test_the_coin_orders_triples_uniformly() -> None:
     trials = 4000
     hits = 0
     for t in range(trials):
-        order = _order(t.to_bytes(16, "little"), 0, 4)
-        slots = order[1:]  # opened: order[0]; item g's triple: slots[g]
-        hits += int(slots[0] == 0)  # triple 0 is the bad one, item 0 the bad item
+        places = _order(t.to_bytes(16, "little"), 0, 4)
+        # triple q goes to place places[q]: place g < 3 checks item g, place 3 is opened
+        hits += int(places[0] == 0)  # triple 0 is the bad one, item 0 the bad item
     assert abs(hits / trials - 0.25) < 4 * math.sqrt(0.25 * 0.75 / trials)
 
 

@@ -15,18 +15,21 @@ products are grouped into pools of interchangeable items:
 
 A pool of N items draws M = N·B + C triples (c by the semi-honest product, in the first
 round). After the computation a coin nobody could predict orders them at random: C are
-opened and checked in the clear, and each item gets B of the others. Checking item
-(x, y, z) with triple (a, b, c) opens ρ = x − a and σ = y − b and tests that
+opened, and each item gets B of the others. Checking item (x, y, z) with triple
+(a, b, c) opens ρ = x − a and σ = y − b and tests that
 w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w is the item's error minus the triple's
 error, with no product by a random scalar, so the test is exact in Z_2^64 (no
-zero-divisor problem) and over bits alike.
+zero-divisor problem) and over bits alike. An opened triple is checked the same way
+against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and w = <a, b> − c is
+tested for zero (its c is never opened, which saves its element).
 
 Soundness: a cheating server fixes which triples and which items carry errors before
 the coin; it passes only if the bad triples are exactly the B·g triples drawn by its g
 bad items (each with the item's own error) and none is opened, probability
 1/binom(M, B·g) ≤ 1/min(binom(M, B), binom(M, C)). With C = B that is
-1/binom((N + 1)·B, B); B is the least that makes it ≤ 2^-40 divided by the number of
-pools (a union bound), so the whole run is caught except with probability ≤ 2^-40.
+1/binom((N + 1)·B, B). The pools' bounds add up (a union bound): each pool's B is the
+least that meets 2^-40 alone, raised where needed until the sum is ≤ 2^-40
+(allot_buckets), so the whole run is caught except with probability ≤ 2^-40.
 """
 
 from __future__ import annotations
@@ -54,6 +57,27 @@ def bucket_size(items: int, target_bits: float) -> int:
     return b
 
 
+def allot_buckets(pools: list[tuple[int, int]]) -> list[int]:
+    """B for each pool of (items, k) such that the pools' failure probabilities sum to at
+    most 2^-SECURITY_BITS, with few triples: each pool starts at the least B that meets
+    the bound alone, then, while the sum exceeds it, the pool where one more triple per
+    item buys the most probability per element sent (an item's triple costs 2k + 1
+    elements: its c and the opened ρ, σ) gets one more. An equal split of the budget
+    (2^-40 / pools each) would often need B + 1 for the largest pool for nothing."""
+    budget = 2.0 ** -SECURITY_BITS
+    slots = [bucket_size(n, SECURITY_BITS) for n, _ in pools]
+
+    def failure(i: int, b: int) -> float:
+        return 2.0 ** failure_log2(pools[i][0], b, b)
+
+    while sum(failure(i, b) for i, b in enumerate(slots)) > budget:
+        gain = [(failure(i, b) - failure(i, b + 1)) / (pools[i][0] * (2 * pools[i][1] + 1))
+                for i, b in enumerate(slots)]
+        best = max(range(len(slots)), key=gain.__getitem__)
+        slots[best] += 1
+    return slots
+
+
 def failure_log2(items: int, slots: int, opened: int) -> float:
     """log2 of the bound on a cheating server's chance of passing a pool's checks."""
     total = items * slots + opened
@@ -77,9 +101,9 @@ class Pool:
 
     @property
     def opened_units(self) -> int:
-        """Ring elements (or words) each server sends to open the pool's values: a, b
-        and c of the opened triples, ρ and σ of every (item, triple) check."""
-        return self.opened * (2 * self.k + 1) + self.items * self.slots * 2 * self.k
+        """Ring elements (or words) each server sends to open the pool's values: ρ and σ
+        of every triple's check (an opened triple's are −a and −b)."""
+        return self.triples * 2 * self.k
 
     @property
     def failure_log2(self) -> float:
@@ -159,12 +183,9 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     if words or bool_bits:
         counts[(WORDS, 1)] = words + (bool_bits + 63) // 64
     keys = sorted(counts)
-    target = SECURITY_BITS + math.log2(max(len(keys), 1))
-    pools = []
-    for kind, k in keys:
-        n = counts[(kind, k)]
-        b = bucket_size(n, target)
-        pools.append(Pool(kind, k, n, b, b))
+    slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys])
+    pools = [Pool(kind, k, counts[(kind, k)], b, b)
+             for (kind, k), b in zip(keys, slots, strict=True)]
     index = {key: i for i, key in enumerate(keys)}
     placed = []
     for node_id, kind, offset in gates:

@@ -54,6 +54,31 @@ def ring(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndar
     return np.frombuffer(stream(key, node, purpose, 8 * n), dtype=np.uint64).reshape(shape)
 
 
+def ring_writable(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The draws of `ring` in a writable array, written by AES straight into it (no copy
+    of the keystream; the AES-CTR update needs room for one block more)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    buffer = np.empty(8 * n + 16, dtype=np.uint8)
+    start = struct.pack(">QII", node, purpose, 0)
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
+    encryptor.update_into(bytes(8 * n), buffer)
+    return buffer[:8 * n].view(np.uint64).reshape(shape)
+
+
+def ring_at(key: bytes, node: int, purpose: int, indices: np.ndarray) -> np.ndarray:
+    """ring(key, node, purpose, (n,))[indices] for any n > max(indices), without expanding
+    the whole stream: only the CTR blocks that hold them are encrypted (block j of the
+    stream is AES of (node, purpose, j), for j below 2^32)."""
+    where = np.asarray(indices, dtype=np.int64).reshape(-1)
+    blocks = np.empty((where.size, 4), dtype=">u4")
+    blocks[:, 0], blocks[:, 1] = node >> 32, node & 0xFFFFFFFF
+    blocks[:, 2], blocks[:, 3] = purpose, where // 2
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    words = np.frombuffer(encryptor.update(blocks.tobytes()) + encryptor.finalize(),
+                          dtype=np.uint64).reshape(-1, 2)
+    return words[np.arange(where.size), where % 2]
+
+
 def bits(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
     n = int(np.prod(shape, dtype=np.int64))
     raw = np.frombuffer(stream(key, node, purpose, n), dtype=np.uint8)

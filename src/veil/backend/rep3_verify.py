@@ -7,7 +7,7 @@ So the verified mode checks, after the computation and before any output leaves 
 server (the plan and its soundness: veil.verification):
 
 1. every product (`mul`, `matmul`, `and`) against B random multiplication triples each,
-   after C triples were opened and checked in the clear. The triples' c are computed by
+   after C triples had their a and b opened and c = <a, b> checked. The c are computed by
    the semi-honest product in the first round (their a and b are drawn from the
    pairwise keys, so they cost nothing); after the last round the servers open a coin
    nobody could predict (a replicated sharing drawn from the three keys), which orders
@@ -31,6 +31,7 @@ Rounds after the circuit: (1) coin and output resharing, (2) openings, (3) diges
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
     from veil.backend.rep3 import Rep3Server
 
 U64 = np.uint64
-TRIPLE_A, TRIPLE_B, TRIPLE_ZERO, COIN, RESHARE, ORDER = 16, 17, 18, 19, 20, 21
+_BIG_ENDIAN = sys.byteorder == "big"
+TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES = 16, 19, 20, 21, 22
 
 
 class VerificationFailed(PeerError):
@@ -57,7 +59,9 @@ class VerificationFailed(PeerError):
 def _hash(*parts: bytes | np.ndarray) -> bytes:
     h = hashlib.sha256()
     for p in parts:
-        h.update(p.tobytes() if isinstance(p, np.ndarray) else p)
+        # arrays are hashed in place (their bytes, C order), not copied by tobytes
+        h.update(np.ascontiguousarray(p).reshape(-1).view(np.uint8)
+                 if isinstance(p, np.ndarray) else p)
     return h.digest()
 
 
@@ -74,9 +78,8 @@ class PoolState:
     ys: list = field(default_factory=list)
     zs: list = field(default_factory=list)
     bools: list = field(default_factory=list)  # word pool: bool gates' (x, y, z) bits
-    a: tuple | None = None
-    b: tuple | None = None
-    c: tuple | None = None
+    # per component, (2k + 1) × M: a (k rows), b (k rows), c; the triples never move
+    triples: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Verifier:
@@ -150,31 +153,39 @@ class Verifier:
         """Round 1: this server's product parts of every pool's triples (to the
         predecessor), with a and b drawn from the pairwise keys."""
         parts = []
+        s = self.server
         for index, pool in enumerate(self.plan.pools):
-            vector = pool.kind == RING and pool.k > 1
-            shape = (pool.triples, pool.k) if vector else (pool.triples,)
-            a, b = self._pair(TRIPLE_A, index, shape), self._pair(TRIPLE_B, index, shape)
-            state = self.pools[index]
-            state.a, state.b = a, b
-            zp, zn = self._pair(TRIPLE_ZERO, index, (pool.triples,))
-            with np.errstate(over="ignore"):
-                if vector:
-                    z = (a[0] * b[0] + a[0] * b[1] + a[1] * b[0]).sum(axis=1, dtype=U64) + zp - zn
-                elif pool.kind == RING:
-                    z = a[0] * b[0] + a[0] * b[1] + a[1] * b[0] + zp - zn
-                else:
-                    z = (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ zp ^ zn
-            state.c = (np.asarray(z, dtype=U64), None)
-            parts.append(self.tamper.sent("reshares", ("triples", index), state.c[0]))
+            k = pool.k if pool.kind == RING else 1
+            # one stream a key: a, b and the zero-share draws of all triples, one after
+            # the other; c is computed into the place of this key's zero-share draws
+            mine = prg.ring_writable(s.key_prev, index, TRIPLES, (2 * k + 1, pool.triples))
+            other = prg.ring_writable(s.key_next, index, TRIPLES, (2 * k + 1, pool.triples))
+            a0, b0, a1, b1 = mine[:k], mine[k:2 * k], other[:k], other[k:2 * k]
+            c = mine[2 * k]
+            if pool.kind == RING:  # a0·b0 + a0·b1 + a1·b0 = a0·(b0 + b1) + a1·b0
+                prod = b0 + b1
+                prod *= a0
+                prod += a1 * b0
+                c += prod.sum(axis=0, dtype=U64) if k > 1 else prod[0]
+                c -= other[2 * k]
+            else:
+                prod = b0[0] ^ b1[0]
+                prod &= a0[0]
+                c ^= prod
+                c ^= a1[0] & b0[0]
+                c ^= other[2]
+            self.pools[index].triples = (mine, other)
+            parts.append(self.tamper.sent("reshares", ("triples", index), c))
         return parts
 
     def triple_layout(self) -> list[tuple[tuple[int, ...], bool]]:
         return [((p.triples,), False) for p in self.plan.pools]
 
     def triples_received(self, arrays: list[np.ndarray]) -> None:
-        for state, arr in zip(self.pools, arrays, strict=True):
-            assert state.c is not None
-            state.c = (state.c[0], arr)
+        for state, arr, pool in zip(self.pools, arrays, self.plan.pools, strict=True):
+            assert state.triples is not None
+            k = pool.k if pool.kind == RING else 1
+            state.triples[1][2 * k] = arr
 
     # ------------------------------------------------------------ after the circuit
 
@@ -214,14 +225,10 @@ class Verifier:
             check = _PoolCheck(pool, self._items(index), self.pools[index], order)
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
-        layout = [((c.opened_size,), False) for c in checks]
+        layout = [((p.opened_units,), False) for p in self.plan.pools]
         got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
-            opened = check.open(theirs)
-            self.opened.append(opened)
-            if not check.triples_ok():
-                raise VerificationFailed(f"server {s.me}: verification failed: an opened "
-                                         f"multiplication triple is wrong")
+            self.opened.append(check.open(theirs))
             self.zero_parts.append((*check.zero_test(s.me), not check.ring))
         # round 3: digests of the openings, the inputs and the zero tests, both ways
         opened = _hash(b"opened", *self.opened)
@@ -313,106 +320,147 @@ def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 
 def _order(seed: bytes, index: int, count: int) -> np.ndarray:
-    """A uniformly random order of `count` triples from the coin: the order of 128-bit
-    draws (a tie, and so any bias, has probability below count²/2^129). The first 64
-    bits decide alone unless two of them are equal, which is rare and checked."""
-    draws = np.frombuffer(prg.stream(seed, index, ORDER, 16 * count), dtype=U64)
-    high, low = draws[0::2], draws[1::2]
-    order = np.argsort(high)
-    ranked = high[order]
-    if count > 1 and bool(np.any(ranked[1:] == ranked[:-1])):
-        order = np.lexsort((low, high))
+    """A uniformly random permutation of `count` triples from the coin: the indices
+    sorted by 128-bit draws (high, low) (a tie, and so any bias, has probability below
+    count²/2^129). The checks read it as "triple q goes to place order[q]": the inverse
+    of a uniform permutation is uniform too.
+
+    Computed in O(count): two stable radix passes (numpy's stable argsort of 16-bit
+    keys) order the triples by the top 32 bits of `high`; runs that share those bits (a
+    few hundred pairs for millions of triples) are then ordered by the full 128 bits,
+    so the result is exactly the ranking of the 128-bit draws."""
+    high = np.frombuffer(prg.stream(seed, index, ORDER, 8 * count), dtype=U64)
+    if count < 2:
+        return np.zeros(count, dtype=np.intp)
+    top = (high >> U64(32)).astype(np.uint32)
+    digits = top.view(np.uint16).reshape(-1, 2)[:, ::-1] if _BIG_ENDIAN \
+        else top.view(np.uint16).reshape(-1, 2)  # [:, 0] the low 16 bits, [:, 1] the high
+    order = np.argsort(digits[:, 0], kind="stable")
+    order = order[np.argsort(digits[order, 1], kind="stable")]
+    keys = top[order]
+    tied = keys[1:] == keys[:-1]
+    if tied.any():
+        follows = np.zeros(count, dtype=np.bool_)  # the same top bits as the one before
+        follows[1:] = tied
+        in_run = follows.copy()
+        in_run[:-1] |= tied
+        places = np.flatnonzero(in_run)
+        run = np.cumsum(~follows[places])  # which run each of those places is in
+        ranked = order[places]
+        low = prg.ring_at(seed, index, ORDER_TIES, ranked)  # drawn only where needed
+        order[places] = ranked[np.lexsort((low, high[ranked], run))]
     return order
 
 
 class _PoolCheck:
-    """The openings and zero tests of one pool, once the coin ordered its triples.
+    """The openings and zero tests of one pool, once the coin placed its triples.
 
-    Arrays of a pool of elementwise products (and of words) are flat; of dot products
-    of length k they have a last axis of k. Item g is checked with the triples
-    slots[g, 0..B-1]."""
+    Triple q goes to place order[q]: places below N·B are checks of item (place mod N),
+    the last C places are opened triples. An opened triple is checked like a product
+    against the zero item (x = y = z = 0): ρ = −a and σ = −b open a and b, and the zero
+    test is w = ab − c. Arrays run over the triples in their own order, so the triples
+    are read in place and only the items (one row: x, y, z of both components) are
+    gathered, once.
+
+    The zero test uses w = z − c − σ·x − ρ·y + ρ·σ, equal to Furukawa et al.'s
+    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ (it multiplies the opened values
+    with the items, which are gathered anyway, not with the triples' a and b)."""
 
     def __init__(self, pool, items, state: PoolState, order: np.ndarray) -> None:
         self.pool = pool
         self.ring = pool.kind == RING
-        self.vector = self.ring and pool.k > 1
-        (self.x, self.y, self.z) = items
-        self.opened_idx = order[:pool.opened]
-        self.slots = order[pool.opened:].reshape(pool.items, pool.slots)
-        assert state.a is not None and state.b is not None and state.c is not None
-        self.a, self.b, self.c = state.a, state.b, state.c
-        spread = (slice(None), None, slice(None)) if self.vector else (slice(None), None)
-        with np.errstate(over="ignore"):
-            self.a_s = tuple(self.a[j][self.slots] for j in range(2))
-            self.b_s = tuple(self.b[j][self.slots] for j in range(2))
-            self.rho = tuple(self._sub(self.x[j][spread], self.a_s[j]) for j in range(2))
-            self.sigma = tuple(self._sub(self.y[j][spread], self.b_s[j]) for j in range(2))
-        self.parts_opened = [tuple(v[j][self.opened_idx] for j in range(2))
-                             for v in (self.a, self.b, self.c)]
-        self.opened_size = pool.opened_units
+        k = self.k = pool.k if self.ring else 1
+        n = pool.items
+        x, y, z = items
+        # rows x (both components, k rows each), y (both), z (both); column n is the
+        # zero item. Gathered row by row, so that each result is contiguous.
+        table = np.zeros((4 * k + 2, n + 1), dtype=U64)
+        for row, value in ((0, x[0]), (k, x[1]), (2 * k, y[0]), (3 * k, y[1])):
+            table[row:row + k, :n] = value.reshape(n, k).T
+        table[4 * k, :n], table[4 * k + 1, :n] = z
+        item = order % n
+        item[order >= n * pool.slots] = n
+        self.items = np.empty((4 * k + 2, pool.triples), dtype=U64)
+        for row in range(4 * k + 2):  # 1-D gathers: np.take along axis 1 copies elementwise
+            np.take(table[row], item, out=self.items[row])
+        assert state.triples is not None
+        self.triples = state.triples
+        self.span = pool.triples * k
+        self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
+        # what this server sends: its second components of ρ and σ
+        self.message = np.empty(pool.opened_units, dtype=U64)
+        self.rho1 = self.message[:self.span].reshape(self.shape)
+        self.sigma1 = self.message[self.span:].reshape(self.shape)
+        self._combine(self._item(1, 0), self._triple(1, 0), self.rho1, minus=True)
+        self._combine(self._item(1, 2), self._triple(1, 1), self.sigma1, minus=True)
 
-    def _sub(self, u, v):
-        return np.asarray(u - v, dtype=U64) if self.ring else u ^ v
+    def _item(self, component: int, which: int) -> np.ndarray:
+        """x (which 0), y (2) or z (4) of the items checked, this component (0 or 1)."""
+        k = self.k
+        if which == 4:
+            return self.items[4 * k + component]
+        row = (which + component) * k
+        return self.items[row:row + k].T if k > 1 else self.items[row]
 
-    def _add(self, u, v):
-        return np.asarray(u + v, dtype=U64) if self.ring else u ^ v
+    def _triple(self, component: int, which: int) -> np.ndarray:
+        """a (0), b (1) or c (2) of the triples, this component (0 or 1)."""
+        k, triples = self.k, self.triples[component]
+        if which == 2:
+            return triples[2 * k]
+        return triples[which * k:(which + 1) * k].T if k > 1 else triples[which]
 
-    def _dot(self, u, v):
+    def _combine(self, u, v, out, minus: bool = False) -> None:
         if not self.ring:
-            return u & v
-        if self.vector:
-            return (u * v).sum(axis=-1, dtype=U64)
-        return u * v
+            np.bitwise_xor(u, v, out=out)
+        elif minus:
+            np.subtract(u, v, out=out)
+        else:
+            np.add(u, v, out=out)
+
+    def _dot(self, u, v, out=None):
+        """Σ over the k axis of u·v (u ∧ v for words), one value a triple."""
+        if not self.ring:
+            return np.bitwise_and(u, v, out=out)
+        if self.k > 1:
+            return np.sum(u * v, axis=-1, dtype=U64, out=out)
+        return np.multiply(u, v, out=out)
 
     def second_openings(self) -> np.ndarray:
-        parts = [p[1].reshape(-1) for p in self.parts_opened]
-        parts += [self.rho[1].reshape(-1), self.sigma[1].reshape(-1)]
-        return np.concatenate(parts)
+        return self.message
 
     def open(self, theirs: np.ndarray) -> np.ndarray:
-        """The full values from our two components and the third one received."""
-        mine = [*self.parts_opened, self.rho, self.sigma]
-        with np.errstate(over="ignore"):
-            flat_first = np.concatenate([m[0].reshape(-1) for m in mine])
-            flat_second = np.concatenate([m[1].reshape(-1) for m in mine])
-            values = self._add(self._add(flat_first, flat_second), theirs)
-        k = self.pool.k if self.ring else 1
-        c_count, slots = self.pool.opened, self.pool.items * self.pool.slots
-        cuts = np.cumsum([c_count * k, c_count * k, c_count, slots * k])
-        a, b, c, rho, sigma = np.split(values, cuts)
-        if self.vector:
-            self.open_a, self.open_b = a.reshape(-1, k), b.reshape(-1, k)
-            self.open_rho = rho.reshape(self.rho[0].shape)
-            self.open_sigma = sigma.reshape(self.sigma[0].shape)
-        else:
-            self.open_a, self.open_b = a, b
-            self.open_rho, self.open_sigma = rho.reshape(self.slots.shape), \
-                sigma.reshape(self.slots.shape)
-        self.open_c = c
-        return values
-
-    def triples_ok(self) -> bool:
-        with np.errstate(over="ignore"):
-            want = self._dot(self.open_a, self.open_b)
-        return bool(np.array_equal(want, self.open_c))
+        """The full ρ and σ, computed in place in the received third components."""
+        self.open_rho = theirs[:self.span].reshape(self.shape)
+        self.open_sigma = theirs[self.span:].reshape(self.shape)
+        for full, second, which in ((self.open_rho, self.rho1, 0),
+                                    (self.open_sigma, self.sigma1, 1)):
+            self._combine(full, second, full)
+            self._combine(full, self._item(0, 2 * which), full)
+            self._combine(full, self._triple(0, which), full, minus=True)
+        return theirs
 
     def zero_test(self, me: int) -> tuple[np.ndarray, np.ndarray]:
-        """This server's components of w = z − c − <σ, a> − <ρ, b> − <ρ, σ> for every
-        (item, triple): zero for all exactly when the products and triples agree. The
-        public term enters as the sharing (p, 0, 0)."""
-        from veil.backend.rep3 import trivial
-
+        """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every triple:
+        zero for all exactly when the products and triples agree. The public term
+        enters as the sharing (p, 0, 0)."""
         rho, sigma = self.open_rho, self.open_sigma
+        public = self._dot(rho, sigma)
+        scratch = np.empty_like(public)
         out = []
-        with np.errstate(over="ignore"):
-            lifted = trivial(np.asarray(self._dot(rho, sigma)), me)
-            for j in range(2):
-                z = self.z[j][:, None]
-                c = self.c[j][self.slots]
-                if self.ring:
-                    w = z - c - self._dot(sigma, self.a_s[j]) - self._dot(rho, self.b_s[j]) \
-                        - lifted[j]
-                else:
-                    w = z ^ c ^ (sigma & self.a_s[j]) ^ (rho & self.b_s[j]) ^ lifted[j]
-                out.append(np.asarray(w, dtype=U64).reshape(-1))
+        for j in range(2):
+            w = self._dot(sigma, self._item(j, 0))
+            term = self._dot(rho, self._item(j, 2), out=scratch)
+            if self.ring:
+                w += term
+                w += self._triple(j, 2)
+                np.subtract(self._item(j, 4), w, out=w)
+                if (me, j) in ((0, 0), (2, 1)):
+                    w += public
+            else:
+                w ^= term
+                w ^= self._triple(j, 2)
+                w ^= self._item(j, 4)
+                if (me, j) in ((0, 0), (2, 1)):
+                    w ^= public
+            out.append(w)
         return out[0], out[1]
