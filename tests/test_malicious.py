@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rep3_harness import run_threaded
+from test_rep3_traffic import assert_traffic_matches, decoded
 
-from tests.rep3_harness import run_threaded
-from tests.test_rep3_traffic import assert_traffic_matches, decoded
 from veil.backend import prg
 from veil.backend.plain import PlainBackend
 from veil.backend.rep3_verify import ORDER, ORDER_TIES, _order

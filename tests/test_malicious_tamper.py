@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 import pytest
+from rep3_harness import run_with_fault
 
-from tests.rep3_harness import run_with_fault
 from veil.backend.tamper import KINDS, choose
 from veil.compiler import compile_source
 from veil.ir.semantics import decode, encode

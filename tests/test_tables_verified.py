@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rep3_harness import run_threaded, run_with_fault
+from test_rep3_traffic import assert_traffic_matches
+from test_tables_security import CHI2_BYTES, byte_histogram, chi2_same
 
-from tests.rep3_harness import run_threaded, run_with_fault
-from tests.test_rep3_traffic import assert_traffic_matches
-from tests.test_tables_security import CHI2_BYTES, byte_histogram, chi2_same
 from veil.backend.plain import PlainBackend
 from veil.backend.tamper import KINDS, Tamper, choose
 from veil.compiler import compile_source
