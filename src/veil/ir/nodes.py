@@ -8,12 +8,13 @@ cost can be attributed back to a line. Nodes are stored in a topological order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from veil.diagnostics import Span
 from veil.types import VType
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Attrs = tuple[tuple[str, Any], ...]
 
@@ -91,6 +92,8 @@ class Circuit:
 
     def digraph(self) -> nx.DiGraph:
         """The DAG as networkx: node ids with attribute `node`, edges operand → user."""
+        import networkx as nx  # here: the runtime needs no graph library
+
         g = nx.DiGraph()
         for n in self.nodes:
             g.add_node(n.id, node=n)
