@@ -363,7 +363,7 @@ def stage_clock() -> Iterator[StageClock]:
         (veil.lang.parser, "parse", "parse"),
         (veil.compiler, "check", "check"),
         (bristol, "load", "bristol.load"),
-        (veil.compiler, "lower", "lower"),
+        (veil.compiler, "lower_program", "lower"),
         (veil.compiler, "unused_input_warnings", "warnings"),
         (veil.opt.pipeline, "measure", "measure"),
         (lower_rep3, "run", "rep3-lower"),
