@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from veil.diagnostics import Diagnostic
+from veil.io.values import shape_of
 from veil.ir.nodes import InputSpec
 from veil.ir.semantics import encode
 from veil.types import (
@@ -257,7 +258,7 @@ def _from_python(value: Any, field: _Field) -> np.ndarray | None:
         if any(r is None for r in rows):
             return None
         value = rows
-    shape = _shape_of(value)
+    shape = shape_of(value)
     if shape is None:
         field.add("V0703", "rows of different lengths",
                   f"expected shape {fmt_shape(field.spec.type.shape)}")
@@ -286,33 +287,6 @@ def homogeneous(objects: np.ndarray, base: str) -> np.ndarray:
     except OverflowError:  # an int beyond 64 bits: reported element by element
         pass
     return objects
-
-
-def _shape_of(value: Any) -> tuple[int, ...] | None:
-    """Shape of a nested list, or None if ragged; one level at a time (no recursion, so
-    a deeply nested value is only a wrong shape)."""
-    if isinstance(value, np.ndarray):
-        return value.shape
-    shape: list[int] = []
-    level = [value]
-    while True:
-        if any(isinstance(v, np.ndarray) for v in level):
-            inner = {v.shape if isinstance(v, np.ndarray) else _shape_of(v) for v in level}
-            if len(inner) != 1 or None in inner:
-                return None
-            return (*shape, *inner.pop())  # type: ignore[misc]
-        lists = sum(isinstance(v, list | tuple) for v in level)
-        if lists == 0:
-            return tuple(shape)
-        if lists != len(level):
-            return None
-        lengths = {len(v) for v in level}
-        if len(lengths) != 1:
-            return None
-        shape.append(lengths.pop())
-        level = [x for v in level for x in v]
-        if not level:
-            return tuple(shape)
 
 
 def _flatten(value: Any) -> list:

@@ -102,13 +102,20 @@ def from_array(arr: np.ndarray, spec: InputSpec, frac_bits: int = FRAC_BITS
 # ---------------------------------------------------------------- the exact path
 
 
-def _shape_of(value: Any) -> tuple[int, ...] | None:
-    """Shape of a nested list, or None if ragged; one level at a time (no recursion, so
-    a deeply nested value is only a wrong shape)."""
+def shape_of(value: Any) -> tuple[int, ...] | None:
+    """Shape of a nested list (of lists, tuples or numpy arrays), or None if ragged; one
+    level at a time (no recursion, so a deeply nested value is only a wrong shape)."""
+    if isinstance(value, np.ndarray):
+        return value.shape
     shape: list[int] = []
     level = [value]
     while True:
-        lists = sum(isinstance(v, list) for v in level)
+        if any(isinstance(v, np.ndarray) for v in level):
+            inner = {v.shape if isinstance(v, np.ndarray) else shape_of(v) for v in level}
+            if len(inner) != 1 or None in inner:
+                return None
+            return (*shape, *inner.pop())  # type: ignore[misc]
+        lists = sum(isinstance(v, list | tuple) for v in level)
         if lists == 0:
             return tuple(shape)
         if lists != len(level):
@@ -247,7 +254,7 @@ def from_elements(value: Any, spec: InputSpec, where: str, problems: Problems,
         value = hex_bits(value, spec.type.shape[-1], where, problems, len(spec.type.shape) - 1)
         if len(problems.items) > before:
             return None
-    shape = _shape_of(value)
+    shape = shape_of(value)
     want = spec.type.shape
     if shape is None:
         problems.add("V0703", f"{where}: rows of different lengths",
