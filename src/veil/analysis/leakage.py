@@ -107,15 +107,19 @@ def _closest_pair(table: SetTable, sets: list[int], k: int
     return None if best is None else (*best, pairs)
 
 
+def _by_receiver(circuit: Circuit) -> list[tuple[str, list[OutputSpec]]]:
+    """Each receiver with the outputs it gets, receivers in the order they first appear."""
+    receivers = dict.fromkeys(r for o in circuit.outputs for r in o.receivers)
+    return [(r, [o for o in circuit.outputs if r in o.receivers]) for r in receivers]
+
+
 def differencing(circuit: Circuit, prov: Provenance, records: dict[str, bool],
                  min_aggregate: dict[str, int], spans: dict[str, Span]
                  ) -> list[Diagnostic]:  # fmt: skip
     """W1201 for each receiver and record-level input with two record sets too alike."""
     owners = {i.name: i.owner for i in circuit.inputs}
     found: list[Diagnostic] = []
-    receivers = list(dict.fromkeys(r for o in circuit.outputs for r in o.receivers))
-    for receiver in receivers:
-        outs = [o for o in circuit.outputs if receiver in o.receivers]
+    for receiver, outs in _by_receiver(circuit):
         for name in (i.name for i in circuit.inputs if records.get(i.name)):
             table = prov.tables[name]
             k = min_aggregate.get(name, DEFAULT_MIN_AGGREGATE)
@@ -159,9 +163,7 @@ def model_extraction(circuit: Circuit, prov: Provenance, spans: dict[str, Span]
     """W1202 for each receiver and other owner whose inputs it could fit."""
     owners = {i.name: i.owner for i in circuit.inputs}
     found: list[Diagnostic] = []
-    receivers = list(dict.fromkeys(r for o in circuit.outputs for r in o.receivers))
-    for receiver in receivers:
-        outs = [o for o in circuit.outputs if receiver in o.receivers]
+    for receiver, outs in _by_receiver(circuit):
         victims: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         where: dict[str, OutputSpec] = {}
         for spec in circuit.inputs:
