@@ -29,11 +29,12 @@ from veil.schedule import schedule
 from veil.verification import allot_buckets, bucket_size, failure_log2
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
-SLOW = {"joint_training"}  # 3.4M products, 150,000 truncations: bench/, not the suite
+SLOW = {"joint_training"}  # 3.4M products, 150,000 truncations: about 25 s verified
 ALL = sorted(p.name for p in PROGRAMS.iterdir() if (p / "main.mpc").is_file())
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n not in SLOW])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in ALL])
 def test_program_runs_verified_with_the_reference_outputs(name: str) -> None:
     mal = compile_path(PROGRAMS / name, backend="rep3", security="malicious")
     plain = compile_path(PROGRAMS / name, backend="plain")
