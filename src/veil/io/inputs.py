@@ -21,18 +21,17 @@ import numpy as np
 from veil.diagnostics import Diagnostic, VeilError
 from veil.io.files import InputFileError, check_input_size, inside, read_input
 from veil.io.ranges import check_declared_ranges
-from veil.io.values import Problems, from_array, from_elements, json_field, json_kind
+from veil.io.values import (
+    Problems,
+    from_array,
+    from_elements,
+    is_number_text,
+    json_field,
+    json_kind,
+)
 from veil.ir.nodes import Circuit, InputSpec
 from veil.limits import DEFAULT as DEFAULT_LIMITS
 from veil.types import BOOL, FIXED, INT, fmt_shape
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _rows_with_lines(text: str) -> list[tuple[int, list[str]]]:
@@ -41,7 +40,7 @@ def _rows_with_lines(text: str) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     rows = [(reader.line_num, [c.strip() for c in row]) for row in reader
             if row and any(c.strip() for c in row)]
-    if rows and not any(_is_number_text(c) for c in rows[0][1]):
+    if rows and not any(is_number_text(c) for c in rows[0][1]):
         rows = rows[1:]
     return rows
 
@@ -60,7 +59,7 @@ def _header_lines(text: str) -> int | None:
         row = next(csv.reader([line]), [])
         if not any(c.strip() for c in row):
             continue
-        if any(_is_number_text(c.strip()) for c in row):
+        if any(is_number_text(c.strip()) for c in row):
             return number - 1
         return number
     return None

@@ -157,7 +157,7 @@ def element(raw: Any, base: str, where: str, problems: Problems,
     a choice, and JSON has numbers of its own."""
     if isinstance(raw, str) and not text_numbers:
         text = raw.strip().lower()
-        quoted = text in ("true", "false") if base == BOOL else _is_number_text(text)
+        quoted = text in ("true", "false") if base == BOOL else is_number_text(text)
         problems.add("V0704", f"{where} is a string, not {_base_words(base)}",
                      "write it without quotes" if quoted
                      else f"expected {_base_words(base)}")
@@ -202,7 +202,8 @@ def element(raw: Any, base: str, where: str, problems: Problems,
     return float(raw)
 
 
-def _is_number_text(text: str) -> bool:
+def is_number_text(text: str) -> bool:
+    """Does Python read this text as a number (CSV cells, quoted JSON numbers)?"""
     try:
         float(text)
     except ValueError:

@@ -388,23 +388,40 @@ class _Expander:
         self.b.span, self.b.fn = n.span, n.fn
         secret = any(self.t(a).is_secret for a in args)
         if n.op == "shuffle":
-            return self.shuffle(args, n.attr("group"))[0]
+            return self.expand_shuffle(args[0], n)
         if n.op == "sort_by" and secret:
-            return self.sort_by(*args, bounds=self.bounds_of(n.args[0]))
+            return self.expand_sort(args, n)
         if n.op == "isin" and secret:
             src_a, src_b = n.args
             if (src_a, src_b) in self.matched:
                 return self.matched.pop((src_a, src_b))
-            swapped = (src_b, src_a) in self.wanted  # isin(b, a) too: both from one sort
-            in_b, in_a = self.match(*args, True, swapped, self.bounds_of(*n.args))
+            swapped = (src_b, src_a) in self.wanted  # isin(b, a) too: both from one match
+            in_b, in_a = self.expand_match(args[0], args[1], swapped, n)
             if swapped:
                 assert in_a is not None
                 self.matched[(src_b, src_a)] = in_a
             assert in_b is not None
             return in_b
         if n.op == "sum_by" and secret:
-            return self.sum_by(*args)
+            return self.expand_sum_by(args, n)
         return self.b.add(n.op, args, dict(n.attrs))
+
+    # How each table operation is built: the semi-honest constructions here; the
+    # verified mode (veil.ir.sorting_verified) overrides these four and nothing else.
+
+    def expand_shuffle(self, x: int, n: Node) -> int:
+        return self.shuffle([x], n.attr("group"))[0]
+
+    def expand_sort(self, args: list[int], n: Node) -> int:
+        return self.sort_by(*args, bounds=self.bounds_of(n.args[0]))
+
+    def expand_match(self, a: int, b: int, want_b: bool, n: Node
+                     ) -> tuple[int | None, int | None]:  # fmt: skip
+        """isin(a, b) and, if `want_b`, isin(b, a), from one construction."""
+        return self.match(a, b, True, want_b, self.bounds_of(*n.args))
+
+    def expand_sum_by(self, args: list[int], n: Node) -> int:
+        return self.sum_by(*args)
 
     def expand(self) -> Circuit:
         self.matched: dict[tuple[int, int], int] = {}

@@ -308,36 +308,22 @@ class _VerifiedExpander(_Expander):
                        self.const(np.arange(n), INT))
         return self.network_sort([key], [x])[1]
 
-    # ------------------------------------------------------------ the walk
+    # ------------------------------------------------------------ the walk's hooks
 
-    def node(self, n: Node) -> int:
-        args = [self.map[a] for a in n.args]
-        self.b.span, self.b.fn = n.span, n.fn
-        secret = any(self.t(a).is_secret for a in args)
-        if n.op == "shuffle":
-            return self.shuffle_verified(args[0], n.attr("group"), n)
-        if n.op == "sort_by" and secret:
-            return self.sort_verified(*args, bounds=self.bounds_of(n.args[0]), node=n)
-        if n.op == "isin" and secret:
-            src_a, src_b = n.args
-            if (src_a, src_b) in self.matched:
-                return self.matched.pop((src_a, src_b))
-            swapped = (src_b, src_a) in self.wanted
-            a, b = args
-            if self.n_rows(a) * self.n_rows(b) <= ALL_PAIRS_MAX:
-                in_b, in_a = self.all_pairs(a, b, True, swapped)
-            else:
-                in_b, in_a = self.network_match(a, b, True, swapped,
-                                                self.bounds_of(*n.args), n)
-            if swapped:
-                assert in_a is not None
-                self.matched[(src_b, src_a)] = in_a
-            assert in_b is not None
-            return in_b
-        if n.op == "sum_by" and secret:
-            return self.sum_by_verified(*args, node=n)
-        return self.b.add(n.op, args, dict(n.attrs))
+    def expand_shuffle(self, x: int, n: Node) -> int:
+        return self.shuffle_verified(x, n.attr("group"), n)
 
+    def expand_sort(self, args: list[int], n: Node) -> int:
+        return self.sort_verified(*args, bounds=self.bounds_of(n.args[0]), node=n)
+
+    def expand_match(self, a: int, b: int, want_b: bool, n: Node
+                     ) -> tuple[int | None, int | None]:  # fmt: skip
+        if self.n_rows(a) * self.n_rows(b) <= ALL_PAIRS_MAX:
+            return self.all_pairs(a, b, True, want_b)
+        return self.network_match(a, b, True, want_b, self.bounds_of(*n.args), n)
+
+    def expand_sum_by(self, args: list[int], n: Node) -> int:
+        return self.sum_by_verified(*args, node=n)
 
 def run(circuit: Circuit, bounds: Bounds | None = None) -> Circuit:
     """Expand the table operations on secrets into checked operations only; raises

@@ -113,8 +113,7 @@ class Channel:
         self.counters = Counters()
         self.log: list[tuple[int, int, bytes]] | None = None  # tests: every received message
         self.on_progress: Callable[[bytes], None] | None = None
-        self._send_lock = threading.Lock()
-        self.send_lock = self._send_lock  # held while a frame is being written
+        self.send_lock = threading.Lock()  # held while a frame is being written
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -123,7 +122,7 @@ class Channel:
         header = HEADER.pack(MAGIC, VERSION, kind, self.me, self.peer, self.session, round_no,
                              len(payload))
         try:
-            with self._send_lock:
+            with self.send_lock:
                 self.sock.settimeout(self.timeout)  # a receive may have left a short one
                 self.sock.sendall(header)
                 if len(payload):
@@ -222,12 +221,12 @@ class Channel:
         data = printable(reason).encode("utf-8")
         with contextlib.suppress(OSError, ValueError):
             self.sock.settimeout(1.0)
-            if self._send_lock.acquire(timeout=1.0):
+            if self.send_lock.acquire(timeout=1.0):
                 try:
                     self.sock.sendall(HEADER.pack(MAGIC, VERSION, ABORT, self.me, self.peer,
                                                   self.session, 0, len(data)) + data)
                 finally:
-                    self._send_lock.release()
+                    self.send_lock.release()
         self.close()
 
     def close(self) -> None:
