@@ -68,9 +68,12 @@ class _Leg:
     def __init__(self, ch: Channel, number: int, payload: bytes | None, expect: bool) -> None:
         self.ch = ch
         self.number = number
-        self.out = memoryview(b"") if payload is None else memoryview(
-            HEADER.pack(MAGIC, VERSION, ROUND, ch.me, ch.peer, ch.session, number,
-                        len(payload)) + payload)
+        # the header and the payload go out one after the other: joining them would copy
+        # every message once more
+        self.out = [] if payload is None else [
+            memoryview(HEADER.pack(MAGIC, VERSION, ROUND, ch.me, ch.peer, ch.session, number,
+                                   len(payload))), memoryview(payload)]
+        self.total = sum(len(part) for part in self.out)
         self.sent = 0
         self.expect = expect
         self.what = f"round message of round {number}"
@@ -86,7 +89,16 @@ class _Leg:
         self.got = 0
 
     def writing(self) -> bool:
-        return self.sent < len(self.out)
+        return self.sent < self.total
+
+    def _unsent(self) -> memoryview:
+        """The next at most CHUNK bytes not yet written."""
+        at = self.sent
+        for part in self.out:
+            if at < len(part):
+                return part[at:at + CHUNK]
+            at -= len(part)
+        return memoryview(b"")
 
     def reading(self) -> bool:
         return self.expect and self.result is None
@@ -100,7 +112,7 @@ class _Leg:
         ch = self.ch
         if self.writing():
             try:
-                written = ch.sock.send(self.out[self.sent:self.sent + CHUNK])
+                written = ch.sock.send(self._unsent())
             except WOULD_BLOCK:
                 written = 0
             except (OSError, ValueError) as exc:
@@ -109,7 +121,7 @@ class _Leg:
             self.sent += written
             progressed = written > 0
             if not self.writing():
-                ch.counters.count(True, ROUND, len(self.out))
+                ch.counters.count(True, ROUND, self.total)
         while self.reading():
             target = memoryview(self.header)[self.got_header:] if self.body is None else \
                 memoryview(self.body)[self.got:]

@@ -60,9 +60,8 @@ PUBLIC_OPERAND = SCALED | {"scatter"}
 TRUNC_OFFSET = U64(1 << 62)  # makes every |x| < 2^62 non-negative and below 2^63
 
 
-def pack(parts: Sequence[np.ndarray], reserve: int = 0) -> bytearray:
-    """Ring/word arrays as 8 bytes an element, then every bool array packed 8 to a byte,
-    after `reserve` leading bytes left for the caller (zero).
+def pack(parts: Sequence[np.ndarray]) -> bytearray:
+    """Ring/word arrays as 8 bytes an element, then every bool array packed 8 to a byte.
 
     Each array is copied once, straight into the message (a concatenation and then
     ``tobytes`` would copy every element twice: 2 × 112 MB for a 1M×7 input)."""
@@ -70,14 +69,14 @@ def pack(parts: Sequence[np.ndarray], reserve: int = 0) -> bytearray:
     bits = [p.reshape(-1) for p in parts if p.dtype == np.bool_]
     ring_total = sum(int(p.size) for p in ring)
     bits_total = sum(int(p.size) for p in bits)
-    out = bytearray(reserve + 8 * ring_total + (bits_total + 7) // 8)
-    words = np.frombuffer(out, dtype=U64, count=ring_total, offset=reserve)
+    out = bytearray(8 * ring_total + (bits_total + 7) // 8)
+    words = np.frombuffer(out, dtype=U64, count=ring_total)
     r = 0
     for p in ring:
         words[r:r + p.size].reshape(p.shape)[...] = p  # casts bit-for-bit to uint64
         r += p.size
     if bits:
-        packed = np.frombuffer(out, dtype=np.uint8, offset=reserve + 8 * ring_total)
+        packed = np.frombuffer(out, dtype=np.uint8, offset=8 * ring_total)
         packed[...] = np.packbits(np.concatenate(bits) if len(bits) > 1 else bits[0])
     return out
 

@@ -118,19 +118,24 @@ class Channel:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def send(self, kind: int, round_no: int, payload: bytes | memoryview = b"") -> None:
+    def send(self, kind: int, round_no: int, payload: bytes | memoryview = b"",
+             *more: bytes | bytearray | memoryview) -> None:
+        """One message whose payload is `payload` followed by the parts `more` (sent as
+        they are, never joined into one copy)."""
+        parts = [p for p in (payload, *more) if len(p)]
+        length = sum(len(p) for p in parts)
         header = HEADER.pack(MAGIC, VERSION, kind, self.me, self.peer, self.session, round_no,
-                             len(payload))
+                             length)
         try:
             with self.send_lock:
                 self.sock.settimeout(self.timeout)  # a receive may have left a short one
                 self.sock.sendall(header)
-                if len(payload):
-                    self.sock.sendall(payload)
+                for part in parts:
+                    self.sock.sendall(part)
         except (OSError, ValueError) as exc:
             raise PeerError(f"cannot send to {self.peer_name}: "
                             f"{getattr(exc, 'strerror', None) or exc}") from None
-        self.counters.count(True, kind, HEADER.size + len(payload))
+        self.counters.count(True, kind, HEADER.size + length)
 
     def _recv_exact(self, n: int, deadline: float, what: str) -> bytearray:
         buf = bytearray(n)

@@ -213,9 +213,10 @@ def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
     owners = owners_of(circuit)
     input_bytes = 0
     if name in owners:
-        for ch, message in zip(servers, input_messages(owners[name], values), strict=True):
-            ch.send(INPUT, 0, message)
-            input_bytes += ch.counters.sent(INPUT)[1]
+        messages = input_messages(owners[name], values)
+        _send_all(servers, [(INPUT, 0, seeds, *([body] if body is not None else []))
+                            for seeds, body in messages])
+        input_bytes = sum(ch.counters.sent(INPUT)[1] for ch in servers)
     inputs_sent = time.monotonic()
     last = schedule(circuit).compute_rounds + 1
     outputs: dict[str, np.ndarray] = {}
@@ -243,6 +244,31 @@ def party_session(name: str, circuit: Circuit, values: dict[str, np.ndarray],
     return PartyResult(outputs, input_bytes, output_bytes, stats,
                        {"input": round(inputs_sent - started, 6),
                         "compute_and_output": round(done - inputs_sent, 6)}, time.time())
+
+
+def _send_all(channels: list[Channel], messages: list[tuple]) -> None:
+    """Send messages[i] (Channel.send's arguments) on channels[i], the large ones at the
+    same time: a TLS write releases the GIL, so two 16 MB input messages are encrypted
+    and taken by their servers side by side instead of one after the other."""
+    large = [i for i, m in enumerate(messages) if sum(len(p) for p in m[2:]) > 1 << 16]
+    failures: list[PeerError] = []
+
+    def send(i: int) -> None:
+        try:
+            channels[i].send(*messages[i])
+        except PeerError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in large[1:]]
+    for t in threads:
+        t.start()
+    for i in range(len(messages)):
+        if i not in large[1:]:
+            send(i)
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
 
 
 def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, float]:

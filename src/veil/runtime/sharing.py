@@ -9,7 +9,6 @@ ever sees another party's plaintext.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -88,28 +87,26 @@ def expand(seed: bytes | bytearray, specs: list[InputSpec]) -> list[np.ndarray]:
 
 
 def input_messages(specs: list[InputSpec], values: dict[str, np.ndarray]
-                   ) -> Iterator[bytes | bytearray]:  # fmt: skip
-    """One owner's three input messages, in server order; server i learns (x_i, x_{i+1}).
+                   ) -> list[tuple[bytes, bytearray | None]]:  # fmt: skip
+    """One owner's three input messages, in server order, each as (seed part, body or
+    None); server i learns (x_i, x_{i+1}).
 
     x0 and x1 are drawn from two fresh 128-bit seeds s0 and s1 (AES-CTR), and only
     x2 = x − x0 − x1 is sent in full (ABY3, Mohassel & Rindal 2018, §2.2): server 0 gets
     [s0 | s1], server 1 [s1 | x2] and server 2 [s0 | x2], so an input costs one element
     on the wire per server that needs x2 instead of two per server: 2 elements per
     element instead of 6. Each server's pair is as uniform as with three explicit
-    components (x_i and x_{i+1} are two of three additive shares)."""
+    components (x_i and x_{i+1} are two of three additive shares). Servers 1 and 2 get
+    the same body object (it is only read)."""
     s0, s1 = os.urandom(SEED_BYTES), os.urandom(SEED_BYTES)
     # x2 is built in the message itself: x copied in once, then each seed's component
     # taken off and dropped before the next is drawn (for a 1M×7 input the owner's
     # process holds x, the message and one component: 168 MB, not 280)
-    message = pack([np.asarray(values[s.name], dtype=np.bool_) if s.type.base == BOOL
-                    else np.asarray(values[s.name]) for s in specs], reserve=SEED_BYTES)
+    body = pack([np.asarray(values[s.name], dtype=np.bool_) if s.type.base == BOOL
+                 else np.asarray(values[s.name]) for s in specs])
     for seed in (s0, s1):
-        _take_off(memoryview(message)[SEED_BYTES:], expand(seed, specs))
-    yield s0 + s1
-    message[:SEED_BYTES] = s1
-    yield message
-    message[:SEED_BYTES] = s0  # the same x2, now with s0: no second copy of the payload
-    yield message
+        _take_off(memoryview(body), expand(seed, specs))
+    return [(s0 + s1, None), (s1, body), (s0, body)]
 
 
 def _take_off(body: memoryview, component: list[np.ndarray]) -> None:
