@@ -20,6 +20,12 @@ import click
 from veil import __version__
 from veil.diagnostics import Diagnostic, VeilError
 
+# Before numpy loads (the commands import it lazily): its OpenBLAS starts a thread per
+# core that busy-waits about 0.1 s of CPU after loading, in every veil process, taking a
+# core from the servers of a local run. Veil's arithmetic never calls BLAS (ring matrix
+# products are integer products, which numpy computes itself), so one thread loses nothing.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 
 def _count(n: int, noun: str) -> str:
     """`1 input`, `3 inputs`."""

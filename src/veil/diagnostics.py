@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+RUN_ABORTED = "V0801"
+"""The code of every aborted run (a peer failed, was silent or deviated)."""
 
 @dataclass(frozen=True, order=True)
 class Span:

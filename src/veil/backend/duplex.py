@@ -33,6 +33,7 @@ from veil.net.transport import (
     VERSION,
     Channel,
     PeerError,
+    fresh_buffer,
     printable,
 )
 
@@ -85,7 +86,7 @@ class _Leg:
         self.header = bytearray(HEADER.size)
         self.got_header = 0
         self.kind = 0
-        self.body: bytearray | None = None
+        self.body: memoryview | None = None
         self.got = 0
 
     def writing(self) -> bool:
@@ -147,7 +148,7 @@ class _Leg:
                 if self.got_header < HEADER.size:
                     continue
                 self.kind, length = _checked(ch, bytes(self.header), self.number)
-                self.body = bytearray(length)
+                self.body = fresh_buffer(length)  # recv_into fills all of it
                 progressed = True
             else:
                 self.got += k

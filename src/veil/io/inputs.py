@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from veil.diagnostics import Diagnostic, VeilError
+from veil.io import parallel
 from veil.io.files import InputFileError, check_input_size, inside, read_input
 from veil.io.ranges import check_declared_ranges
 from veil.io.values import (
@@ -99,14 +100,43 @@ def _csv_array(path: Path, base: str) -> np.ndarray | None:
         return None
 
 
+def _names_csv(spec: InputSpec, value: Any) -> bool:
+    """Is this field's value the name of a CSV file (not a hex bit string)?"""
+    return isinstance(value, str) and bool(spec.type.shape) and \
+        not (spec.type.base == BOOL and value.lower().startswith("0x"))
+
+
+def _parse_csv_files(specs: list[InputSpec], data: dict, path: Path, max_bytes: int
+                     ) -> dict[tuple[Path, str], np.ndarray | None]:  # fmt: skip
+    """numpy's parse of every CSV file the fields name (within the budget), several
+    large ones side by side (veil.io.parallel); problems are found again, and reported,
+    field by field afterwards."""
+    jobs: list[tuple[Path, str]] = []
+    for spec in specs:
+        value = data.get(spec.name)
+        if not _names_csv(spec, value):
+            continue
+        try:
+            csv_path = inside(path.parent, value)
+            check_input_size(csv_path, max_bytes, kind="CSV")
+        except InputFileError:
+            continue
+        if (csv_path, spec.type.base) not in jobs:
+            jobs.append((csv_path, spec.type.base))
+    return parallel.parse_all(jobs, lambda job: _csv_array(*job))
+
+
 def _csv_field(csv_path: Path, spec: InputSpec, where: str, problems: Problems,
-               frac_bits: int, max_bytes: int) -> np.ndarray | None:  # fmt: skip
+               frac_bits: int, max_bytes: int, parsed: np.ndarray | None = None
+               ) -> np.ndarray | None:  # fmt: skip
+    """One field's CSV file, validated and encoded; `parsed` is numpy's parse of it
+    when that was done already."""
     try:
         check_input_size(csv_path, max_bytes, kind="CSV")
     except InputFileError as exc:
         problems.add(exc.code, f"{where}: {exc.message}", exc.help)
         return None
-    arr = _csv_array(csv_path, spec.type.base)
+    arr = parsed if parsed is not None else _csv_array(csv_path, spec.type.base)
     if arr is not None:
         encoded = from_array(arr, spec, frac_bits)
         if encoded is not None:
@@ -299,6 +329,7 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: P
                      f"{json_kind(data)}", 'e.g. {"weights": [0.1, 0.2]}')
         return
     bool_literals = "true" in text or "false" in text  # else no element can be a bool
+    parsed = _parse_csv_files(specs, data, path, max_bytes)
     declared = {s.name for s in specs}
     for field in sorted(set(data) - declared):
         shown = field if field.isprintable() and len(field) <= 80 else \
@@ -320,15 +351,14 @@ def _load_owner_file(party: str, specs: list[InputSpec], path: Path, problems: P
             if encoded is not None:
                 values[spec.name] = encoded
             continue
-        if isinstance(value, str) and spec.type.shape and \
-                not (spec.type.base == BOOL and value.lower().startswith("0x")):
+        if _names_csv(spec, value):
             try:
                 csv_path = inside(path.parent, value)
             except InputFileError as exc:
                 problems.add(exc.code, f"{where}: CSV path: {exc.message}", exc.help)
                 continue
             encoded = _csv_field(csv_path, spec, f"{where} ({csv_path})", problems, frac_bits,
-                                 max_bytes)
+                                 max_bytes, parsed.get((csv_path, spec.type.base)))
         else:
             encoded = json_field(value, spec, where, problems, bool_literals, frac_bits)
         if encoded is not None:

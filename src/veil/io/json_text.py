@@ -11,6 +11,8 @@ shortest round-trip repr (veil.io.outputs).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 _GROUP = 10_000
@@ -19,6 +21,7 @@ _GROUPS = 5  # 20 digits: more than the 19 of 2^63
 _WIDEST = _GROUPS * _DIGITS_PER_GROUP
 
 
+@functools.cache
 def _group_table() -> np.ndarray:
     """uint32 per index: the 4 characters of a group of digits. Index v (0..9999): v
     zero-padded (digits above it); 10000 + v: space-padded (the highest group of the
@@ -29,7 +32,6 @@ def _group_table() -> np.ndarray:
     return np.frombuffer(text.encode("ascii"), dtype=np.uint32).copy()
 
 
-_GROUP_TEXT = _group_table()
 _POWERS = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
 
 
@@ -42,6 +44,7 @@ def int_tokens(values: np.ndarray) -> np.ndarray:
     magnitude = v.view(np.uint64).copy()
     np.negative(magnitude, out=magnitude, where=negative)  # also right for −2^63
     groups = np.empty((n, _GROUPS), dtype=np.uint32)
+    table = _group_table()  # built on first use: 7 ms, not paid by every import
     group = np.uint64(_GROUP)
     above = magnitude // group  # < 2^50 from here on: int64 division is faster
     low = (magnitude - above * group).view(np.int64)
@@ -53,7 +56,7 @@ def int_tokens(values: np.ndarray) -> np.ndarray:
             rest = above
         empty_above = rest == 0
         offset = 2 * _GROUP if g < _GROUPS - 1 else _GROUP
-        groups[:, g] = _GROUP_TEXT[low + empty_above * offset]
+        groups[:, g] = table[low + empty_above * offset]
     text = groups.view(np.uint8).reshape(n, _WIDEST)
     digits = np.searchsorted(_POWERS, magnitude, side="right") + 1
     if negative.any():

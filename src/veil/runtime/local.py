@@ -14,6 +14,7 @@ pinned certificates, approvals, signed key exchange, sessions.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import multiprocessing
 import tempfile
@@ -21,21 +22,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from veil.backend.base import RunResult
-from veil.deploy import approvals, deployment, keys
-from veil.diagnostics import Diagnostic, VeilError
+from veil.diagnostics import RUN_ABORTED, Diagnostic, VeilError
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import circuit_params, dumps
-from veil.net.transport import listen
-from veil.runtime.party import RUN_ABORTED, PartyConfig, aborted, run_party
-from veil.runtime.server import ServerConfig, run_server
-from veil.runtime.session import Fault, PartyResult, combined_stats, wall_phases
-from veil.runtime.sharing import owners_of, receivers_of
 from veil.schedule import schedule
+
+if TYPE_CHECKING:
+    from veil.runtime.session import Fault
+
 
 HOST = "127.0.0.1"
 SERVER_NAMES = ("server0", "server1", "server2")
@@ -66,7 +65,7 @@ class LocalRun:
         in that process) or, for tests and benchmarks, from `inputs` (all encoded inputs,
         of which each party process keeps only its own). `problems` found beforehand are
         reported together with the parties' own, and nothing runs if there is any."""
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         self.wall_started = time.time()
         self.timings = {}
         if self.on_progress is not None:
@@ -74,44 +73,37 @@ class LocalRun:
         text = circuit_text if circuit_text is not None else dumps(circuit)
         fp = fingerprint or hashlib.sha256(text.encode("ascii")).hexdigest()
         params = circuit_params(circuit)
-        required = sorted(set(owners_of(circuit)) | set(receivers_of(circuit)))
+        required = sorted({s.owner for s in circuit.inputs}
+                          | {r for out in circuit.outputs for r in out.receivers})
         clash = set(SERVER_NAMES) & set(circuit.parties)
         if clash:
             raise VeilError([Diagnostic("V0801", f"a party may not be called "
                                                  f"{sorted(clash)[0]} in a local run")])
+        schedule(circuit)  # once, here: the forked processes inherit it
+        # the deployment code too: a party process would import it on the critical path
+        import veil.deploy.approvals
+        import veil.runtime.party
+        import veil.runtime.server  # noqa: F401
         with contextlib.ExitStack() as stack:
             root = self.workdir or Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="veil-run-")))
-            dep, listeners = _local_deployment(root, circuit.parties)
-            approvals_given = [
-                approvals.create(keys.load_private_key(root / f"{site}.key"), site, dep, fp,
-                                 params, circuit.security)
-                for site in (*circuit.parties, *SERVER_NAMES)]
-            schedule(circuit)  # once, here: the forked processes inherit it
-            self.timings["setup"] = time.monotonic() - started
             ctx = multiprocessing.get_context("fork")
             servers, parties = [], {}
+            # the children's collections skip every object inherited from here: no
+            # traversal of the compiled program, and no page copied only to be traversed
+            gc.freeze()
             try:
-                for i, name in enumerate(SERVER_NAMES):
-                    cfg = ServerConfig(name, dep, root / f"{name}.key",
-                                       audit_path=(self.audit_dir / f"{name}.log"
-                                                   if self.audit_dir else None),
-                                       timeout=self.timeout, session_wait=self.timeout,
-                                       once=True, listener=listeners[i], fault=self.fault,
-                                       log=self.server_log or (lambda line: None),
-                                       circuits={fp: circuit},
-                                       heartbeat=1.0 if self.on_progress is None else 0.25)
-                    servers.append(_start(ctx, _server_main, (cfg,)))
-                for sock in listeners:
-                    sock.close()  # the servers hold them now
+                # the parties first: each reads its input files while this process loads
+                # the deployment code, makes the keys and approvals and starts the servers
                 for party in required:
-                    pcfg = PartyConfig(party, dep, root / f"{party}.key", approvals_given,
-                                       self.timeout, circuit.security)
                     reports = self.on_progress is not None and not parties  # the first one
-                    parties[party] = _start(ctx, _party_main, (pcfg, circuit, text, fp, params,
+                    parties[party] = _start(ctx, _party_main, (party, circuit, text, fp, params,
                                                                load, inputs, reports))
-                return self._collect(circuit, servers, parties, started, problems or [])
+                configs = self._start_servers(ctx, circuit, root, fp, params, servers)
+                return self._collect(circuit, servers, parties, configs, started,
+                                     problems or [])
             finally:
+                gc.unfreeze()
                 for proc, conn in parties.values():
                     _stop(proc, conn, 2.0)
                 # after a good run the servers exit by themselves; otherwise some may still
@@ -119,8 +111,40 @@ class LocalRun:
                 for proc, conn in servers:
                     _stop(proc, conn, 2.0 if self.timings.get("total") else 0.2)
 
+    def _start_servers(self, ctx, circuit: Circuit, root: Path, fp: str,
+                       params: dict[str, Any], servers: list) -> dict[str, tuple]:  # fmt: skip
+        """Keys, deployment and approvals in `root`, then the three server processes
+        (appended to `servers`); returns what each party process needs to join."""
+        from veil.deploy import approvals, keys
+        from veil.runtime.server import ServerConfig
+
+        dep, listeners = _local_deployment(root, circuit.parties)
+        approvals_given = [
+            approvals.create(keys.load_private_key(root / f"{site}.key"), site, dep, fp,
+                             params, circuit.security)
+            for site in (*circuit.parties, *SERVER_NAMES)]
+        self.timings["setup"] = time.monotonic() - self._started
+        for i, name in enumerate(SERVER_NAMES):
+            cfg = ServerConfig(name, dep, root / f"{name}.key",
+                               audit_path=(self.audit_dir / f"{name}.log"
+                                           if self.audit_dir else None),
+                               timeout=self.timeout, session_wait=self.timeout,
+                               once=True, listener=listeners[i], fault=self.fault,
+                               log=self.server_log or (lambda line: None),
+                               circuits={fp: circuit},
+                               heartbeat=1.0 if self.on_progress is None else 0.25)
+            servers.append(_start(ctx, _server_main, (cfg,)))
+        for sock in listeners:
+            sock.close()  # the servers hold them now
+        return {party: (dep.path, root / f"{party}.key", approvals_given, self.timeout,
+                        circuit.security) for party in circuit.parties}
+
     def _collect(self, circuit: Circuit, servers: list, parties: dict[str, Any],
-                 started: float, problems: list[Diagnostic]) -> RunResult:  # fmt: skip
+                 configs: dict[str, tuple], started: float, problems: list[Diagnostic]
+                 ) -> RunResult:  # fmt: skip
+        from veil.runtime.party import aborted
+        from veil.runtime.session import PartyResult, combined_stats, wall_phases
+
         problems = list(problems)
         for party, (proc, conn) in parties.items():
             kind, value = _receive(proc, conn, party, None)
@@ -132,8 +156,8 @@ class LocalRun:
                     conn.send("stop")
             raise VeilError(list(dict.fromkeys(problems)))
         self.timings["ready"] = time.monotonic() - started
-        for _, conn in parties.values():
-            conn.send("go")
+        for party, (_, conn) in parties.items():
+            conn.send(("go", configs[party]))
         results: dict[str, PartyResult] = {}
         failures: list[str] = []
         for party, (proc, conn) in parties.items():
@@ -165,6 +189,9 @@ def _strip(message: str) -> str:
 
 
 def _local_deployment(root: Path, parties: tuple[str, ...]):
+    from veil.deploy import deployment, keys
+    from veil.net.transport import listen
+
     for name in (*SERVER_NAMES, *parties):
         if not (root / f"{name}.key").exists():
             keys.keygen(name, root)
@@ -221,7 +248,9 @@ def _receive(proc, conn, who: str, timeout: float | None,
             return "error", [Diagnostic(RUN_ABORTED, f"{who} did not answer")]
 
 
-def _server_main(conn, cfg: ServerConfig) -> None:
+def _server_main(conn, cfg) -> None:
+    from veil.runtime.server import run_server
+
     try:
         status = run_server(cfg)
         conn.send(("exit", status))
@@ -233,31 +262,40 @@ def _server_main(conn, cfg: ServerConfig) -> None:
         conn.close()
 
 
-def _party_main(conn, cfg: PartyConfig, circuit: Circuit, text: str, fp: str,
+def _party_main(conn, name: str, circuit: Circuit, text: str, fp: str,
                 params: dict[str, Any], load: Loader | None,
                 inputs: dict[str, np.ndarray] | None, reports: bool) -> None:  # fmt: skip
-    if reports:
-        cfg.on_progress = lambda event: conn.send(("progress", event))
     try:
         try:
             if load is not None:
-                values = load(cfg.name)
+                values = load(name)
             else:
-                mine = {s.name for s in circuit.inputs if s.owner == cfg.name}
+                mine = {s.name for s in circuit.inputs if s.owner == name}
                 values = {k: v for k, v in (inputs or {}).items() if k in mine}
         except VeilError as exc:
             conn.send(("error", exc.diagnostics))
             return
         conn.send(("ready", None))
-        if conn.recv() != "go":
+        message = conn.recv()
+        if not (isinstance(message, tuple) and message[0] == "go"):
             return
+        # the deployment as the launcher wrote it: read here, as a party on its own host
+        # would (its certificates are not objects a pipe can carry)
+        dep_path, key_path, approvals_given, timeout, security = message[1]
+        from veil.deploy import deployment
+        from veil.runtime.party import PartyConfig, run_party
+
+        cfg = PartyConfig(name, deployment.load(dep_path), key_path, approvals_given, timeout,
+                          security)
+        if reports:
+            cfg.on_progress = lambda event: conn.send(("progress", event))
         try:
             result = run_party(cfg, circuit, text, fp, params, values)
         except VeilError as exc:
             conn.send(("error", exc.diagnostics))
             return
         except Exception as exc:  # a bug: report it, never hang the launcher
-            conn.send(("error", [Diagnostic(RUN_ABORTED, f"{cfg.name} failed: {exc!r}")]))
+            conn.send(("error", [Diagnostic(RUN_ABORTED, f"{name} failed: {exc!r}")]))
             return
         conn.send(("done", result))
     finally:

@@ -24,7 +24,7 @@ import numpy as np
 from veil.deploy import keys
 from veil.deploy.approvals import Approval
 from veil.deploy.deployment import Deployment
-from veil.diagnostics import Diagnostic, VeilError
+from veil.diagnostics import RUN_ABORTED, Diagnostic, VeilError
 from veil.ir.nodes import Circuit
 from veil.net import tls
 from veil.net.transport import HELLO, NO_SESSION, START, Channel, PeerError, connect
@@ -38,8 +38,6 @@ from veil.runtime.handshake import (
 )
 from veil.runtime.session import PartyResult, party_session
 from veil.runtime.sharing import site_ids
-
-RUN_ABORTED = "V0801"
 
 
 @dataclass
