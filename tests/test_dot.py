@@ -50,7 +50,7 @@ def test_credit_scoring_every_node_edge_colour_and_cost() -> None:
             assert f'fillcolor="{colour}"' in nodes[f"n{n.id}"]
     lt = next(n for n in circuit.nodes if n.op == "lt")
     assert "1,000 comparisons" in nodes[f"n{lt.id}"]
-    assert "rep3: 246,784 interactive, 8 rounds" in nodes[f"n{lt.id}"]
+    assert "rep3: 245,000 interactive, 8 rounds" in nodes[f"n{lt.id}"]
     assert 'label="input applicants\\nsecret fixed[1000, 7]\\nfrom cn_bank"' in \
         nodes[f"n{circuit.inputs[2].node}"]
     assert "to regulator, eu_bank" in nodes["out1"]

@@ -46,11 +46,12 @@ def test_rep3_conversions_are_not_multiplications() -> None:
     source = SOURCE.replace("output r = sum(x) / sum(y) to b\n", "")
     compiled = compile_source(source, backend="rep3")
     data = report.build(compiled.executable, backend="rep3", written=compiled.unoptimized)
-    assert data["ops"]["conversions"] == 2 * (4 + 1)  # sum(high) and the select's bit
+    # sum(high) and the select's bit (2 each); the bits of the 4 + 1 differences compared
+    assert data["ops"]["conversions"] == 2 * (4 + 1) + 64 * (4 + 1)
     assert data["ops"]["secret_multiplications"] == 1  # the select's one product
     text = report.render(data)
     assert "operations as written" in text and "protocol operations (rep3" in text
-    assert "(bool → number: 2 products each)" in text
+    assert "(bool → number: 2 products each; a comparison's bits: 64)" in text
     assert "of them in comparisons)" in text
     assert "\n  comparisons   " not in text.split("protocol operations")[1].split("network")[0]
 

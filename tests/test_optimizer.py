@@ -151,9 +151,9 @@ def test_every_pass_is_exact_on_int_programs(src: str, seed: int) -> None:
 
 
 def test_comparisons_of_the_same_difference_share_their_local_work() -> None:
-    """x < y and x == y both slice the components of x - y into bits: after CSE at the
-    protocol level the difference and the shared components are sliced once, and each
-    comparison adds only its own AND gates."""
+    """x < y and x == y both need the bits of c0 + c1 of x - y (`a2b_pair`): after CSE
+    at the protocol level the difference is taken and server 0's message sent once, and
+    each comparison adds only its own slicing of c2 (or −c2) and its own AND gates."""
     from veil.compiler import compile_source
 
     both = """
@@ -168,9 +168,11 @@ output eq = x == y to p
     circuits = {k: compile_source(s, backend="rep3").executable
                 for k, s in (("both", both), ("lt", only_lt), ("eq", only_eq))}
     ands = {k: measure(c).and_gates for k, c in circuits.items()}
-    assert ands == {"both": 8 * (241 + 126), "lt": 8 * 241, "eq": 8 * 126}
+    assert ands == {"both": 8 * (181 + 63), "lt": 8 * 181, "eq": 8 * 63}
     slices = {k: sum(n.op == "bitslice" for n in c.nodes) for k, c in circuits.items()}
-    assert slices == {"both": 4, "lt": 3, "eq": 3}  # components 0 and 1 are shared
+    assert slices == {"both": 2, "lt": 1, "eq": 1}
+    pairs = {k: sum(n.op == "a2b_pair" for n in c.nodes) for k, c in circuits.items()}
+    assert pairs == {"both": 1, "lt": 1, "eq": 1}
 
 
 def test_schedule_puts_every_interactive_op_in_its_earliest_round() -> None:
@@ -196,5 +198,5 @@ output q = sum(a < c) to p
         step = 1 if is_interactive(node, circuit) else 0
         assert sched.level[node.id] == earliest + step
     first = {circuit.node(n).op for n in sched.rounds[0].nodes}
-    assert "mul" in first and "and" in first  # products and the comparison's first ANDs
+    assert "mul" in first and "a2b_pair" in first  # products and the comparison's first step
     assert all(r.bytes_sent(0) > 0 for r in sched.rounds)  # server 0: one message a round

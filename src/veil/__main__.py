@@ -1,5 +1,5 @@
 """`python -m veil` is the `veil` command."""
 
-from veil.cli import main
+from veil.cli import entry
 
-main()
+entry()

@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a user error (printed without a traceback), 2 a usage e
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -216,6 +217,17 @@ def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
 @click.version_option(__version__, prog_name="veil")
 def main() -> None:
     """Veil: write one program, compute on everyone's secret data, reveal only the outputs."""
+
+
+def entry() -> None:
+    """The `veil` executable (and `python -m veil`): `main`, then a quick exit."""
+    try:
+        main()
+    finally:
+        # the process ends here: frozen, what the command built is not traversed once
+        # more by the collection at interpreter shutdown (50–70 ms after a million-element
+        # run, more than writing its output files)
+        gc.freeze()
 
 
 @main.command()
@@ -563,4 +575,4 @@ for _name, _text in SHORT_HELP.items():
         main.commands[_name].short_help = _text
 
 if __name__ == "__main__":
-    main()
+    entry()

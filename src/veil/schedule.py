@@ -31,6 +31,9 @@ PREV, NEXT = 0, 1  # directions of a message: to server me-1, to server me+1
 
 
 HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits", *ops.TABLES}
+ONE_WAY = {"shuffle_step", "reveal", ops.A2B_PAIR}
+"""Interactive ops whose messages `shuffle_links` lists (not every server to its
+predecessor, as products do)."""
 """Interactive ops that the rep3 lowering replaces; none may reach the schedule."""
 
 
@@ -45,13 +48,15 @@ def is_interactive(node: Node, circuit: Circuit) -> bool:
 
 
 def shuffle_links(node: Node) -> list[tuple[int, int]]:
-    """(sender, direction) of every message of a shuffle stage or an opening, each
-    carrying one element per element of the node (veil.backend.rep3_shuffle): an
-    opening, every server to its predecessor; shuffle stages 0 and 1, the pair's first
-    server to the third one (its predecessor); stage 2, the pair's two servers to each
-    other."""
+    """(sender, direction) of every message of a shuffle stage, an opening or an
+    `a2b_pair`, each carrying one element per element of the node (veil.backend.
+    rep3_shuffle, rep3_a2b): an opening, every server to its predecessor; shuffle stages
+    0 and 1, the pair's first server to the third one (its predecessor); stage 2, the
+    pair's two servers to each other; `a2b_pair`, its server to that one's predecessor."""
     if node.op == "reveal":
         return [(s, PREV) for s in range(SERVERS)]
+    if node.op == ops.A2B_PAIR:  # server g to g + 2 (veil.backend.rep3_a2b)
+        return [(node.attr("server"), PREV)]
     j = shuffle_pair(node)
     if node.attr("stage") < 2:
         return [(j, PREV)]
@@ -203,7 +208,7 @@ def _schedule(circuit: Circuit) -> Schedule:
                 rnd.ring[s][PREV] += to_prev
                 rnd.ring[s][NEXT] += to_next
             continue
-        if node.op in ("shuffle_step", "reveal"):
+        if node.op in ONE_WAY:
             table = rnd.bits if node.type.base == BOOL else rnd.ring
             for s, direction in shuffle_links(node):
                 table[s][direction] += size

@@ -27,6 +27,8 @@ random shares and masked messages.
 - shuffle_step / reveal (veil.backend.rep3_shuffle): the stages of a resharing shuffle
   and the opening of a value to the servers; scatter moves each share's rows to public
   positions, cumsum sums them (local).
+- a2b_pair (veil.backend.rep3_a2b): server 0 inputs the bits of x0 + x1 as a boolean
+  sharing, the first step of a semi-honest comparison (one message, to server 2).
 
 The schedule (veil.schedule) decides what happens in each round; this module only
 computes and exchanges what the schedule says, one message per peer per round.
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veil.backend import prg, rep3_shuffle
+from veil.backend import prg, rep3_a2b, rep3_shuffle
 from veil.backend.duplex import round_trip
 from veil.backend.rep3_verify import Verifier
 from veil.backend.tamper import Tamper
@@ -56,6 +58,8 @@ Value = np.ndarray | Share
 
 SCALED = {"mul", "matmul", "and"}
 PUBLIC_OPERAND = SCALED | {"scatter"}
+ONE_WAY_STEPS = {"shuffle_step": rep3_shuffle, "reveal": rep3_shuffle, "a2b_pair": rep3_a2b}
+"""Round steps whose messages veil.schedule.shuffle_links lists, by their module."""
 """Ops applied to each share with their public operand as it is (not as a sharing)."""
 TRUNC_OFFSET = U64(1 << 62)  # makes every |x| < 2^62 non-negative and below 2^63
 
@@ -392,8 +396,8 @@ class Rep3Server:
                 from_prev, from_next = self._incoming_sizes(node)
                 layout[PREV].append(((from_prev,), False))
                 layout[NEXT].append(((from_next,), False))
-            elif node.op in rep3_shuffle.OPS:
-                parts, kept[node.id] = rep3_shuffle.message_parts(self, node)
+            elif node.op in ONE_WAY_STEPS:
+                parts, kept[node.id] = ONE_WAY_STEPS[node.op].message_parts(self, node)
                 for direction, part in parts.items():
                     out[direction].append(part)
                 for direction in rep3_shuffle.incoming(self.me, node):
@@ -428,9 +432,10 @@ class Rep3Server:
             if node.op == "trunc":
                 self.values[node.id] = self.trunc_finish(node, received[PREV].pop(0),
                                                          received[NEXT].pop(0))
-            elif node.op in rep3_shuffle.OPS:
+            elif node.op in ONE_WAY_STEPS:
                 got = {d: received[d].pop(0) for d in rep3_shuffle.incoming(self.me, node)}
-                self.values[node.id] = rep3_shuffle.finish(self, node, kept[node.id], got)
+                self.values[node.id] = ONE_WAY_STEPS[node.op].finish(self, node,
+                                                                     kept[node.id], got)
             else:
                 self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
                 if self.verifier is not None:

@@ -55,8 +55,8 @@ def category(node: Node, arg_secret: list[bool]) -> str | None:
         return "truncations"
     if node.op == "select" and arg_secret[0]:
         return "selects"
-    if node.op == "b2a" and any(arg_secret):
-        return "conversions"
+    if (node.op == "b2a" or node.op == "a2b_pair") and any(arg_secret):
+        return "conversions"  # a2b_pair: the bits of a comparison's difference, input
     if node.op in ("and", "or") and all(arg_secret):
         return "boolean_gates"
     if node.op in ("shuffle", "shuffle_step"):
@@ -100,8 +100,8 @@ def op_counts(circuit: Circuit) -> tuple[dict[str, int], dict[str, dict[str, int
         if cat is None:
             continue
         n = node.type.size
-        if cat == "boolean_gates" and node.type.base == WORD:
-            n *= 64  # one AND gate per bit of each word
+        if (cat == "boolean_gates" or node.op == "a2b_pair") and node.type.base == WORD:
+            n *= 64  # one AND gate (or one bit input) per bit of each word
         if node.op == "shuffle_step" and node.attr("stage") != 0:
             n = 0  # an element shuffled counts once, not once per stage
         totals[cat] += n
@@ -185,20 +185,30 @@ COMPARISON_KINDS = {"lt": "<", "eq": "=="}
 
 
 def comparison_costs(circuit: Circuit) -> dict[str, dict[str, float]]:
-    """Per kind of secret comparison in a rep3 circuit (the lowering tags its AND gates
-    and its result with `of`): how many, their AND gates, and the bytes each server
-    sends for them (AND payloads only: 8 bytes a word, 1/8 byte a bit; the headers of
-    a round's one message are shared with everything else in the round)."""
+    """Per kind of secret comparison in a rep3 circuit (the lowering tags its AND gates,
+    its `a2b_pair` and its result with `of`): how many, their AND gates, and the bytes a
+    server sends for them, averaged over the three (payloads only: 8 bytes a word, 1/8
+    byte a bit; an `a2b_pair` is sent by server 0 alone; the headers of a round's one
+    message are shared with everything else in the round)."""
     costs: dict[str, dict[str, float]] = {}
+    pairs = [n for n in circuit.nodes if n.op == "a2b_pair"]
+    kinds_using = _comparisons_using(circuit, pairs) if pairs else {}
     for node in circuit.nodes:
+        words = node.type.base == WORD
+        payload = node.type.size * 8 if words else node.type.size / 8
+        if node.op == "a2b_pair":  # server 0's message, shared by the comparisons using it
+            for kind in kinds_using[node.id]:
+                entry = costs.setdefault(kind, {"count": 0, "and_gates": 0,
+                                                "bytes_per_server": 0})
+                entry["bytes_per_server"] += payload / 3 / len(kinds_using[node.id])
+            continue
         kind = node.attr("of")
         if kind not in COMPARISON_KINDS:
             continue
         entry = costs.setdefault(kind, {"count": 0, "and_gates": 0, "bytes_per_server": 0})
         if node.op == "and":
-            words = node.type.base == WORD
             entry["and_gates"] += node.type.size * (64 if words else 1)
-            entry["bytes_per_server"] += node.type.size * 8 if words else node.type.size / 8
+            entry["bytes_per_server"] += payload
         else:
             entry["count"] += node.type.size
     for entry in costs.values():
@@ -207,6 +217,29 @@ def comparison_costs(circuit: Circuit) -> dict[str, dict[str, float]]:
         entry["bytes_per_comparison"] = round(entry["bytes_per_server"] / count, 2)
         entry["bytes_per_server"] = round(entry["bytes_per_server"])
     return costs
+
+
+def _comparisons_using(circuit: Circuit, pairs: list) -> dict[int, list[str]]:
+    """The comparison kinds whose tagged AND gates each `a2b_pair` feeds (through the
+    untagged slicing between them)."""
+    users: dict[int, list] = {}
+    for node in circuit.nodes:
+        for a in node.args:
+            users.setdefault(a, []).append(node)
+    found = {}
+    for pair in pairs:
+        kinds: set[str] = set()
+        stack, seen = [pair.id], {pair.id}
+        while stack:
+            for user in users.get(stack.pop(), ()):
+                kind = user.attr("of")
+                if kind in COMPARISON_KINDS:
+                    kinds.add(kind)
+                elif user.id not in seen:
+                    seen.add(user.id)
+                    stack.append(user.id)
+        found[pair.id] = sorted(kinds)
+    return found
 
 
 def verification_section(sched) -> dict[str, Any]:
@@ -382,7 +415,7 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         if cat == "public_ops":
             mark = "  (compile time)"
         elif rep3 and cat == "conversions" and report["ops"][cat]:
-            mark = "  (bool → number: 2 products each)"
+            mark = "  (bool → number: 2 products each; a comparison's bits: 64)"
         elif rep3 and cat == "boolean_gates" and gates_of:
             mark = f"  (AND gates; {gates_of:,} of them in comparisons)"
         out.append(f"  {cat.replace('_', ' '):<24} {report['ops'][cat]:>12,}{mark}")

@@ -158,6 +158,72 @@ class _Rep3Lowerer:
     def lt(self, x: int, y: int) -> int:
         """x < y as the sign bit of d = x − y, computed without decomposing d.
 
+        Semi-honest: server 0 inputs the bits of v = c0 + c1 as a boolean sharing
+        (`a2b_pair`, one message) and c2 is a trivially shared word, so d = v + c2 and
+        its sign bit is v63 ⊕ c2_63 ⊕ (the carry into bit 63): the reduction tree of the
+        generate/propagate bits of positions 0..62 (MSB extraction as in ABY3, Mohassel
+        & Rindal, CCS 2018, §5.3, with only the carry-out of a Brent–Kung reduction).
+        AND gates: 63 (generate) + 118 (tree) = 181 a comparison, in 1 + 1 + 6 = 8
+        rounds. The verified mode cannot trust server 0's input, so there every step is
+        an AND: `lt_checked`."""
+        if self.security != "semi-honest":
+            return self.lt_checked(x, y)
+        d = self.add("sub", x, y)
+        signs = []
+        for server, part in self.thirds(d):
+            v, c, n = self.pair_and_last(part, server)
+            g = self.add("and", self.rows(v, 0, 63), self.rows(c, 0, 63))
+            p = self.add("xor", self.rows(v, 1, 63), self.rows(c, 1, 63))
+            carry = self.carry_tree(g, p)
+            signs.append((self.add("xor", self.add("xor", self.rows(v, 63, 64),
+                                                   self.rows(c, 63, 64)), carry), n))
+        return self.joined(signs, self.t(d).shape, "lt")
+
+    PAIR_SPLIT_FROM = 3 * bitops.WORD_BITS
+    """Elements from which `a2b_pair` is split in thirds, one per server (fewer than a
+    word each: all on server 0, whose extra 64 bits an element are at most 1.5 KB)."""
+
+    def thirds(self, d: int) -> list[tuple[int, int]]:
+        """(server, flat part of d): a third of the elements for each server to input
+        with `a2b_pair`, so each sends as much (thirds end on whole 64-element words: the
+        parts differ by one word at most)."""
+        n = self.t(d).size
+        flat = self.add("reshape", d, shape=(n,)) if len(self.t(d).shape) != 1 else d
+        if n < self.PAIR_SPLIT_FROM:
+            return [(0, flat)]
+        words = bitops.words_for(n)
+        bounds = [0, *(k * words // 3 * bitops.WORD_BITS for k in (1, 2)), n]
+        return [(g, self.add("slice", flat, spec=(("r", bounds[g], bounds[g + 1]),)))
+                for g in range(3)]
+
+    def joined(self, rows: list[tuple[int, int]], shape: tuple[int, ...], kind: str) -> int:
+        """[1, n] result rows (packed or not) of consecutive parts → one bool array of
+        `shape`, tagged as the result of a comparison of this kind."""
+        parts = []
+        for row, n in rows:
+            if self.t(row).base == WORD:
+                row = self.add("unpack", row, n=n)
+            parts.append(self.add("reshape", row, shape=(n,)) if len(rows) > 1 else row)
+        whole = parts[0] if len(parts) == 1 else self.add("concat", *parts)
+        return self.add("reshape", whole, shape=shape, of=kind)
+
+    def pair_and_last(self, d: int, server: int = 0, negate_last: bool = False
+                      ) -> tuple[int, int, int]:  # fmt: skip
+        """The bits of c_g + c_{g+1} (boolean shared by `a2b_pair` on server g) and of
+        c_{g+2} (or −c_{g+2}, a trivially shared word) of a secret d, bit-sliced as
+        `sliced_components`."""
+        n = self.t(d).size
+        packed = bitops.packed_layout(n)
+        # untagged (the report finds its comparisons): `x < y` and `x == y` share it
+        pair = self.b.add("a2b_pair", (d,), {"packed": packed, "server": server})
+        last = self.add("neg", d) if negate_last else d
+        word = self.add("a2b_comp", last, component=(server + 2) % 3)
+        return pair, self.add("bitslice", word, packed=packed), n
+
+    def lt_checked(self, x: int, y: int) -> int:
+        """x < y from all three components as boolean words, every step an AND (the
+        verified mode's comparison).
+
         With d = c0 + c1 + c2 (the components, each known to two servers as a trivially
         shared word), a carry-save step gives d = s + 2·maj(c0, c1, c2) bitwise; the sign
         bit of d is s63 ⊕ maj62 ⊕ (the carry into bit 63 of s + (maj << 1)), and that
@@ -180,6 +246,28 @@ class _Rep3Lowerer:
         return self.from_rows(sign, n, self.t(d).shape, "lt")
 
     def eq(self, x: int, y: int) -> int:
+        """x == y as d = x − y = 0: semi-honest, d = 0 exactly when the bits of c0 + c1
+        (boolean shared by `a2b_pair`) equal those of −c2 (a trivially shared word), an
+        AND tree over the 64 bits of their XNOR: 63 AND gates in 1 + 6 = 7 rounds. The
+        verified mode: `eq_checked`."""
+        if self.security != "semi-honest":
+            return self.eq_checked(x, y)
+        d = self.add("sub", x, y)
+        same = []
+        for server, part in self.thirds(d):
+            v, t, n = self.pair_and_last(part, server, negate_last=True)
+            same.append((self.all_rows(self.add("not", self.add("xor", v, t))), n))
+        return self.joined(same, self.t(d).shape, "eq")
+
+    def all_rows(self, rows: int) -> int:
+        """The AND of the 64 rows of a [64, …] boolean sharing: 63 gates, 6 rounds."""
+        m = 64
+        while m > 1:
+            rows = self.add("and", self.rows(rows, 0, m // 2), self.rows(rows, m // 2, m))
+            m //= 2
+        return rows
+
+    def eq_checked(self, x: int, y: int) -> int:
         """x == y as d = x − y = 0, without decomposing d: with a = c0, b = c1 and
         t = −c2, d = 0 exactly when a + b = t (mod 2^64). If it is, the carry into each
         bit i is c_i = a_i ⊕ b_i ⊕ t_i, so the test is c_0 = 0 and
@@ -195,11 +283,7 @@ class _Rep3Lowerer:
         wrong = self.add("concat", self.rows(c, 0, 1),
                          self.add("xor", self.rows(c, 1, 64), maj))
         same = self.add("not", wrong)  # 64 rows, all ones exactly when x == y
-        m = 64
-        while m > 1:
-            same = self.add("and", self.rows(same, 0, m // 2), self.rows(same, m // 2, m))
-            m //= 2
-        return self.from_rows(same, n, self.t(d).shape, "eq")
+        return self.from_rows(self.all_rows(same), n, self.t(d).shape, "eq")
 
     # ------------------------------------------------------------ verified truncation
 

@@ -21,6 +21,10 @@ LEAVES = {"input", "const"}
 DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "broadcast"}
 
 PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit", "comp_shr"}
+A2B_PAIR = "a2b_pair"
+"""The bits of x_g + x_{g+1} (two of a secret's three share components, both known to
+server g = its `server`) as a fresh boolean sharing, bit-sliced like `bitslice`: one
+message, server g to server g + 2 (veil.backend.rep3_a2b)."""
 """Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 
 MATH = {"div", "recip", "exp", "log", "sqrt", "sigmoid"}
@@ -47,7 +51,7 @@ RANDOM = {"shuffle", "shuffle_step", RANDOM_BITS}
 
 ALL_OPS = (
     LEAVES | ELEMENTWISE_ARITH | COMPARISONS | BOOLEAN | DATA_MOVEMENT | PROTOCOL | BIT_LAYOUT
-    | MATH | TABLES | TABLE_PROTOCOL
+    | MATH | TABLES | TABLE_PROTOCOL | {A2B_PAIR}
     | {"neg", "not", "matmul", "trunc", "sum", "select", "b2a", "monotone", "to_bits", "cast",
        RANDOM_BITS}
 )
@@ -181,6 +185,13 @@ def infer(op: str, args: Sequence[VType], attrs: Sequence[tuple[str, Any]]) -> V
         if args[0].base not in (INT, FIXED) or a["component"] not in (0, 1, 2):
             raise IRError(f"a2b_comp of {args[0]}")
         return args[0].with_(base=WORD)
+    if op == A2B_PAIR:  # laid out as bitslice lays out a word of the same values
+        if args[0].base not in (INT, FIXED) or a["server"] not in (0, 1, 2):
+            raise IRError(f"{op} of {args[0]}")
+        n = args[0].size
+        if a["packed"]:
+            return VType(label, WORD, (64, bitops.words_for(n)))
+        return VType(label, BOOL, (64, n))
     if op == "b2a_comp":
         if args[0].base != BOOL or a["component"] not in (0, 1, 2):
             raise IRError(f"b2a_comp of {args[0]}")
@@ -343,7 +354,7 @@ def trunc_bits(bits: int | tuple, shape: tuple[int, ...]) -> int | np.ndarray:
 
 
 MAYBE_INTERACTIVE = {"mul", "matmul", "trunc", "b2a", "lt", "eq", "to_bits", "and", "or",
-                     "select", "reveal", *TABLES, *RANDOM}
+                     "select", "reveal", A2B_PAIR, *TABLES, *RANDOM}
 """The only ops `is_interactive` can answer yes for (callers may skip the others)."""
 
 
@@ -361,7 +372,7 @@ def is_interactive(op: str, arg_types: Sequence[VType]) -> bool:
         return False  # each server expands its PRG keys
     if op in RANDOM:
         return True  # a public operand is shuffled as the trivial sharing
-    if op in ("trunc", "b2a", "lt", "eq", "to_bits", "reveal") or op in TABLES:
+    if op in ("trunc", "b2a", "lt", "eq", "to_bits", "reveal", A2B_PAIR) or op in TABLES:
         return any(secret)
     if op in ("and", "or"):
         return all(secret)

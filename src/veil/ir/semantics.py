@@ -133,6 +133,11 @@ def apply(node: Node, args: Sequence[np.ndarray], seed: bytes = b"") -> np.ndarr
                     ).astype(np.bool_)
         if op == "bitslice":
             return bitops.bitslice(args[0], node.attr("packed"))
+        if op == "a2b_pair":  # in the clear the value is x0 and x1 = x2 = 0: x_g + x_{g+1}
+            value = np.asarray(args[0], dtype=U64)  # is the value unless g is 1
+            if node.attr("server") == 1:
+                value = np.zeros_like(value)
+            return bitops.bitslice(value, node.attr("packed"))
         if op == "pack":
             return bitops.pack(args[0])
         if op == "unpack":
