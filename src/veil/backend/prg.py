@@ -42,11 +42,26 @@ class KeyAgreement:
         return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=info).derive(shared)
 
 
+_ZEROS = bytes(0)
+_ZEROS_KEPT = 1 << 26
+"""The keystream is AES-CTR of zero bytes; up to this many are kept and reused instead
+of a new zero buffer for every stream (one per round for the products' zero shares)."""
+
+
+def _zeros(nbytes: int) -> bytes | memoryview:
+    global _ZEROS
+    if nbytes > _ZEROS_KEPT:
+        return bytes(nbytes)
+    if len(_ZEROS) < nbytes:
+        _ZEROS = bytes(max(nbytes, 2 * len(_ZEROS)))
+    return memoryview(_ZEROS)[:nbytes]
+
+
 def stream(key: bytes, node: int, purpose: int, nbytes: int) -> bytes:
     """nbytes of AES-128-CTR keystream starting at block (node, purpose, 0)."""
     start = struct.pack(">QII", node, purpose, 0)
     encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
-    return encryptor.update(bytes(nbytes))
+    return encryptor.update(_zeros(nbytes))
 
 
 def ring(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -61,7 +76,7 @@ def ring_writable(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -
     buffer = np.empty(8 * n + 16, dtype=np.uint8)
     start = struct.pack(">QII", node, purpose, 0)
     encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
-    encryptor.update_into(bytes(8 * n), buffer)
+    encryptor.update_into(_zeros(8 * n), buffer)
     return buffer[:8 * n].view(np.uint64).reshape(shape)
 
 
