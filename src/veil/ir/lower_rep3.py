@@ -13,9 +13,11 @@ optimizer and the cost model see each multiplication and each AND:
   §5.3): 8 AND rounds;
 - b2a of a bit b = b0 ⊕ b1 ⊕ b2 uses the arithmetic identity x ⊕ y = x + y − 2xy on
   the trivially shared components (`b2a_comp`): 2 multiplication rounds;
-- x < y is the sign bit of x − y after a2b; x == y is the AND of the inverted bits of
-  x − y (6 more AND rounds); select(c, a, b) = b + b2a(c)·(a − b), and on bools
-  b ⊕ (c ∧ (a ⊕ b)).
+- x < y is the sign bit of x − y and x == y tests x − y = 0, without decomposing
+  x − y: semi-honest, one server inputs the bits of the sum of two of its components
+  (`a2b_pair`) and a two-operand carry tree (`lt`) or an AND tree (`eq`) finishes; in
+  the verified mode from all three components, every step an AND (`lt_checked`,
+  `eq_checked`); select(c, a, b) = b + b2a(c)·(a − b), and on bools b ⊕ (c ∧ (a ⊕ b)).
 
 In the clear, component 0 of a value is the value and the others are zero (see
 veil.ir.semantics), so the lowered circuit computes the same results as the original on
@@ -158,13 +160,14 @@ class _Rep3Lowerer:
     def lt(self, x: int, y: int) -> int:
         """x < y as the sign bit of d = x − y, computed without decomposing d.
 
-        Semi-honest: server 0 inputs the bits of v = c0 + c1 as a boolean sharing
-        (`a2b_pair`, one message) and c2 is a trivially shared word, so d = v + c2 and
-        its sign bit is v63 ⊕ c2_63 ⊕ (the carry into bit 63): the reduction tree of the
+        Semi-honest: server g inputs the bits of v = c_g + c_{g+1} as a boolean sharing
+        (`a2b_pair`, one message; each server a third of the elements, `thirds`) and
+        c_{g+2} is a trivially shared word c, so d = v + c and its sign bit is
+        v63 ⊕ c63 ⊕ (the carry into bit 63): the reduction tree of the
         generate/propagate bits of positions 0..62 (MSB extraction as in ABY3, Mohassel
         & Rindal, CCS 2018, §5.3, with only the carry-out of a Brent–Kung reduction).
         AND gates: 63 (generate) + 118 (tree) = 181 a comparison, in 1 + 1 + 6 = 8
-        rounds. The verified mode cannot trust server 0's input, so there every step is
+        rounds. The verified mode cannot trust server g's input, so there every step is
         an AND: `lt_checked`."""
         if self.security != "semi-honest":
             return self.lt_checked(x, y)
@@ -246,8 +249,9 @@ class _Rep3Lowerer:
         return self.from_rows(sign, n, self.t(d).shape, "lt")
 
     def eq(self, x: int, y: int) -> int:
-        """x == y as d = x − y = 0: semi-honest, d = 0 exactly when the bits of c0 + c1
-        (boolean shared by `a2b_pair`) equal those of −c2 (a trivially shared word), an
+        """x == y as d = x − y = 0: semi-honest, d = 0 exactly when the bits of
+        c_g + c_{g+1} (boolean shared by `a2b_pair`) equal those of −c_{g+2} (a trivially
+        shared word), an
         AND tree over the 64 bits of their XNOR: 63 AND gates in 1 + 6 = 7 rounds. The
         verified mode: `eq_checked`."""
         if self.security != "semi-honest":
