@@ -124,8 +124,8 @@ class _Rep3Lowerer:
     def carry_tree(self, g: int, p: int) -> int:
         """The carry out of a run of positions: g holds each position's generate bit and p
         the propagate bits of all positions but the lowest (the lowest one's is never
-        needed). Adjacent groups combine as (G, P) = (G_hi ⊕ P_hi·G_lo, P_hi·P_lo), both
-        ANDs of a level in one node: ⌈log2 m⌉ rounds, 2m − 2 − ⌈log2 m⌉ AND gates for m
+        needed). Adjacent groups combine as (G, P) = (G_hi ⊕ P_hi·G_lo, P_hi·P_lo), the
+        ANDs of a level in one round: ⌈log2 m⌉ rounds, 2m − 2 − ⌈log2 m⌉ AND gates for m
         positions (Brent & Kung 1982, the reduction half of their adder, which computes
         only the last carry)."""
         m = self.t(g).shape[0]
@@ -138,20 +138,28 @@ class _Rep3Lowerer:
             if h > 1:
                 grid_p = self.add("reshape", self.rows(p, 0, 2 * h - 2),
                                   shape=(h - 1, 2, *self.t(p).shape[1:]))
-                p_even = self.add("slice", grid_p, spec=(("r", 0, h - 1), ("i", 0)))
+                p_hi = self.add("slice", grid_p, spec=(("r", 0, h - 1), ("i", 0)))
                 p_lo = self.add("slice", grid_p, spec=(("r", 0, h - 1), ("i", 1)))
-                p_hi = self.add("concat", p_even, self.rows(p, 2 * h - 2, 2 * h - 1))
-                both = self.add("and", self.add("concat", p_hi, self.rows(p_hi, 1, h)),
-                                self.add("concat", g_lo, p_lo))
-                new_g = self.add("xor", g_hi, self.rows(both, 0, h))
-                new_p = self.rows(both, h, 2 * h - 1)
+                p_top = self.rows(p, 2 * h - 2, 2 * h - 1)  # P_hi of the last pair
+                # the ANDs take rows in place (strided views), the results are joined:
+                # joining the ANDs' operands instead copied 2.5 times as many rows
+                gen = [self.add("and", p_hi, self.rows(g_lo, 0, h - 1)),
+                       self.add("and", p_top, self.rows(g_lo, h - 1, h))]
+                prop = [self.add("and", self.rows(p_hi, 1, h - 1), self.rows(p_lo, 0, h - 2)),
+                        self.add("and", p_top, self.rows(p_lo, h - 2, h - 1))] if h > 2 \
+                    else [self.add("and", p_top, p_lo)]
+                g_parts = [self.add("xor", self.rows(g_hi, 0, h - 1), gen[0]),
+                           self.add("xor", self.rows(g_hi, h - 1, h), gen[1])]
+                p_parts = prop
             else:
-                new_g = self.add("xor", g_hi, self.add("and", self.rows(p, 0, 1), g_lo))
-                new_p = None
+                g_parts = [self.add("xor", g_hi, self.add("and", self.rows(p, 0, 1), g_lo))]
+                p_parts = []
             if m % 2:  # the top group has no partner at this level: carry it up
-                new_g = self.add("concat", new_g, self.rows(g, m - 1, m))
-                top_p = self.rows(p, m - 2, m - 1)
-                new_p = top_p if new_p is None else self.add("concat", new_p, top_p)
+                g_parts.append(self.rows(g, m - 1, m))
+                p_parts.append(self.rows(p, m - 2, m - 1))
+            new_g = g_parts[0] if len(g_parts) == 1 else self.add("concat", *g_parts)
+            new_p = None if not p_parts else \
+                p_parts[0] if len(p_parts) == 1 else self.add("concat", *p_parts)
             g, m = new_g, h + m % 2
             if new_p is not None:
                 p = new_p
