@@ -1,10 +1,11 @@
 """`veil run` on one machine: the deployment path, with ephemeral keys.
 
-The launcher makes a key and a certificate for three local servers and for every party
-in a private temporary directory, writes a deployment on 127.0.0.1, signs every approval
-with those keys (a try-out: this one launcher holds every key, which is why it is not a
-way to keep data apart), then forks three server processes and one process per party
-from itself: no interpreter start, no re-import and no re-compile per process. Each
+The launcher forks one process per party from itself (each starts reading its own
+input files at once), makes a key and a certificate for three local servers and for
+every party in a private temporary directory, writes a deployment on 127.0.0.1, signs
+every approval with those keys (a try-out: this one launcher holds every key, which is
+why it is not a way to keep data apart), then forks three server processes: no
+interpreter start, no re-import and no re-compile per process. Each
 party process reads and validates only its own inputs, splits them into shares, and
 reconstructs only its own outputs; the launcher gathers what the parties received into
 one report. Servers and parties run exactly the code of a real deployment: TLS 1.3 with
@@ -52,6 +53,7 @@ class LocalRun:
     name: str = "rep3"
     server_log: Callable[[str], None] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    _started: float = field(default=0.0, init=False, repr=False)  # monotonic, of `run`
     on_progress: Callable[[dict[str, Any]], None] | None = None
     """Receives progress events (veil.progress) while the run goes on: the launcher's
     own setup, then what the first party's process hears from the servers (each party
