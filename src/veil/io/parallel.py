@@ -53,8 +53,9 @@ def parse_all(jobs: list[Job], parse: Callable[[Job], np.ndarray | None]
     waiting = large[1:]
     running: list[tuple[Job, int, int]] = []  # (job, pid, read end of its pipe)
     results: dict[Job, np.ndarray | None] = {}
+    slots = max(1, _cores() - 1)
     try:
-        while waiting and len(running) < _cores() - 1:
+        while waiting and len(running) < slots:
             job = waiting.pop(0)
             running.append((job, *_fork_parser(job, parse)))
         for job in jobs:
