@@ -64,6 +64,16 @@ def stream(key: bytes, node: int, purpose: int, nbytes: int) -> bytes:
     return encryptor.update(_zeros(nbytes))
 
 
+def stream_into(key: bytes, node: int, purpose: int, out: np.ndarray) -> np.ndarray:
+    """`stream` written into `out` (uint8, one block longer than the stream wanted: the
+    AES-CTR update needs the room); returns the stream's part of it."""
+    nbytes = out.size - 16
+    start = struct.pack(">QII", node, purpose, 0)
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
+    encryptor.update_into(_zeros(nbytes), out)
+    return out[:nbytes]
+
+
 def ring(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -> np.ndarray:
     n = int(np.prod(shape, dtype=np.int64))
     return np.frombuffer(stream(key, node, purpose, 8 * n), dtype=np.uint64).reshape(shape)

@@ -67,12 +67,22 @@ def split(value: np.ndarray, is_bool: bool) -> list[np.ndarray]:
     return [r0, r1, last]
 
 
-def expand(seed: bytes | bytearray, specs: list[InputSpec]) -> list[np.ndarray]:
+def stream_bytes(specs: list[InputSpec]) -> int:
+    """Bytes of a seed's stream for these inputs (`expand`)."""
+    return sum(s.type.size if s.type.base == BOOL else 8 * s.type.size for s in specs)
+
+
+def expand(seed: bytes | bytearray, specs: list[InputSpec],
+           scratch: np.ndarray | None = None) -> list[np.ndarray]:  # fmt: skip
     """The component of every input drawn from a seed (AES-128-CTR): ring values take 8
-    bytes of the stream each, bits one byte each (its low bit), in the specs' order."""
+    bytes of the stream each, bits one byte each (its low bit), in the specs' order.
+    With `scratch` (uint8, `stream_bytes` + 16) the stream is written there and the
+    ring components are views of it."""
     sizes = [(s.type.size, s.type.base == BOOL) for s in specs]
-    stream = prg.stream(bytes(seed), 0, prg.INPUT_SHARE,
-                        sum(n if is_bool else 8 * n for n, is_bool in sizes))
+    if scratch is None:
+        stream = prg.stream(bytes(seed), 0, prg.INPUT_SHARE, stream_bytes(specs))
+    else:
+        stream = prg.stream_into(bytes(seed), 0, prg.INPUT_SHARE, scratch)
     out, at = [], 0
     for spec, (n, is_bool) in zip(specs, sizes, strict=True):
         if is_bool:
@@ -104,8 +114,10 @@ def input_messages(specs: list[InputSpec], values: dict[str, np.ndarray]
     # process holds x, the message and one component: 168 MB, not 280)
     body = pack([np.asarray(values[s.name], dtype=np.bool_) if s.type.base == BOOL
                  else np.asarray(values[s.name]) for s in specs])
+    # both seeds' streams in one buffer, in turn: its pages are touched once, not twice
+    scratch = np.empty(stream_bytes(specs) + 16, dtype=np.uint8)
     for seed in (s0, s1):
-        _take_off(memoryview(body), expand(seed, specs))
+        _take_off(memoryview(body), expand(seed, specs, scratch))
     return [(s0 + s1, None), (s1, body), (s0, body)]
 
 
