@@ -27,8 +27,9 @@ random shares and masked messages.
 - shuffle_step / reveal (veil.backend.rep3_shuffle): the stages of a resharing shuffle
   and the opening of a value to the servers; scatter moves each share's rows to public
   positions, cumsum sums them (local).
-- a2b_pair (veil.backend.rep3_a2b): server 0 inputs the bits of x0 + x1 as a boolean
-  sharing, the first step of a semi-honest comparison (one message, to server 2).
+- a2b_pair (veil.backend.rep3_a2b): a server inputs the bits of the sum of the two
+  components it holds as a boolean sharing, the first step of a semi-honest comparison
+  (one message, to its predecessor).
 
 The schedule (veil.schedule) decides what happens in each round; this module only
 computes and exchanges what the schedule says, one message per peer per round.
@@ -58,9 +59,9 @@ Value = np.ndarray | Share
 
 SCALED = {"mul", "matmul", "and"}
 PUBLIC_OPERAND = SCALED | {"scatter"}
+"""Ops applied to each share with their public operand as it is (not as a sharing)."""
 ONE_WAY_STEPS = {"shuffle_step": rep3_shuffle, "reveal": rep3_shuffle, "a2b_pair": rep3_a2b}
 """Round steps whose messages veil.schedule.shuffle_links lists, by their module."""
-"""Ops applied to each share with their public operand as it is (not as a sharing)."""
 TRUNC_OFFSET = U64(1 << 62)  # makes every |x| < 2^62 non-negative and below 2^63
 
 
