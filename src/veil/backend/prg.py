@@ -84,10 +84,7 @@ def ring_writable(key: bytes, node: int, purpose: int, shape: tuple[int, ...]) -
     of the keystream; the AES-CTR update needs room for one block more)."""
     n = int(np.prod(shape, dtype=np.int64))
     buffer = np.empty(8 * n + 16, dtype=np.uint8)
-    start = struct.pack(">QII", node, purpose, 0)
-    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
-    encryptor.update_into(_zeros(8 * n), buffer)
-    return buffer[:8 * n].view(np.uint64).reshape(shape)
+    return stream_into(key, node, purpose, buffer).view(np.uint64).reshape(shape)
 
 
 def ring_at(key: bytes, node: int, purpose: int, indices: np.ndarray) -> np.ndarray:

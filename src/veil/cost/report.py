@@ -185,18 +185,19 @@ COMPARISON_KINDS = {"lt": "<", "eq": "=="}
 
 
 def comparison_costs(circuit: Circuit) -> dict[str, dict[str, float]]:
-    """Per kind of secret comparison in a rep3 circuit (the lowering tags its AND gates,
-    its `a2b_pair` and its result with `of`): how many, their AND gates, and the bytes a
-    server sends for them, averaged over the three (payloads only: 8 bytes a word, 1/8
-    byte a bit; an `a2b_pair` is sent by server 0 alone; the headers of a round's one
-    message are shared with everything else in the round)."""
+    """Per kind of secret comparison in a rep3 circuit (the lowering tags its AND gates
+    and its result with `of`; an untagged `a2b_pair` counts for the comparisons it
+    feeds): how many, their AND gates, and the bytes a server sends for them, averaged
+    over the three (payloads only: 8 bytes a word, 1/8 byte a bit; an `a2b_pair` is one
+    server's message; the headers of a round's one message are shared with everything
+    else in the round)."""
     costs: dict[str, dict[str, float]] = {}
     pairs = [n for n in circuit.nodes if n.op == "a2b_pair"]
     kinds_using = _comparisons_using(circuit, pairs) if pairs else {}
     for node in circuit.nodes:
         words = node.type.base == WORD
         payload = node.type.size * 8 if words else node.type.size / 8
-        if node.op == "a2b_pair":  # server 0's message, shared by the comparisons using it
+        if node.op == "a2b_pair":  # one server's message, shared by the comparisons using it
             for kind in kinds_using[node.id]:
                 entry = costs.setdefault(kind, {"count": 0, "and_gates": 0,
                                                 "bytes_per_server": 0})

@@ -26,6 +26,7 @@ the plain backend: the lowering is tested differentially that way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -115,11 +116,13 @@ class _Rep3Lowerer:
     def rows(self, x: int, lo: int, hi: int) -> int:
         return self.add("slice", x, spec=(("r", lo, hi),))
 
+    def unpacked(self, row: int, n: int) -> int:
+        """A [1, n] result row (packed or not) as bool [1, n]."""
+        return self.add("unpack", row, n=n) if self.t(row).base == WORD else row
+
     def from_rows(self, row: int, n: int, shape: tuple[int, ...], kind: str) -> int:
         """A [1, n] result row (packed or not) back to a bool array of `shape`."""
-        if self.t(row).base == WORD:
-            row = self.add("unpack", row, n=n)
-        return self.add("reshape", row, shape=shape, of=kind)
+        return self.add("reshape", self.unpacked(row, n), shape=shape, of=kind)
 
     def carry_tree(self, g: int, p: int) -> int:
         """The carry out of a run of positions: g holds each position's generate bit and p
@@ -179,16 +182,26 @@ class _Rep3Lowerer:
         an AND: `lt_checked`."""
         if self.security != "semi-honest":
             return self.lt_checked(x, y)
-        d = self.add("sub", x, y)
-        signs = []
-        for server, part in self.thirds(d):
-            v, c, n = self.pair_and_last(part, server)
+
+        def sign(v: int, c: int) -> int:
             g = self.add("and", self.rows(v, 0, 63), self.rows(c, 0, 63))
             p = self.add("xor", self.rows(v, 1, 63), self.rows(c, 1, 63))
             carry = self.carry_tree(g, p)
-            signs.append((self.add("xor", self.add("xor", self.rows(v, 63, 64),
-                                                   self.rows(c, 63, 64)), carry), n))
-        return self.joined(signs, self.t(d).shape, "lt")
+            return self.add("xor", self.add("xor", self.rows(v, 63, 64), self.rows(c, 63, 64)),
+                            carry)
+
+        return self.by_thirds(x, y, "lt", sign)
+
+    def by_thirds(self, x: int, y: int, kind: str, finish: Callable[[int, int], int],
+                  negate_last: bool = False) -> int:  # fmt: skip
+        """A semi-honest comparison of x and y: for each third of d = x − y (`thirds`),
+        `finish(v, c)` of its `pair_and_last` gives the [1, n] result row."""
+        d = self.add("sub", x, y)
+        rows = []
+        for server, part in self.thirds(d):
+            v, c, n = self.pair_and_last(part, server, negate_last)
+            rows.append((finish(v, c), n))
+        return self.joined(rows, self.t(d).shape, kind)
 
     PAIR_SPLIT_FROM = 3 * bitops.WORD_BITS
     """Elements from which `a2b_pair` is split in thirds, one per server (fewer than a
@@ -210,13 +223,10 @@ class _Rep3Lowerer:
     def joined(self, rows: list[tuple[int, int]], shape: tuple[int, ...], kind: str) -> int:
         """[1, n] result rows (packed or not) of consecutive parts → one bool array of
         `shape`, tagged as the result of a comparison of this kind."""
-        parts = []
-        for row, n in rows:
-            if self.t(row).base == WORD:
-                row = self.add("unpack", row, n=n)
-            parts.append(self.add("reshape", row, shape=(n,)) if len(rows) > 1 else row)
-        whole = parts[0] if len(parts) == 1 else self.add("concat", *parts)
-        return self.add("reshape", whole, shape=shape, of=kind)
+        if len(rows) == 1:
+            return self.from_rows(*rows[0], shape, kind)
+        parts = [self.add("reshape", self.unpacked(row, n), shape=(n,)) for row, n in rows]
+        return self.add("reshape", self.add("concat", *parts), shape=shape, of=kind)
 
     def pair_and_last(self, d: int, server: int = 0, negate_last: bool = False
                       ) -> tuple[int, int, int]:  # fmt: skip
@@ -259,17 +269,12 @@ class _Rep3Lowerer:
     def eq(self, x: int, y: int) -> int:
         """x == y as d = x − y = 0: semi-honest, d = 0 exactly when the bits of
         c_g + c_{g+1} (boolean shared by `a2b_pair`) equal those of −c_{g+2} (a trivially
-        shared word), an
-        AND tree over the 64 bits of their XNOR: 63 AND gates in 1 + 6 = 7 rounds. The
-        verified mode: `eq_checked`."""
+        shared word), an AND tree over the 64 bits of their XNOR: 63 AND gates in 1 + 6 = 7
+        rounds. The verified mode: `eq_checked`."""
         if self.security != "semi-honest":
             return self.eq_checked(x, y)
-        d = self.add("sub", x, y)
-        same = []
-        for server, part in self.thirds(d):
-            v, t, n = self.pair_and_last(part, server, negate_last=True)
-            same.append((self.all_rows(self.add("not", self.add("xor", v, t))), n))
-        return self.joined(same, self.t(d).shape, "eq")
+        return self.by_thirds(x, y, "eq", lambda v, t: self.all_rows(
+            self.add("not", self.add("xor", v, t))), negate_last=True)
 
     def all_rows(self, rows: int) -> int:
         """The AND of the 64 rows of a [64, …] boolean sharing: 63 gates, 6 rounds."""

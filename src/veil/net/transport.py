@@ -54,11 +54,11 @@ MAX_PAYLOAD = 1 << 34
 MAX_REASON = 600
 
 
-
 def fresh_buffer(size: int) -> memoryview:
     """`size` writable bytes, not zeroed: a message buffer is filled completely right
     after (zeroing it first, as bytearray does, was one more pass over every message)."""
     return memoryview(np.empty(size, dtype=np.uint8))
+
 
 class PeerError(Exception):
     """A peer closed the connection, went silent, or sent something unexpected;

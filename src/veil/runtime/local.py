@@ -23,19 +23,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from veil.backend.base import RunResult
+from veil.deploy import approvals, deployment, keys
 from veil.diagnostics import RUN_ABORTED, Diagnostic, VeilError
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import circuit_params, dumps
+from veil.net.transport import listen
+from veil.runtime.party import PartyConfig, aborted, run_party
+from veil.runtime.server import ServerConfig, run_server
+from veil.runtime.session import Fault, PartyResult, combined_stats, wall_phases
 from veil.schedule import schedule
-
-if TYPE_CHECKING:
-    from veil.runtime.session import Fault
-
 
 HOST = "127.0.0.1"
 SERVER_NAMES = ("server0", "server1", "server2")
@@ -82,10 +83,6 @@ class LocalRun:
             raise VeilError([Diagnostic("V0801", f"a party may not be called "
                                                  f"{sorted(clash)[0]} in a local run")])
         schedule(circuit)  # once, here: the forked processes inherit it
-        # the deployment code too: a party process would import it on the critical path
-        import veil.deploy.approvals
-        import veil.runtime.party
-        import veil.runtime.server  # noqa: F401
         with contextlib.ExitStack() as stack:
             root = self.workdir or Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="veil-run-")))
@@ -117,9 +114,6 @@ class LocalRun:
                        params: dict[str, Any], servers: list) -> dict[str, tuple]:  # fmt: skip
         """Keys, deployment and approvals in `root`, then the three server processes
         (appended to `servers`); returns what each party process needs to join."""
-        from veil.deploy import approvals, keys
-        from veil.runtime.server import ServerConfig
-
         dep, listeners = _local_deployment(root, circuit.parties)
         approvals_given = [
             approvals.create(keys.load_private_key(root / f"{site}.key"), site, dep, fp,
@@ -144,9 +138,6 @@ class LocalRun:
     def _collect(self, circuit: Circuit, servers: list, parties: dict[str, Any],
                  configs: dict[str, tuple], started: float, problems: list[Diagnostic]
                  ) -> RunResult:  # fmt: skip
-        from veil.runtime.party import aborted
-        from veil.runtime.session import PartyResult, combined_stats, wall_phases
-
         problems = list(problems)
         for party, (proc, conn) in parties.items():
             kind, value = _receive(proc, conn, party, None)
@@ -191,9 +182,6 @@ def _strip(message: str) -> str:
 
 
 def _local_deployment(root: Path, parties: tuple[str, ...]):
-    from veil.deploy import deployment, keys
-    from veil.net.transport import listen
-
     for name in (*SERVER_NAMES, *parties):
         if not (root / f"{name}.key").exists():
             keys.keygen(name, root)
@@ -251,8 +239,6 @@ def _receive(proc, conn, who: str, timeout: float | None,
 
 
 def _server_main(conn, cfg) -> None:
-    from veil.runtime.server import run_server
-
     try:
         status = run_server(cfg)
         conn.send(("exit", status))
@@ -284,9 +270,6 @@ def _party_main(conn, name: str, circuit: Circuit, text: str, fp: str,
         # the deployment as the launcher wrote it: read here, as a party on its own host
         # would (its certificates are not objects a pipe can carry)
         dep_path, key_path, approvals_given, timeout, security = message[1]
-        from veil.deploy import deployment
-        from veil.runtime.party import PartyConfig, run_party
-
         cfg = PartyConfig(name, deployment.load(dep_path), key_path, approvals_given, timeout,
                           security)
         if reports:
