@@ -20,12 +20,14 @@ import click
 
 from veil import __version__
 from veil.diagnostics import Diagnostic, VeilError
+from veil.heap import keep_freed_memory
 
 # Before numpy loads (the commands import it lazily): its OpenBLAS starts a thread per
 # core that busy-waits about 0.1 s of CPU after loading, in every veil process, taking a
 # core from the servers of a local run. Veil's arithmetic never calls BLAS (ring matrix
 # products are integer products, which numpy computes itself), so one thread loses nothing.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+keep_freed_memory()
 
 
 def _count(n: int, noun: str) -> str:

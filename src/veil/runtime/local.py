@@ -30,6 +30,7 @@ import numpy as np
 from veil.backend.base import RunResult
 from veil.deploy import approvals, deployment, keys
 from veil.diagnostics import RUN_ABORTED, Diagnostic, VeilError
+from veil.heap import keep_freed_memory
 from veil.ir.nodes import Circuit
 from veil.ir.serialize import circuit_params, dumps
 from veil.net.transport import listen
@@ -239,6 +240,7 @@ def _receive(proc, conn, who: str, timeout: float | None,
 
 
 def _server_main(conn, cfg) -> None:
+    keep_freed_memory()  # (also when the launcher is not the CLI, which sets it already)
     try:
         status = run_server(cfg)
         conn.send(("exit", status))
@@ -253,6 +255,7 @@ def _server_main(conn, cfg) -> None:
 def _party_main(conn, name: str, circuit: Circuit, text: str, fp: str,
                 params: dict[str, Any], load: Loader | None,
                 inputs: dict[str, np.ndarray] | None, reports: bool) -> None:  # fmt: skip
+    keep_freed_memory()
     try:
         try:
             if load is not None:
