@@ -6,6 +6,7 @@ Run from the repository root (with the project's virtualenv active):
     python bench/bench_cli.py                        # 1M elements, 3 repetitions a case
     python bench/bench_cli.py --cases credit --n 1000000 --repeat 3
     python bench/bench_cli.py --phases               # where the time of one run goes
+    python bench/bench_cli.py --cold                 # every run compiles (no compile cache)
 
 Cases (inputs as CSV files named by the party's JSON file, as a user would give them):
 
@@ -21,6 +22,10 @@ ratio veil/plaintext (median of the per-repetition ratios), and the peak memory:
 largest sum of the resident set sizes of the run's process tree (sampled every 10 ms
 from /proc) and the largest peak of one process of the tree (its VmHWM, which is what
 ``/usr/bin/time`` reports as maximum resident set size).
+
+Every run after the first of a program takes its compiled circuit from veil's compile
+cache (veil.compile_cache; here a folder of the benchmark's own), as a user's second and
+later runs do; ``--cold`` turns the cache off, so every measured run compiles.
 
 ``--phases`` runs the steps of ``veil run`` in this process instead and times each:
 interpreter start + ``import veil.cli`` (in a fresh process), compiling, loading the
@@ -200,26 +205,31 @@ def check_same(case: str, veil_out: Path, plain_out: Path) -> str:
     return "OK"
 
 
-def run_env() -> dict[str, str]:
+def run_env(compile_cache: str | None) -> dict[str, str]:
     """The environment of the measured commands: as on a user's machine, Python may cache
     compiled modules (pip writes them at install; PYTHONDONTWRITEBYTECODE, set in some
-    development shells, would make every run recompile veil's sources: about 0.13 s)."""
+    development shells, would make every run recompile veil's sources: about 0.13 s).
+    veil's compile cache (veil.compile_cache) is a folder of this benchmark's own, or
+    off (`compile_cache` None: every run compiles, as the first run of a program does)."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["VEIL_COMPILE_CACHE"] = compile_cache or "off"
     return env
 
 
-def run_cases(cases: list[str], n: int, repeat: int, seed: int) -> list[Row]:
+def run_cases(cases: list[str], n: int, repeat: int, seed: int, cold: bool = False
+              ) -> list[Row]:  # fmt: skip
     rng = np.random.default_rng(seed)
     rows = []
-    env = run_env()
     with tempfile.TemporaryDirectory(prefix="veil-bench-cli-") as tmp:
+        env = run_env(None if cold else str(Path(tmp) / "compile-cache"))
         script = Path(tmp) / "plaintext.py"
         script.write_text(PLAINTEXT)
         for case in cases:
             prog = write_case(case, n, Path(tmp) / case, rng)
             row = Row(case, n)
-            # one unmeasured run first: compiled modules cached, files in the page cache
+            # one unmeasured run first: compiled modules (and, unless --cold, the program)
+            # cached, files in the page cache
             measure([sys.executable, "-m", "veil.cli", "run", str(prog), "--out",
                      str(Path(tmp) / f"{case}.warm"), "--timeout", "120"], env)
             for k in range(repeat):
@@ -308,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--phases", action="store_true",
                         help="time the steps of one run in this process instead")
+    parser.add_argument("--cold", action="store_true",
+                        help="veil's compile cache off: every run compiles the program, "
+                             "as the first run of a program does")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     print(f"machine: {bench_rep3.machine()}")
@@ -316,9 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             phases(case, args.n, args.seed)
         return 0
-    rows = run_cases(cases, args.n, args.repeat, args.seed)
-    print(f"whole runs, median of {args.repeat}: `veil run DIR --out OUT` vs the plaintext "
-          f"numpy script")
+    rows = run_cases(cases, args.n, args.repeat, args.seed, args.cold)
+    compiled = "compiled in every run (--cold)" if args.cold else \
+        "the program compiled in the unmeasured first run, then from the compile cache"
+    print(f"whole runs, median of {args.repeat}: `veil run DIR --out OUT` ({compiled}) vs "
+          f"the plaintext numpy script")
     print(table(rows))
     return 0
 

@@ -11,3 +11,5 @@ import os
 # `veil cost --calibrate` has measured it; the tests (and the documented outputs they
 # compare) use no calibration unless a test gives one.
 os.environ["VEIL_CALIBRATION"] = str(Path(__file__).parent / "data" / "no-calibration.json")
+# ...nor by programs compiled before (tests/test_compile_cache.py turns the cache on)
+os.environ["VEIL_COMPILE_CACHE"] = "off"

@@ -215,6 +215,31 @@ def _compile(program: Path, params: tuple[str, ...], opt_level: int = 2,
     return compiled
 
 
+def _compile_for_run(program: Path, params: tuple[str, ...], opt_level: int, backend: str,
+                     pass_list: str | None, security: str):  # fmt: skip
+    """`_compile`, or the same program compiled before with the same options, from the
+    compile cache (veil.compile_cache): its warnings are printed again either way."""
+    from veil import compile_cache
+    from veil.lang.paths import resolve_program_path
+
+    source = resolve_program_path(program)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return _compile(program, params, opt_level, backend, pass_list, security=security)
+    settings = compile_cache.settings_of(_params(params), opt_level, pass_list, backend,
+                                         security, current_limits())
+    cached = compile_cache.lookup(source, text, settings)
+    if cached is not None:
+        for line in cached.warnings:
+            click.echo(line, err=True)
+        return cached
+    compiled = _compile(program, params, opt_level, backend, pass_list, security=security)
+    compile_cache.store(source, text, settings, compiled.sources.files, compiled.canonical,
+                        [w.render(compiled.sources) for w in compiled.warnings])
+    return compiled
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="veil")
 def main() -> None:
@@ -430,7 +455,7 @@ def run(program: Path, params: tuple[str, ...], opt_level: int, pass_list: str |
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         make_dir(out_dir, "outputs")  # the error, before any work
     clock = time.monotonic()
-    compiled = _compile(program, params, opt_level, backend, pass_list, security=security)
+    compiled = _compile_for_run(program, params, opt_level, backend, pass_list, security)
     compile_seconds = time.monotonic() - clock
     assert compiled.path is not None
     inputs_dir = inputs_dir or compiled.path.parent / "inputs"

@@ -15,6 +15,9 @@ from pathlib import Path
 from veil.diagnostics import SourceMap, Span, error
 from veil.lang import ast
 from veil.lang.parser import parse
+from veil.lang.paths import resolve_program_path
+
+__all__ = ["ModuleLoader", "resolve_program_path", "stdlib_modules"]
 
 
 def stdlib_modules() -> list[str]:
@@ -50,21 +53,3 @@ class ModuleLoader:
         available = ", ".join(stdlib_modules()) or "none"
         raise error("V0204", f"no module named `{name}`", span,
                     f"put `{name}.mpc` beside the program, or use a library module: {available}")
-
-
-def resolve_program_path(path: Path) -> Path:
-    """A program is a `.mpc` file, or a directory holding `main.mpc` or exactly one `.mpc`."""
-    if path.is_dir():
-        main = path / "main.mpc"
-        if main.is_file():
-            return main
-        candidates = sorted(path.glob("*.mpc"))
-        if len(candidates) == 1:
-            return candidates[0]
-        what = "no .mpc file" if not candidates else "several .mpc files and no main.mpc"
-        raise error("V0001", f"{path}: {what}",
-                    help="name the program file, or call the entry point main.mpc")
-    if not path.is_file():
-        raise error("V0001", f"{path}: no such file or directory",
-                    help="give a .mpc file or a program directory")
-    return path
