@@ -18,10 +18,12 @@ For each case and repetition the script runs ``python -m veil.cli run DIR --out 
 (stdout discarded) and ``python plaintext.py DIR OUT``, a numpy script that reads the
 same files with ``np.loadtxt``/``json``, computes the same result in the clear and
 writes each receiver's ``<party>.json`` with ``json.dump``. It prints the medians, the
-ratio veil/plaintext (median of the per-repetition ratios), and the peak memory: the
-largest sum of the resident set sizes of the run's process tree (sampled every 10 ms
-from /proc) and the largest peak of one process of the tree (its VmHWM, which is what
-``/usr/bin/time`` reports as maximum resident set size).
+ratio veil/plaintext (median of the per-repetition ratios), and the peak memory of one
+more veil run: the largest sum of the resident set sizes of the run's process tree
+(sampled every 10 ms from /proc) and the largest peak of one process of the tree (its
+VmHWM, which is what ``/usr/bin/time`` reports as maximum resident set size). The timed
+runs go without the sampler: on a 2-core machine its reads of /proc took CPU from the
+measured processes, veil's five more than the plaintext script's one.
 
 Every run after the first of a program takes its compiled circuit from veil's compile
 cache (veil.compile_cache; here a folder of the benchmark's own), as a user's second and
@@ -152,7 +154,11 @@ class Measured:
     max_process_mb: float  # largest peak (VmHWM) of one process of the tree
 
 
-def measure(cmd: list[str], env: dict | None = None) -> Measured:
+def measure(cmd: list[str], env: dict | None = None, memory: bool = False) -> Measured:
+    """The wall time of `cmd`; with `memory`, also its peak memory, sampled from /proc
+    every 10 ms by a thread of this process. The sampler reads a status file per
+    process of the tree each time, which takes CPU from the measured processes on a
+    2-core machine (more from veil's five than from one), so timed runs go without it."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
@@ -166,11 +172,13 @@ def measure(cmd: list[str], env: dict | None = None) -> Measured:
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if memory:
+        sampler.start()
     _, err = proc.communicate()
     elapsed = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if memory:
+        sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-2000:]}")
     return Measured(elapsed, peak / 2**20, max(high_water.values(), default=0) / 2**20)
@@ -182,6 +190,7 @@ class Row:
     n: int
     veil: list[Measured] = field(default_factory=list)
     plain: list[Measured] = field(default_factory=list)
+    memory: Measured | None = None  # one more veil run, with the memory sampler
 
 
 def check_same(case: str, veil_out: Path, plain_out: Path) -> str:
@@ -243,6 +252,9 @@ def run_cases(cases: list[str], n: int, repeat: int, seed: int, cold: bool = Fal
                       f"{row.plain[-1].seconds:.2f} s, {status}", file=sys.stderr)
                 if status != "OK":
                     raise SystemExit(status)
+            row.memory = measure([sys.executable, "-m", "veil.cli", "run", str(prog), "--out",
+                                  str(Path(tmp) / f"{case}.memory"), "--timeout", "120"], env,
+                                 memory=True)
             rows.append(row)
     return rows
 
@@ -259,8 +271,8 @@ def table(rows: list[Row]) -> str:
             f"**{statistics.median(p.seconds for p in r.plain):.2f}** "
             f"({', '.join(f'{p.seconds:.2f}' for p in r.plain)}) | "
             f"{statistics.median(ratios):.1f}× | "
-            f"{max(v.tree_peak_mb for v in r.veil):,.0f} MB | "
-            f"{max(v.max_process_mb for v in r.veil):,.0f} MB |")
+            f"{r.memory.tree_peak_mb if r.memory else 0:,.0f} MB | "
+            f"{r.memory.max_process_mb if r.memory else 0:,.0f} MB |")
     return "\n".join(lines)
 
 
