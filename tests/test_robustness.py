@@ -410,3 +410,44 @@ def test_the_readme_shows_what_the_main_job_prints() -> None:
     assert result.output.strip() == shown.strip()
     assert "Python 3.11" in readme and "python3 -m venv .venv" in readme
     assert "pip install '.[test]' && pytest" in readme  # .ci/run runs exactly this
+
+
+SUBREAPER = """
+import ctypes, json, os, subprocess, sys, time
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+run = subprocess.run([sys.executable, "-m", "veil.cli", *sys.argv[1:]],
+                     capture_output=True, text=True, timeout=120)
+time.sleep(0.3)  # a straggler would still be exiting now
+me = os.getpid()
+left = open(f"/proc/{me}/task/{me}/children").read().split()
+states = []
+for pid in left:
+    try:
+        states.append(open(f"/proc/{pid}/stat").read().split(")")[1].split()[0])
+    except OSError:
+        pass
+print(json.dumps({"code": run.returncode, "left": len(left), "states": states}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl subreaper")
+@pytest.mark.parametrize("failing", [False, True])
+def test_veil_run_leaves_no_process_behind(tmp_path: Path, failing: bool) -> None:
+    """Every server and party process (and any helper of theirs) has exited and been
+    reaped when `veil run` returns: orphans and zombies would be handed to this
+    subreaper instead of init, and it has none."""
+    args = ["run", str(PROGRAM), "-q"]
+    if failing:  # a party's input file that fails validation: the run stops early
+        bad = tmp_path / "inputs"
+        bad.mkdir()
+        for f in (PROGRAM / "inputs").iterdir():
+            (bad / f.name).write_text(f.read_text())
+        first = sorted(bad.iterdir())[0]
+        first.write_text("{")
+        args += ["--inputs", str(bad)]
+    out = subprocess.run([sys.executable, "-c", SUBREAPER, *args], capture_output=True,
+                         text=True, timeout=180, check=True)
+    found = json.loads(out.stdout)
+    assert found["code"] == (1 if failing else 0)
+    assert found == {"code": found["code"], "left": 0, "states": []}
