@@ -275,18 +275,20 @@ class Rep3Server:
         # a term with a zero part (see `zeros`) is zero: most of them in A2B's first AND
         terms = [(x, y) for x, y in ((a[0], b[0]), (a[0], b[1]), (a[1], b[0]))
                  if not (is_zero(x) or is_zero(y))]
-        if len(terms) == 3 and node.op != "matmul":
-            # x0·y0 + x0·y1 = x0·(y0 + y1): two products instead of three
+        if len(terms) == 3:
+            # x0·y0 + x0·y1 = x0·(y0 + y1): two products instead of three (matrix
+            # products distribute likewise)
             if node.op == "and":
                 z = np.bitwise_and(a[0], np.bitwise_xor(b[0], b[1]))
                 z ^= np.bitwise_and(a[1], b[0])
                 z ^= zero
                 return np.asarray(z)
+            times = np.matmul if node.op == "matmul" else np.multiply
             with np.errstate(over="ignore"):
-                z = np.multiply(a[0], np.add(b[0], b[1], dtype=U64), dtype=U64)
-                z += np.multiply(a[1], b[0], dtype=U64)
+                z = np.asarray(times(a[0], np.add(b[0], b[1], dtype=U64), dtype=U64))
+                z += times(a[1], b[0], dtype=U64)
                 z += zero
-            return np.asarray(z, dtype=U64)
+            return z
         if node.op == "and":
             z = zero
             for x, y in terms:
