@@ -166,6 +166,20 @@ def test_default_place_is_under_xdg_cache_home(tmp_path, monkeypatch):
     assert compile_cache.cache_dir() == tmp_path / "veil" / "compiled"
 
 
+def test_a_folder_others_can_write_is_not_used(cache, compiles, program):
+    _run(program)
+    cache.chmod(0o777)
+    _run(program)
+    assert len(compiles) == 2  # not read
+    (entry,) = cache.glob("*.json")
+    before = entry.stat().st_mtime_ns
+    _run(program)
+    assert entry.stat().st_mtime_ns == before  # nor written
+    cache.chmod(0o700)
+    _run(program)
+    assert len(compiles) == 3
+
+
 def test_a_cache_that_is_a_file_changes_nothing(tmp_path, monkeypatch, compiles, program):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

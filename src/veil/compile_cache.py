@@ -14,9 +14,10 @@ recomputed from that text, so what runs is always what the fingerprint names.
 
 Only successful compiles are kept; errors always come from compiling again. The cache
 lives in $VEIL_COMPILE_CACHE, else $XDG_CACHE_HOME/veil/compiled (~/.cache by default),
-a directory only its owner can read; `VEIL_COMPILE_CACHE=off` turns it off. Entries
-are written whole (a temporary file renamed into place); the oldest beyond
-`MAX_ENTRIES` are removed. Any problem with the cache only makes it a miss.
+a directory only its owner can read (one that others can write is not used);
+`VEIL_COMPILE_CACHE=off` turns it off. Entries are written whole (a temporary file
+renamed into place); the oldest beyond `MAX_ENTRIES` are removed. Any problem with the
+cache only makes it a miss.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ def cache_dir() -> Path | None:
         return None if chosen.strip().lower() in ("", "off", "0", "no") else Path(chosen)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "veil" / "compiled"
+
+
+def _private(folder: Path) -> bool:
+    """Is `folder` this user's own, writable by nobody else? (An entry decides which
+    circuit runs: one another user could write must not be read.)"""
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def _tree_stamp(root: Path | str) -> list[tuple[str, int, int]]:
@@ -130,7 +141,7 @@ def _sources_unchanged(program_dir: Path, sources: dict[str, str]) -> bool:
 def lookup(source: Path, text: str, settings: dict[str, Any]) -> CachedProgram | None:
     """The cached compile of `source` with `settings`, or None."""
     folder = cache_dir()
-    if folder is None:
+    if folder is None or not _private(folder):
         return None
     entry = folder / f"{key(source, text, settings)}.json"
     try:
@@ -169,6 +180,8 @@ def store(source: Path, text: str, settings: dict[str, Any], sources: dict[str, 
     temporary: str | None = None
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(folder):
+            return False
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, suffix=".tmp",
                                          delete=False) as f:
             temporary = f.name
