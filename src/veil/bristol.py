@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,11 +70,12 @@ _GATE_FORM = "`n_in n_out in_wires... out_wires... OP`"
 _TOKEN = re.compile(r"\S+")
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(NamedTuple):
     """One gate. For ``EQ``, ``ins`` holds the constant (0 or 1) and there is no input wire.
 
-    ``line`` is the 1-based line of the gate in its source text.
+    ``line`` is the 1-based line of the gate in its source text. (A named tuple: a large
+    circuit has 10^5 of them, and a tuple is built in a fraction of a frozen
+    dataclass's time.)
     """
 
     op: str
@@ -284,6 +287,10 @@ def parse(text: str, source: str) -> BristolCircuit:
             "up to at most the wire count",
         )
 
+    plain = _plain_gates(lines, out_line, declared, wires, n_in_wires, n_out_wires)
+    if plain is not None:
+        return BristolCircuit(wires, input_widths, output_widths, plain, source)
+
     # assigned_at[w]: 0 = not yet assigned, -1 = an input wire, else the assigning line.
     assigned_at = [-1] * n_in_wires + [0] * (wires - n_in_wires)
     gates: list[Gate] = []
@@ -372,6 +379,104 @@ def parse(text: str, source: str) -> BristolCircuit:
                 f"each must be the output of a gate",
             )
     return BristolCircuit(wires, input_widths, output_widths, tuple(gates), source)
+
+
+def _plain_gates(lines: list[str], first: int, declared: int, wires: int, n_in_wires: int,
+                 n_out_wires: int) -> tuple[Gate, ...] | None:  # fmt: skip
+    """The gates of lines[first:] read with numpy at once, when every gate line is a plain
+    `2 1 a b o XOR|AND`, `1 1 a o INV|EQW` or `1 1 c o EQ` with single spaces and the
+    circuit passes every check of the line-by-line reading (wires in range, each
+    assigned once and before it is read, never an input, EQ's constant 0 or 1, every
+    output assigned, the declared gate count). None otherwise: then the line-by-line
+    reading parses the file and words the first problem. SHA-256 (139,000 gates) is
+    read in a fraction of the time."""
+    end = len(lines)
+    while first < end and not lines[first].strip():
+        first += 1
+    while end > first and not lines[end - 1].strip():
+        end -= 1
+    if end - first != declared or not declared:
+        return None
+    body = "\n".join(lines[first:end])
+    if not body.isascii():
+        return None
+    raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    newline, space = raw == 10, raw == 32
+    separator = newline | space
+    if separator[0] or separator[-1] or bool(np.any(separator[1:] & separator[:-1])):
+        return None  # leading, trailing or repeated whitespace: not a plain file
+    ends = np.append(np.flatnonzero(newline), raw.size)  # one past each line's last byte
+    counted = np.cumsum(space)
+    spaces_before_end = counted[ends - 1]
+    tokens = np.diff(spaces_before_end, prepend=0) + 1
+    two = tokens == 6
+    if not bool(np.all(two | (tokens == 5))):
+        return None
+    # the operation: the bytes after the line's last space
+    last_space = np.flatnonzero(space)[spaces_before_end - 1]
+    op_len = ends - last_space - 1
+    if not bool(np.all((op_len == 2) | (op_len == 3))):
+        return None
+    tail = raw[np.maximum(ends[:, None] + np.arange(-3, 0), 0)]
+    code = np.full(ends.size, -1, dtype=np.int64)
+    for k, name in enumerate(_PLAIN_OPS):
+        letters = np.frombuffer(name.encode(), np.uint8)
+        match = np.all(tail[:, 3 - len(letters):] == letters, axis=1) & \
+            (op_len == len(letters))
+        code[match] = k
+    if not bool(np.all(np.where(two, code <= 1, code >= 2) & (code >= 0))):
+        return None
+    numeric = raw.copy()
+    op_bytes = last_space[:, None] + 1 + np.arange(3)
+    numeric[op_bytes[(op_bytes < ends[:, None])]] = 32
+    digit = (numeric >= 48) & (numeric <= 57)
+    if not bool(np.all(digit | (numeric == 32) | newline)):
+        return None
+    breaks = np.flatnonzero(~digit)
+    if np.diff(breaks, prepend=-1, append=raw.size).max() > 10:  # ≤ 9 digits: no overflow
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            numbers = np.fromstring(numeric.tobytes(), dtype=np.int64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    width = tokens - 1
+    if numbers.size != int(width.sum()):
+        return None
+    starts = np.cumsum(width) - width
+    if not bool(np.all(numbers[starts] == np.where(two, 2, 1))) or \
+            not bool(np.all(numbers[starts + 1] == 1)):
+        return None
+    a = numbers[starts + 2]
+    b = np.where(two, numbers[np.minimum(starts + 3, numbers.size - 1)], 0)
+    out = numbers[starts + width - 1]
+    line = np.arange(first + 1, end + 1, dtype=np.int64)
+    constant = code == _PLAIN_OPS.index("EQ")
+    if bool(np.any(constant & (a > 1))):
+        return None
+    if int(max(a.max(), b.max(), out.max())) >= wires or int(out.min()) < n_in_wires:
+        return None
+    if np.unique(out).size != out.size:
+        return None  # a wire assigned twice
+    assigned = np.zeros(wires, dtype=np.int64)  # the line assigning each wire, or 0
+    assigned[out] = line
+    for read, used in ((a, ~constant), (b, two)):
+        at = assigned[read]
+        ok = (read < n_in_wires) | ((at > 0) & (at < line))
+        if not bool(np.all(ok | ~used)):
+            return None  # read before it is assigned
+    if not bool(np.all(assigned[wires - n_out_wires:] > 0)):
+        return None  # an output never assigned
+    new, names = tuple.__new__, _PLAIN_OPS
+    return tuple(
+        new(Gate, (names[op], (x, y) if op < 2 else (x,), (o,), at))
+        for op, x, y, o, at in zip(code.tolist(), a.tolist(), b.tolist(), out.tolist(),
+                                   line.tolist(), strict=True))
+
+
+_PLAIN_OPS = ("XOR", "AND", "INV", "EQW", "EQ")
+"""What `_plain_gates` reads: two-input operations first."""
 
 
 def _bad_op(src: _Source, line: int, tokens: list[str]) -> None:
