@@ -4,7 +4,6 @@ circuit, or the same error at the same line."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from veil import bristol
 from veil.diagnostics import VeilError
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
 
 OPS = ("XOR", "AND", "INV", "EQW", "EQ")
 
@@ -133,7 +131,7 @@ def test_published_circuits_take_the_numpy_path(name, monkeypatch):
 
 
 def test_sha256_takes_the_numpy_path(monkeypatch):
-    import sha256_bristol
+    import sha256_bristol  # tests/, on the path through conftest.py
 
     text = sha256_bristol.circuit_text()
     circuit = bristol.parse(text, "c.txt")
