@@ -108,3 +108,82 @@ def test_a_child_that_dies_gives_none(tmp_path: Path, monkeypatch) -> None:
 
     got = parallel.parse_all(paths, parse)
     assert got[paths[0]] is not None and got[paths[1]] is None
+
+
+# --- one large file in two halves ---------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from veil.io.inputs import _csv_array  # noqa: E402
+from veil.types import FIXED, INT  # noqa: E402
+
+
+@st.composite
+def csv_texts(draw) -> tuple[str, str]:
+    """A CSV text that is mostly clean numbers, sometimes with what a split must respect:
+    a header, blank or whitespace lines (also right at the middle), CRLF, a ragged
+    row, quotes, a bad cell, no final line break."""
+    base = draw(st.sampled_from([INT, FIXED]))
+    columns = draw(st.integers(1, 4))
+    rows = draw(st.integers(1, 60))
+    cell = st.integers(-10**6, 10**6).map(str) if base == INT else \
+        st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.4f}")
+    lines = [",".join(draw(st.lists(cell, min_size=columns, max_size=columns)))
+             for _ in range(rows)]
+    for _ in range(draw(st.integers(0, 3))):
+        damage = draw(st.sampled_from(["blank", "spaces", "ragged", "quote", "bad", "none"]))
+        at = draw(st.integers(0, len(lines)))
+        if damage == "blank":
+            lines.insert(at, "")
+        elif damage == "spaces":
+            lines.insert(at, "   ")
+        elif damage == "ragged" and lines:
+            lines[at % len(lines)] += ",1"
+        elif damage == "quote" and lines:
+            lines[at % len(lines)] = '"' + lines[at % len(lines)] + '"'
+        elif damage == "bad" and lines:
+            lines[at % len(lines)] = "x" + lines[at % len(lines)]
+    if draw(st.booleans()):
+        lines.insert(0, ",".join(f"col{k}" for k in range(columns)))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + (newline if draw(st.booleans()) else "")
+    return base, text
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(csv_texts())
+def test_two_halves_give_the_whole_files_parse(tmp_path_factory, monkeypatch, case) -> None:
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    base, text = case
+    path = tmp_path_factory.mktemp("halves") / "t.csv"
+    path.write_bytes(text.encode())
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+    monkeypatch.setattr(parallel, "WORTH_FORKING", 8)  # every file is split
+    whole = _csv_array(path, base)
+    halves = _csv_array(path, base, halves=True)
+    if whole is None:
+        assert halves is None
+    else:
+        assert halves is not None and halves.dtype == whole.dtype
+        assert halves.shape == whole.shape and np.array_equal(halves, whole)
+
+
+def test_a_clean_file_is_split_and_a_quoted_one_is_not(tmp_path: Path, monkeypatch) -> None:
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+    monkeypatch.setattr(parallel, "WORTH_FORKING", 8)
+    path = tmp_path / "t.csv"
+    path.write_text("".join(f"{k},{2 * k}\n" for k in range(1000)))
+
+    def parse(stream, first):
+        return np.loadtxt(stream, delimiter=",", ndmin=2, dtype=np.int64)
+
+    split = parallel.parse_halves(path, parse)
+    assert split is not None and np.array_equal(split, np.loadtxt(path, delimiter=",",
+                                                                  dtype=np.int64))
+    path.write_text('"0",0\n' + "".join(f"{k},{2 * k}\n" for k in range(1, 1000)))
+    assert parallel.parse_halves(path, parse) is None
