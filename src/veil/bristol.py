@@ -439,7 +439,7 @@ def _plain_gates(lines: list[str], first: int, declared: int, wires: int, n_in_w
         warnings.simplefilter("error")
         try:
             numbers = np.fromstring(numeric.tobytes(), dtype=np.int64, sep=" ")
-        except (ValueError, DeprecationWarning):
+        except (ValueError, DeprecationWarning, AttributeError):  # (a numpy without it)
             return None
     width = tokens - 1
     if numbers.size != int(width.sum()):

@@ -7,9 +7,9 @@ waited. Here every file but the first is parsed by a forked child process that s
 the array back through a pipe as raw bytes (a few milliseconds for 8 MB), while this
 process parses the first; a single large file (a 1M × 7 table: 1.3 s) is split just
 after a line break near its middle, and the child parses the second half. A child only
-parses: size limits were checked before, and
-validation, encoding and every error message stay with the caller, which falls back
-to its own reading (`None`) whenever a child fails.
+parses: size limits were checked before, and validation, encoding and every error
+message stay with the caller, which falls back to its own reading (`None`) whenever a
+child fails.
 
 Forking is only done from a single-threaded process (a fork copies one thread, and
 another thread's locks could stay locked in the child) on a machine with more than
@@ -48,6 +48,7 @@ def can_fork() -> bool:
 
 
 def worth_forking(path: Path) -> bool:
+    """Is the file large enough to be parsed in a child (or in halves)?"""
     return _size(path) >= WORTH_FORKING
 
 
@@ -94,13 +95,14 @@ def parse_halves(path: Path, parse: Callable[[object, bool], np.ndarray]
     agree on the number of columns; blank lines and the header are each half's own,
     as in the whole file. Any failure of either half gives None: the whole file's parse
     then finds (and the exact reading words) the problem."""
-    if not can_fork() or _size(path) < 2 * WORTH_FORKING or _has_quote(path):
+    size = _size(path)
+    if not can_fork() or size < 2 * WORTH_FORKING or _has_quote(path):
         return None
     with open(path, "rb") as f:
-        f.seek(_size(path) // 2)
+        f.seek(size // 2)
         f.readline()
         split = f.tell()
-    if split >= _size(path):
+    if split >= size:
         return None
     pid, fd = _fork_parser((path, split), lambda job: _part(parse, *job, False))
     try:
