@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 RUN_ABORTED = "V0801"
 """The code of every aborted run (a peer failed, was silent or deviated)."""
 
+
 @dataclass(frozen=True, order=True)
 class Span:
     """A region of one source file; lines and columns count from 1."""

@@ -31,10 +31,10 @@ PREV, NEXT = 0, 1  # directions of a message: to server me-1, to server me+1
 
 
 HIGH_LEVEL = {"lt", "eq", "b2a", "or", "select", "to_bits", *ops.TABLES}
+"""Interactive ops that the rep3 lowering replaces; none may reach the schedule."""
 ONE_WAY = {"shuffle_step", "reveal", ops.A2B_PAIR}
 """Interactive ops whose messages `shuffle_links` lists (not every server to its
 predecessor, as products do)."""
-"""Interactive ops that the rep3 lowering replaces; none may reach the schedule."""
 
 
 def is_interactive(node: Node, circuit: Circuit) -> bool:

@@ -21,11 +21,11 @@ LEAVES = {"input", "const"}
 DATA_MOVEMENT = {"reshape", "transpose", "slice", "update", "concat", "stack", "broadcast"}
 
 PROTOCOL = {"a2b_comp", "b2a_comp", "shl", "shr", "bit", "comp_shr"}
+"""Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 A2B_PAIR = "a2b_pair"
 """The bits of x_g + x_{g+1} (two of a secret's three share components, both known to
 server g = its `server`) as a fresh boolean sharing, bit-sliced like `bitslice`: one
 message, server g to server g + 2 (veil.backend.rep3_a2b)."""
-"""Protocol-level primitives, introduced by the rep3 lowering (see veil.ir.lower_rep3)."""
 
 MATH = {"div", "recip", "exp", "log", "sqrt", "sigmoid"}
 """Approximated functions of fixed values (`a / b` with a secret b, math.exp, ...): one
