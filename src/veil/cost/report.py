@@ -223,22 +223,19 @@ def comparison_costs(circuit: Circuit) -> dict[str, dict[str, float]]:
 def _comparisons_using(circuit: Circuit, pairs: list) -> dict[int, list[str]]:
     """The comparison kinds whose tagged AND gates each `a2b_pair` feeds (through the
     untagged slicing between them)."""
-    users: dict[int, list] = {}
-    for node in circuit.nodes:
-        for a in node.args:
-            users.setdefault(a, []).append(node)
+    users = circuit.users()
     found = {}
     for pair in pairs:
         kinds: set[str] = set()
         stack, seen = [pair.id], {pair.id}
         while stack:
-            for user in users.get(stack.pop(), ()):
-                kind = user.attr("of")
+            for user_id in users[stack.pop()]:
+                kind = circuit.node(user_id).attr("of")
                 if kind in COMPARISON_KINDS:
                     kinds.add(kind)
-                elif user.id not in seen:
-                    seen.add(user.id)
-                    stack.append(user.id)
+                elif user_id not in seen:
+                    seen.add(user_id)
+                    stack.append(user_id)
         found[pair.id] = sorted(kinds)
     return found
 

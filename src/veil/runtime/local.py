@@ -37,6 +37,7 @@ from veil.net.transport import listen
 from veil.runtime.party import PartyConfig, aborted, run_party
 from veil.runtime.server import ServerConfig, run_server
 from veil.runtime.session import Fault, PartyResult, combined_stats, wall_phases
+from veil.runtime.sharing import owners_of, receivers_of
 from veil.schedule import schedule
 
 HOST = "127.0.0.1"
@@ -77,8 +78,7 @@ class LocalRun:
         text = circuit_text if circuit_text is not None else dumps(circuit)
         fp = fingerprint or hashlib.sha256(text.encode("ascii")).hexdigest()
         params = circuit_params(circuit)
-        required = sorted({s.owner for s in circuit.inputs}
-                          | {r for out in circuit.outputs for r in out.receivers})
+        required = sorted(set(owners_of(circuit)) | set(receivers_of(circuit)))
         clash = set(SERVER_NAMES) & set(circuit.parties)
         if clash:
             raise VeilError([Diagnostic("V0801", f"a party may not be called "
