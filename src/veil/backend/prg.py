@@ -57,20 +57,22 @@ def _zeros(nbytes: int) -> bytes | memoryview:
     return memoryview(_ZEROS)[:nbytes]
 
 
+def _keystream(key: bytes, node: int, purpose: int):
+    """The AES-128-CTR encryptor whose output starts at block (node, purpose, 0)."""
+    start = struct.pack(">QII", node, purpose, 0)
+    return Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
+
+
 def stream(key: bytes, node: int, purpose: int, nbytes: int) -> bytes:
     """nbytes of AES-128-CTR keystream starting at block (node, purpose, 0)."""
-    start = struct.pack(">QII", node, purpose, 0)
-    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
-    return encryptor.update(_zeros(nbytes))
+    return _keystream(key, node, purpose).update(_zeros(nbytes))
 
 
 def stream_into(key: bytes, node: int, purpose: int, out: np.ndarray) -> np.ndarray:
     """`stream` written into `out` (uint8, one block longer than the stream wanted: the
     AES-CTR update needs the room); returns the stream's part of it."""
     nbytes = out.size - 16
-    start = struct.pack(">QII", node, purpose, 0)
-    encryptor = Cipher(algorithms.AES(key), modes.CTR(start)).encryptor()
-    encryptor.update_into(_zeros(nbytes), out)
+    _keystream(key, node, purpose).update_into(_zeros(nbytes), out)
     return out[:nbytes]
 
 

@@ -251,6 +251,7 @@ def _send_all(channels: list[Channel], messages: list[tuple]) -> None:
     same time: a TLS write releases the GIL, so two 16 MB input messages are encrypted
     and taken by their servers side by side instead of one after the other."""
     large = [i for i, m in enumerate(messages) if sum(len(p) for p in m[2:]) > 1 << 16]
+    threaded = set(large[1:])  # the first large one is sent from this thread
     failures: list[PeerError] = []
 
     def send(i: int) -> None:
@@ -259,11 +260,11 @@ def _send_all(channels: list[Channel], messages: list[tuple]) -> None:
         except PeerError as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in large[1:]]
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in sorted(threaded)]
     for t in threads:
         t.start()
     for i in range(len(messages)):
-        if i not in large[1:]:
+        if i not in threaded:
             send(i)
     for t in threads:
         t.join()
