@@ -171,13 +171,13 @@ def measure(cmd: list[str], env: dict | None = None, memory: bool = False) -> Me
             peak = max(peak, _tree_rss(proc.pid, high_water))
             time.sleep(0.01)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    if memory:
+    sampler = threading.Thread(target=sample, daemon=True) if memory else None
+    if sampler is not None:
         sampler.start()
     _, err = proc.communicate()
     elapsed = time.perf_counter() - start
     done.set()
-    if memory:
+    if sampler is not None:
         sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-2000:]}")
@@ -237,14 +237,17 @@ def run_cases(cases: list[str], n: int, repeat: int, seed: int, cold: bool = Fal
         for case in cases:
             prog = write_case(case, n, Path(tmp) / case, rng)
             row = Row(case, n)
+
+            def veil(out: Path, prog: Path = prog) -> list[str]:
+                return [sys.executable, "-m", "veil.cli", "run", str(prog), "--out", str(out),
+                        "--timeout", "120"]
+
             # one unmeasured run first: compiled modules (and, unless --cold, the program)
             # cached, files in the page cache
-            measure([sys.executable, "-m", "veil.cli", "run", str(prog), "--out",
-                     str(Path(tmp) / f"{case}.warm"), "--timeout", "120"], env)
+            measure(veil(Path(tmp) / f"{case}.warm"), env)
             for k in range(repeat):
                 out_v, out_p = Path(tmp) / f"{case}.v{k}", Path(tmp) / f"{case}.p{k}"
-                row.veil.append(measure([sys.executable, "-m", "veil.cli", "run", str(prog),
-                                         "--out", str(out_v), "--timeout", "120"], env))
+                row.veil.append(measure(veil(out_v), env))
                 row.plain.append(measure([sys.executable, str(script), case,
                                           str(prog / "inputs"), str(out_p)], env))
                 status = check_same(case, out_v, out_p)
@@ -252,9 +255,7 @@ def run_cases(cases: list[str], n: int, repeat: int, seed: int, cold: bool = Fal
                       f"{row.plain[-1].seconds:.2f} s, {status}", file=sys.stderr)
                 if status != "OK":
                     raise SystemExit(status)
-            row.memory = measure([sys.executable, "-m", "veil.cli", "run", str(prog), "--out",
-                                  str(Path(tmp) / f"{case}.memory"), "--timeout", "120"], env,
-                                 memory=True)
+            row.memory = measure(veil(Path(tmp) / f"{case}.memory"), env, memory=True)
             rows.append(row)
     return rows
 
