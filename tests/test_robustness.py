@@ -451,3 +451,40 @@ def test_veil_run_leaves_no_process_behind(tmp_path: Path, failing: bool) -> Non
     found = json.loads(out.stdout)
     assert found["code"] == (1 if failing else 0)
     assert found == {"code": found["code"], "left": 0, "states": []}
+
+
+def test_a_local_run_forks_its_processes_and_never_compiles_again(monkeypatch) -> None:
+    """Servers and parties are forked from the launcher with the compiled circuit: no
+    interpreter start or import per process, and none of them parses, compiles or
+    deserializes the program again (each would raise here, in the forked process too,
+    and abort the run)."""
+    import multiprocessing
+
+    import numpy as np
+
+    import veil.compiler
+    import veil.lang.parser
+    import veil.runtime.server
+    from veil.ir.semantics import decode, encode
+    from veil.runtime.local import LocalRun
+
+    circuit = compile_source("party p\ninput a: secret int[4] from p\n"
+                             "output b = a * a to p\n", backend="rep3").executable
+    methods = []
+    real_context = multiprocessing.get_context
+
+    def context(method=None):
+        methods.append(method)
+        return real_context(method)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(multiprocessing, "get_context", context)
+    for module, name in ((veil.compiler, "_compile"), (veil.lang.parser, "parse"),
+                         (veil.runtime.server, "loads")):  # a server's circuit from text
+        monkeypatch.setattr(module, name, forbidden)
+    values = np.array([1, -2, 3, 40])
+    result = LocalRun(timeout=20).run(circuit, {"a": encode(values, circuit.inputs[0].type)})
+    assert methods == ["fork"]
+    assert decode(result.outputs["b"], circuit.outputs[0].type).tolist() == (values ** 2).tolist()
