@@ -4,7 +4,7 @@
 Events are small dicts, the same ones a deployment's servers send parties once a
 second (veil.runtime.session.heartbeat) and a party notes itself:
 
-    {"phase": "compile", "step": "dot-fusion", "done": 5, "total": 11}
+    {"phase": "compile", "step": "dot-fusion", "done": 8, "total": 17}
     {"phase": "waiting", "for": ["eu_bank"]}
     {"phase": "compute", "round": 7, "rounds": 12, "bytes": 120000, "server": 0}
 

@@ -8,12 +8,22 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from veil.ir.nodes import Circuit
-from veil.opt import constant_fold, cse, dead_code, dot_fusion, free_ops, monotone, rebalance
+from veil.opt import (
+    constant_fold,
+    cse,
+    dead_code,
+    dot_fusion,
+    free_ops,
+    monotone,
+    rebalance,
+    trunc_compare,
+)
 from veil.opt.metrics import Metrics, measure
 
 PASSES: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (constant_fold, monotone, free_ops, dot_fusion, rebalance, cse, dead_code)
+    for m in (constant_fold, monotone, free_ops, dot_fusion, trunc_compare, rebalance, cse,
+              dead_code)
 }
 
 LEVELS: dict[int, tuple[str, ...]] = {
@@ -22,7 +32,7 @@ LEVELS: dict[int, tuple[str, ...]] = {
     # whose statements are mostly unused checks about twice as fast).
     1: ("dead-code", "constant-fold", "cse", "dead-code"),
     2: ("dead-code", "constant-fold", "cse", "monotone", "free-ops", "dot-fusion",
-        "rebalance", "cse", "dead-code"),
+        "trunc-compare", "rebalance", "cse", "dead-code"),
 }
 DEFAULT_LEVEL = 2
 PROTOCOL_PASSES = ("constant-fold", "cse", "dead-code")
