@@ -3,8 +3,10 @@ element of one message of each kind, in a random round, or changes its copy of a
 replicated share component; every honest party must abort and no output may be
 delivered, in every trial (veil.backend.tamper says where each kind strikes).
 
-The default run does 12 trials per kind; the sweep, marked slow, does 60 per kind, or
-as many as VEIL_TAMPER_TRIALS says (1,000 per kind take about 8 minutes on 2 cores):
+The default run does 12 trials per kind, and 12 of a consistent cheater (who keeps the
+wrong product part it sends as its own copy, so that only the product checks can catch
+it) for products and AND gates; the sweep, marked slow, does 60 of each, or as many as
+VEIL_TAMPER_TRIALS says (1,000 of each take about 10 minutes on 2 cores):
 
     VEIL_TAMPER_TRIALS=1000 pytest -m slow tests/test_malicious_tamper.py -s
 """
@@ -68,10 +70,12 @@ def test_honest_run_delivers_the_outputs() -> None:
     assert decode(got["total"], "int") == int(np.sum(np.where(big, k, 0)))
 
 
-def trial(kind: str, seed: int) -> str | None:
-    """One tampered run; a description of what went wrong, or None."""
+def trial(kind: str, seed: int, consistent: bool = False) -> str | None:
+    """One tampered run; a description of what went wrong, or None. `consistent`: the
+    server keeps the wrong part it sends as its own copy (only the product checks can
+    catch that)."""
     rng = np.random.default_rng(seed)
-    tamper = choose(kind, CIRCUIT, schedule(CIRCUIT), seed)
+    tamper = choose(kind, CIRCUIT, schedule(CIRCUIT), seed, consistent)
     bad = int(rng.integers(3))
     outcome = run_with_fault(CIRCUIT, inputs(rng), Fault(bad, 0, "tamper", tamper))
     if not tamper.done:
@@ -91,11 +95,20 @@ def test_every_kind_of_tampering_aborts_everyone(kind: str) -> None:
     assert not failures, failures[:3]
 
 
+@pytest.mark.parametrize("kind", ["products", "a2b"])
+def test_consistent_tampering_of_products_is_caught_by_the_product_checks(kind: str) -> None:
+    failures = [f for f in (trial(kind, 5000 + 100 * KINDS.index(kind) + t, True)
+                            for t in range(12)) if f]
+    assert not failures, failures[:3]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", KINDS)
-def test_many_tamperings_of_each_kind_all_abort(kind: str) -> None:
+@pytest.mark.parametrize("kind, consistent", [(k, False) for k in KINDS]
+                         + [("products", True), ("a2b", True)])
+def test_many_tamperings_of_each_kind_all_abort(kind: str, consistent: bool) -> None:
     trials = int(os.environ.get("VEIL_TAMPER_TRIALS", "60"))
-    failures = [f for f in (trial(kind, 10**6 * (1 + KINDS.index(kind)) + t)
-                            for t in range(trials)) if f]
-    print(f"{kind}: {trials} trials, {trials - len(failures)} detected")
+    base = 10**6 * (1 + KINDS.index(kind)) + (5 * 10**5 if consistent else 0)
+    failures = [f for f in (trial(kind, base + t, consistent) for t in range(trials)) if f]
+    print(f"{kind}{' (consistent)' if consistent else ''}: {trials} trials, "
+          f"{trials - len(failures)} detected")
     assert not failures, failures[:3]

@@ -23,17 +23,29 @@ zero-divisor problem) and over bits alike. An opened triple is checked the same 
 against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and w = <a, b> − c is
 tested for zero (its c is never opened, which saves its element).
 
+A matrix product X·W (n×k times k×m) with n or m above R = FREIVALDS_REPS is not
+checked result by result: after the coin, R random 0/1 combinations of its rows (and of
+its columns when m > R) are checked instead, as the items (θ_r·X, W·φ_s, θ_r·Z·φ_s) of
+its pool (Freivalds 1977: a nonzero error matrix E has θ·E ≠ 0 for a uniform 0/1 row θ
+with probability at least 1/2, over any ring). Errors in the results enter the
+combinations linearly, so a wrong product is missed only if all R combinations of a
+reduced side cancel it (probability ≤ 2^-R each side), or by the pool's bound below.
+
 Soundness: a cheating server fixes which triples and which items carry errors before
 the coin; it passes only if the bad triples are exactly the B·g triples drawn by its g
 bad items (each with the item's own error) and none is opened, probability
 1/binom(M, B·g) ≤ 1/min(binom(M, B), binom(M, C)). With C = B that is
 1/binom((N + 1)·B, B). The pools' bounds add up (a union bound): each pool's B is the
 least that meets 2^-40 alone, raised where needed until the sum is ≤ 2^-40
-(allot_buckets), so the whole run is caught except with probability ≤ 2^-40.
+(allot_buckets), so the whole run is caught except with probability ≤ 2^-40; the
+Freivalds reductions' ≤ 2^-R each come out of the same budget (R = 48 keeps them below
+2^-45 for up to 8 reduced sides, and grows beyond).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -46,6 +58,7 @@ DIGEST_BYTES = 32
 CHECK_DIGESTS = 3  # the last round's digests: openings, input shares, zero tests
 COIN_ELEMENTS = 2  # a 128-bit coin, as two ring elements
 VERIFY_ROUNDS = 3  # coin and output reshare; openings (when there are products); digests
+FREIVALDS_REPS = 48  # random row (column) combinations checked for a reduced matrix product
 
 
 def bucket_size(items: int, target_bits: float) -> int:
@@ -57,24 +70,40 @@ def bucket_size(items: int, target_bits: float) -> int:
     return b
 
 
-def allot_buckets(pools: list[tuple[int, int]]) -> list[int]:
+def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_BITS
+                  ) -> list[int]:  # fmt: skip
     """B for each pool of (items, k) such that the pools' failure probabilities sum to at
-    most 2^-SECURITY_BITS, with few triples: each pool starts at the least B that meets
-    the bound alone, then, while the sum exceeds it, the pool where one more triple per
-    item buys the most probability per element sent (an item's triple costs 2k + 1
-    elements: its c and the opened ρ, σ) gets one more. An equal split of the budget
-    (2^-40 / pools each) would often need B + 1 for the largest pool for nothing."""
-    budget = 2.0 ** -SECURITY_BITS
+    most `budget` (2^-SECURITY_BITS, less when other checks share it), sending as few
+    elements as possible: each pool starts at the least B that meets 2^-40 alone; if the
+    sum is above the budget, every way of adding up to 3 more triples an item to each of
+    up to 6 pools is tried and the cheapest that fits is taken (an item's triple costs
+    2k + 1 elements: its c and the opened ρ, σ); with more pools, the pool where one
+    more triple buys the most probability per element gets it, until the sum fits. An
+    equal split of the budget (2^-40 / pools each) would often need B + 1 for the
+    largest pool for nothing."""
     slots = [bucket_size(n, SECURITY_BITS) for n, _ in pools]
+    cost = [n * (2 * k + 1) for n, k in pools]
 
+    @functools.cache
     def failure(i: int, b: int) -> float:
         return 2.0 ** failure_log2(pools[i][0], b, b)
 
+    if sum(failure(i, b) for i, b in enumerate(slots)) <= budget:
+        return slots
+    if len(pools) <= 6:
+        best: tuple[int, tuple[int, ...]] | None = None
+        for extra in itertools.product(range(4), repeat=len(pools)):
+            trial = [b + e for b, e in zip(slots, extra, strict=True)]
+            if sum(failure(i, b) for i, b in enumerate(trial)) <= budget:
+                spent = sum(c * e for c, e in zip(cost, extra, strict=True))
+                if best is None or spent < best[0]:
+                    best = (spent, tuple(trial))
+        if best is not None:
+            return list(best[1])
     while sum(failure(i, b) for i, b in enumerate(slots)) > budget:
-        gain = [(failure(i, b) - failure(i, b + 1)) / (pools[i][0] * (2 * pools[i][1] + 1))
-                for i, b in enumerate(slots)]
-        best = max(range(len(slots)), key=gain.__getitem__)
-        slots[best] += 1
+        gain = [(failure(i, b) - failure(i, b + 1)) / cost[i] for i, b in enumerate(slots)]
+        best_pool = max(range(len(slots)), key=gain.__getitem__)
+        slots[best_pool] += 1
     return slots
 
 
@@ -123,6 +152,8 @@ class Gate:
     pool: int
     offset: int  # first item of this gate in the pool (for bits: first bit of the packing)
     items: int
+    # a matrix product checked by R combinations: (n, m, rows reduced, columns reduced)
+    freivalds: tuple[int, int, bool, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,13 +162,21 @@ class Plan:
     gates: tuple[Gate, ...]  # in the order the circuit computes them
     word_items_of_words: int  # word pool: the words of `and` on words come first,
     bool_bits: int  # then the bits of `and` on bools, packed 64 to a word
+    freivalds_reps: int = FREIVALDS_REPS
+
+    @property
+    def reduced_sides(self) -> int:
+        """Row and column reductions of matrix products (each fails with ≤ 2^-R)."""
+        return sum(int(g.freivalds[2]) + int(g.freivalds[3]) for g in self.gates
+                   if g.freivalds is not None)
 
     @property
     def failure_log2(self) -> float:
         """log2 of the bound on the chance that a cheating server passes all checks."""
         if not self.pools:
             return -math.inf
-        return math.log2(sum(2.0 ** p.failure_log2 for p in self.pools))
+        return math.log2(sum(2.0 ** p.failure_log2 for p in self.pools)
+                         + self.reduced_sides * 2.0 ** -self.freivalds_reps)
 
     def pool_index(self, kind: str, k: int) -> int:
         for i, p in enumerate(self.pools):
@@ -157,6 +196,32 @@ def gate_kind(node: Node, circuit: Circuit) -> tuple[str, int] | None:
     return None
 
 
+def matmul_dims(node: Node, circuit: Circuit) -> tuple[int, int, int]:
+    """(n, k, m) of a matrix product: its operands as n×k and k×m matrices."""
+    x, y = (circuit.node(a).type for a in node.args)
+    k = x.shape[-1]
+    return x.size // k, k, y.size // k
+
+
+def freivalds_reps(circuit: Circuit, rounds: list[list[int]]) -> int:
+    """R: 48, or more when over 8 sides of matrix products are reduced, so that all
+    reductions together fail with probability ≤ 2^-45 (the pools keep nearly all of
+    the 2^-40)."""
+    reps = FREIVALDS_REPS
+    while True:
+        sides = 0
+        for ids in rounds:
+            for node_id in ids:
+                node = circuit.node(node_id)
+                if node.op == "matmul":
+                    n, _, m = matmul_dims(node, circuit)
+                    sides += int(n > reps) + int(m > reps)
+        need = 45 + math.ceil(math.log2(sides)) if sides else reps
+        if need <= reps:
+            return reps
+        reps = need
+
+
 def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     """The pools and gates of a verified circuit whose interactive nodes are `rounds`
     (node ids per round, in the order the executor computes them)."""
@@ -164,6 +229,9 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     gates: list[tuple[int, tuple[str, int], int]] = []
     bool_bits = 0
     words = 0
+    reps = freivalds_reps(circuit, rounds)
+    reduced: dict[int, tuple[int, int, bool, bool]] = {}
+    sizes: dict[int, int] = {}
     for ids in rounds:
         for node_id in ids:
             node = circuit.node(node_id)
@@ -178,12 +246,21 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
                 gates.append((node_id, kind, words))
                 words += node.type.size
                 continue
+            size = node.type.size
+            if node.op == "matmul":
+                n, _, m = matmul_dims(node, circuit)
+                if n > reps or m > reps:
+                    reduced[node_id] = (n, m, n > reps, m > reps)
+                    size = min(n, reps) * min(m, reps)
+            sizes[node_id] = size
             gates.append((node_id, kind, counts.get(kind, 0)))
-            counts[kind] = counts.get(kind, 0) + node.type.size
+            counts[kind] = counts.get(kind, 0) + size
     if words or bool_bits:
         counts[(WORDS, 1)] = words + (bool_bits + 63) // 64
     keys = sorted(counts)
-    slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys])
+    sides = sum(int(r[2]) + int(r[3]) for r in reduced.values())
+    slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys],
+                          2.0**-SECURITY_BITS - sides * 2.0**-reps)
     pools = [Pool(kind, k, counts[(kind, k)], b, b)
              for (kind, k), b in zip(keys, slots, strict=True)]
     index = {key: i for i, key in enumerate(keys)}
@@ -193,5 +270,6 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
         if offset < 0:  # bits of a bool AND: offset in bits after the words
             placed.append(Gate(node_id, index[kind], words * 64 + (-1 - offset), size))
         else:
-            placed.append(Gate(node_id, index[kind], offset, size))
-    return Plan(tuple(pools), tuple(placed), words, bool_bits)
+            placed.append(Gate(node_id, index[kind], offset, sizes.get(node_id, size),
+                               reduced.get(node_id)))
+    return Plan(tuple(pools), tuple(placed), words, bool_bits, reps)

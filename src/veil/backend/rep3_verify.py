@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 U64 = np.uint64
 _BIG_ENDIAN = sys.byteorder == "big"
-TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES = 16, 19, 20, 21, 22
+TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS = 16, 19, 20, 21, 22, 23, 24
 
 
 class VerificationFailed(PeerError):
@@ -128,6 +128,12 @@ class Verifier:
         gate = self.gates[node.id]
         pool = self.plan.pools[gate.pool]
         state = self.pools[gate.pool]
+        if node.op == "matmul" and gate.freivalds is not None:
+            state.xs.append(_Freivalds(node.id, pool.k, gate.freivalds, x, y, z,
+                                       self.plan.freivalds_reps))
+            state.ys.append(None)
+            state.zs.append(None)
+            return
         if node.op == "matmul":
             k = pool.k
             items = [_matmul_items(xj, yj, k) for xj, yj in zip(x, y, strict=True)]
@@ -222,7 +228,7 @@ class Verifier:
         sent = []
         for index, pool in enumerate(self.plan.pools):
             order = _order(key, index, pool.triples)
-            check = _PoolCheck(pool, self._items(index), self.pools[index], order)
+            check = _PoolCheck(pool, self._items(index, key), self.pools[index], order)
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
         layout = [((p.opened_units,), False) for p in self.plan.pools]
@@ -263,10 +269,14 @@ class Verifier:
         with np.errstate(over="ignore"):
             return prg.ring(s.key_prev, k, RESHARE, shape) - prg.ring(s.key_next, k, RESHARE, shape)
 
-    def _items(self, index: int) -> tuple:
-        """The pool's gate items: x, y (N × k, or N words) and z (N), both components."""
+    def _items(self, index: int, key: bytes) -> tuple:
+        """The pool's gate items: x, y (N × k, or N words) and z (N), both components;
+        a reduced matrix product's items are its combinations under the coin `key`."""
         pool = self.plan.pools[index]
         state = self.pools[index]
+        for j, entry in enumerate(state.xs):
+            if isinstance(entry, _Freivalds):
+                state.xs[j], state.ys[j], state.zs[j] = entry.items(key)
         out = []
         for parts, bool_part in ((state.xs, 0), (state.ys, 1), (state.zs, 2)):
             comps = []
@@ -309,6 +319,38 @@ def _pack_bits(bits: list[np.ndarray], words: int) -> np.ndarray:
         packed = np.packbits(np.concatenate(bits))
         out[:packed.size] = packed
     return out.view(U64)
+
+
+class _Freivalds:
+    """A matrix product Z = X·W checked by random 0/1 combinations (veil.verification):
+    R rows θ·X with θ·Z when its n rows are more than R, R columns W·φ with Z·φ when its
+    m columns are; the combinations, drawn from the coin once it is open, are the items."""
+
+    def __init__(self, node: int, k: int, shape: tuple[int, int, bool, bool], x, y, z,
+                 reps: int) -> None:  # fmt: skip
+        self.node, self.k, self.reps = node, k, reps
+        self.n, self.m, self.rows, self.columns = shape
+        self.x = [np.asarray(v, dtype=U64).reshape(self.n, k) for v in x]
+        self.y = [np.asarray(v, dtype=U64).reshape(k, self.m) for v in y]
+        self.z = [np.asarray(v, dtype=U64).reshape(self.n, self.m) for v in z]
+
+    def items(self, key: bytes) -> tuple[tuple, tuple, tuple]:
+        theta = prg.bits(key, self.node, ROWS, (self.reps, self.n)).astype(U64) \
+            if self.rows else None
+        phi = prg.bits(key, self.node, COLUMNS, (self.m, self.reps)).astype(U64) \
+            if self.columns else None
+        xs, ys, zs = [], [], []
+        with np.errstate(over="ignore"):
+            for x, y, z in zip(self.x, self.y, self.z, strict=True):
+                if theta is not None:  # a 0/1 matrix product: sums of rows, mod 2^64
+                    x, z = theta @ x, theta @ z
+                if phi is not None:
+                    y, z = y @ phi, z @ phi
+                rows, cols = _matmul_items(x, y, self.k)
+                xs.append(rows)
+                ys.append(cols)
+                zs.append(np.ascontiguousarray(z, dtype=U64).reshape(-1))
+        return tuple(xs), tuple(ys), tuple(zs)
 
 
 def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

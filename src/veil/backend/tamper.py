@@ -9,7 +9,9 @@ comparisons and the verified truncation are made of them), reshares (the triples
 products and the outputs' resharing), openings (the coin, ρ, σ and the opened triples),
 inputs (a received input share), outputs (a share or a digest sent to a receiver) and
 inconsistent (the server's copy of the component it shares with its successor, for a
-value that is later multiplied or output).
+value that is later multiplied or output). A consistent tamper (`consistent=True`) keeps
+the changed part as the server's own copy too, as a careful cheater would: then no
+consistency check sees it, and only the product checks can.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Tamper:
     seed: int = 0
     done: bool = False
     what: str = field(default="", repr=False)  # what was changed, for test messages
+    consistent: bool = False  # the server keeps the changed part it sends as its copy
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
@@ -44,7 +47,11 @@ class Tamper:
         if self.done or kind != self.kind or where != self.where or array.size == 0:
             return array
         self.done = True
-        return self.changed(array)
+        changed = self.changed(array)
+        if self.consistent and array.flags.writeable:
+            np.copyto(array, changed)
+            return array
+        return changed
 
     def changed(self, array: np.ndarray) -> np.ndarray:
         rng = self._rng()
@@ -76,8 +83,10 @@ class Tamper:
         values[self.where[1]] = (value[0], self.changed(np.asarray(value[1])))
 
 
-def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int) -> Tamper:
-    """A uniformly random place of this kind in a run of `circuit`, and an error."""
+def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int,
+           consistent: bool = False) -> Tamper:
+    """A uniformly random place of this kind in a run of `circuit`, and an error;
+    `consistent`: the server keeps what it sends (products and a2b)."""
     rng = np.random.default_rng(seed)
     places: list[tuple] = []
     if kind in ("products", "a2b"):
@@ -111,7 +120,7 @@ def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int) -> Tamper:
     if not places:
         raise ValueError(f"no {kind} message in this circuit")
     where = places[int(rng.integers(len(places)))]
-    return Tamper(kind, where, int(rng.integers(2**62)))
+    return Tamper(kind, where, int(rng.integers(2**62)), consistent=consistent)
 
 
 __all__ = ["BOOL", "KINDS", "Tamper", "choose"]

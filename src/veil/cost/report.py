@@ -247,8 +247,13 @@ def verification_section(sched) -> dict[str, Any]:
     plan = sched.plan
     triples = sum(p.triples for p in plan.pools)
     openings = sum(p.opened_units for p in plan.pools)
+    reduced = [g for g in plan.gates if g.freivalds is not None]
     return {
         "pools": [p.as_dict() for p in plan.pools],
+        "matrix_products_by_combinations": {
+            "products": len(reduced), "combinations": plan.freivalds_reps,
+            "results": sum(g.freivalds[0] * g.freivalds[1] for g in reduced),
+            "items": sum(g.items for g in reduced)},
         "triple_bytes_per_server": 8 * triples,
         "opening_bytes_per_server": 8 * openings,
         "failure_log2": round(plan.failure_log2, 1) if plan.pools else None,
@@ -446,6 +451,11 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                     ("products" if p["k"] == 1 else f"dot products of length {p['k']}")
                 out.append(f"    {what:<22} {p['items']:>12,}  checked with "
                            f"{p['triples_per_item']} triples each, {p['opened']} opened")
+            combined = check.get("matrix_products_by_combinations") or {}
+            if combined.get("products"):
+                out.append(f"    {'matrix products':<22} {combined['products']:>12,}  checked as "
+                           f"{combined['items']:,} random row/column combinations of their "
+                           f"{combined['results']:,} results (Freivalds)")
             if check["failure_log2"] is not None:
                 bound = f"2^{check['failure_log2']:g}"
                 out.append(f"  undetected cheating      {'below':>12}  {bound} (docs/security.md)")
