@@ -4,9 +4,10 @@ replicated share component; every honest party must abort and no output may be
 delivered, in every trial (veil.backend.tamper says where each kind strikes).
 
 The default run does 12 trials per kind, and 12 of a consistent cheater (who keeps the
-wrong product part it sends as its own copy, so that only the product checks can catch
-it) for products and AND gates; the sweep, marked slow, does 60 of each, or as many as
-VEIL_TAMPER_TRIALS says (1,000 of each take about 10 minutes on 2 cores):
+wrong part it sends as its own copy, so that only the product checks can catch it) for
+products, AND gates and the triples' and outputs' resharing; the sweep, marked slow,
+does 60 of each, or as many as VEIL_TAMPER_TRIALS says (1,000 of each take about 11
+minutes on 2 cores):
 
     VEIL_TAMPER_TRIALS=1000 pytest -m slow tests/test_malicious_tamper.py -s
 """
@@ -95,7 +96,7 @@ def test_every_kind_of_tampering_aborts_everyone(kind: str) -> None:
     assert not failures, failures[:3]
 
 
-@pytest.mark.parametrize("kind", ["products", "a2b"])
+@pytest.mark.parametrize("kind", ["products", "a2b", "reshares"])
 def test_consistent_tampering_of_products_is_caught_by_the_product_checks(kind: str) -> None:
     failures = [f for f in (trial(kind, 5000 + 100 * KINDS.index(kind) + t, True)
                             for t in range(12)) if f]
@@ -104,7 +105,7 @@ def test_consistent_tampering_of_products_is_caught_by_the_product_checks(kind: 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, consistent", [(k, False) for k in KINDS]
-                         + [("products", True), ("a2b", True)])
+                         + [("products", True), ("a2b", True), ("reshares", True)])
 def test_many_tamperings_of_each_kind_all_abort(kind: str, consistent: bool) -> None:
     trials = int(os.environ.get("VEIL_TAMPER_TRIALS", "60"))
     base = 10**6 * (1 + KINDS.index(kind)) + (5 * 10**5 if consistent else 0)

@@ -86,7 +86,7 @@ class Tamper:
 def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int,
            consistent: bool = False) -> Tamper:
     """A uniformly random place of this kind in a run of `circuit`, and an error;
-    `consistent`: the server keeps what it sends (products and a2b)."""
+    `consistent`: the server keeps what it sends (products, a2b and reshares)."""
     rng = np.random.default_rng(seed)
     places: list[tuple] = []
     if kind in ("products", "a2b"):
