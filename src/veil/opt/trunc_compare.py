@@ -51,9 +51,12 @@ def _truncated_sum(circuit: Circuit, ed: Editor, side: int) -> tuple[Node, int |
     return None
 
 
-def _shift(trunc: Node) -> int | None:
+def _shift(circuit: Circuit, trunc: Node) -> int | None:
+    """The truncation's shift d, if it is one shift for all elements and the truncation
+    keeps its operand's type (`to_int` of a fixed value truncates into another)."""
     bits = trunc.attr("bits")
-    if not isinstance(bits, int) or not 1 <= bits <= 61 or not trunc.type.is_secret:
+    if not isinstance(bits, int) or not 1 <= bits <= 61 or not trunc.type.is_secret or \
+            circuit.node(trunc.args[0]).type.base != trunc.type.base:
         return None
     return bits
 
@@ -88,7 +91,7 @@ def run(circuit: Circuit) -> Circuit:
             if found is None:
                 continue
             trunc, v, negated = found
-            d = _shift(trunc)
+            d = _shift(circuit, trunc)
             if d is None:
                 continue
             a, p, scale = node.args[other], trunc.args[0], float(2**d)
