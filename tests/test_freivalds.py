@@ -101,3 +101,22 @@ def test_the_combinations_expose_a_single_wrong_element() -> None:
             products = np.sum(rows * cols, axis=1, dtype=np.uint64)
         assert rows.shape == (FREIVALDS_REPS**2, k)
         assert np.any(products != values), trial
+
+
+@pytest.mark.parametrize("shapes", [("[100, 4]", "[4]"), ("[4]", "[4, 100]"),
+                                    ("[60, 4]", "[4, 70]")])
+def test_fixed_point_and_vector_products_keep_their_outputs(shapes: tuple[str, str]) -> None:
+    """Fixed point (a truncation follows) and the vector forms x @ W, X @ w."""
+    left, right = shapes
+    src = (f"party a\nparty b\ninput x: secret fixed{left} in [-10.0, 10.0] from a\n"
+           f"input w: secret fixed{right} in [-10.0, 10.0] from b\n"
+           f"output z = x @ w to a\noutput s = sum(x @ w) to b\n")
+    circuit = compile_source(src, backend="rep3", security="malicious").executable
+    plan = schedule(circuit).plan
+    assert plan is not None and any(g.freivalds for g in plan.gates)
+    rng = np.random.default_rng(4)
+    data = {s.name: encode(rng.uniform(-10, 10, s.type.shape), "fixed") for s in circuit.inputs}
+    out = run_threaded(circuit, data, timeout=60).result.outputs
+    expected = PlainBackend().run(compile_source(src).circuit, data).outputs
+    for name in ("z", "s"):
+        assert np.array_equal(np.asarray(out[name]), expected[name]), name
