@@ -26,7 +26,7 @@ from veil.ir.semantics import encode
 from veil.ir.serialize import dumps, loads
 from veil.runtime.local import LocalRun
 from veil.schedule import schedule
-from veil.verification import allot_buckets, bucket_size, failure_log2
+from veil.verification import allot_buckets, bucket_size, failure_log2, word_unit
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
 SLOW = {"joint_training"}  # 3.4M products, 150,000 truncations: about 25 s verified
@@ -134,6 +134,27 @@ def test_bucket_allotment_meets_the_bound_over_all_pools() -> None:
         assert all(b >= bucket_size(n, 40) for (n, _), b in zip(pools, slots, strict=True))
     assert allot_buckets([(900_000, 1), (90_654, 1)]) == [2, 3]
     assert bucket_size(900_000, 41) == 3
+
+
+def test_small_word_pools_are_cut_into_narrower_items_when_that_needs_fewer_triples() -> None:
+    """Every AND gate costs 1 + 3B bits at any item width, and B falls as the items
+    grow in number: 3,856 words (credit_scoring's comparisons) need B = 4 as words and
+    B = 3 as 7,712 32-bit items; 10^5 comparisons' 376,563 words B = 3, as 32-bit items
+    B = 2; a pool big enough for B = 2 stays in words, and a large pool is never cut
+    into more than twice as many items (each costs time to check)."""
+    assert word_unit(3_856) == 32 and bucket_size(3_856, 40) == 4
+    assert bucket_size(7_712, 40) == 3
+    assert word_unit(376_563) == 32 and bucket_size(376_563, 40) == 3
+    assert bucket_size(2 * 376_563, 40) == 2
+    assert word_unit(1) == 8 and word_unit(750_000) == 64
+    assert word_unit(100_000) == 64  # B = 2 only as 8-bit items: 8 times the items
+    plan = schedule(compile_path(PROGRAMS / "credit_scoring", backend="rep3",
+                                 security="malicious").executable).plan
+    assert plan is not None
+    (words,) = [p for p in plan.pools if p.kind == "word"]
+    assert (words.unit, words.items, words.slots) == (32, 7_712, 3)
+    assert words.triple_words == -(-words.triples // 2)
+    assert plan.failure_log2 <= -40
 
 
 def test_the_coin_order_is_the_order_of_128_bit_draws() -> None:

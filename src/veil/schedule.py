@@ -225,7 +225,7 @@ def _schedule(circuit: Circuit) -> Schedule:
     circuit_rounds = len(rounds)
     if checks.pools:  # the triples' products travel with the first round
         for s in range(SERVERS):
-            rounds[0].ring[s][PREV] += sum(p.triples for p in checks.pools)
+            rounds[0].ring[s][PREV] += sum(p.triple_words for p in checks.pools)
     # after the circuit: the coin with the outputs' resharing; the openings; the digests
     coin, openings, digests = Round(), Round(), Round()
     ring_out, bits_out = _elements([o.type for o in circuit.outputs])

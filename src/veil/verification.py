@@ -11,7 +11,11 @@ products are grouped into pools of interchangeable items:
 - ring items: one output element of a `mul` (k = 1) or of a `matmul` (its dot product
   of length k); one pool per k, a triple is (a, b ∈ Z^k, c = <a, b>);
 - word items: one 64-bit word of an `and` of words, the `and` gates of single bits
-  packed 64 to a word; a triple is (a, b, c = a ∧ b) bitwise.
+  packed 64 to a word; a triple is (a, b, c = a ∧ b) bitwise. A word pool is cut into
+  32-, 16- or 8-bit items instead when that needs fewer triples an item (B falls as N
+  grows, and every AND gate costs 1 + 3B bits whatever the item's width): the widest
+  unit with the least B is taken, into at most twice as many items unless the pool is
+  small (word_unit).
 
 A pool of N items draws M = N·B + C triples (c by the semi-honest product, in the first
 round). After the computation a coin nobody could predict orders them at random: C are
@@ -70,8 +74,8 @@ def bucket_size(items: int, target_bits: float) -> int:
     return b
 
 
-def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_BITS
-                  ) -> list[int]:  # fmt: skip
+def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_BITS,
+                  per_triple: list[float] | None = None) -> list[int]:  # fmt: skip
     """B for each pool of (items, k) such that the pools' failure probabilities sum to at
     most `budget` (2^-SECURITY_BITS, less when other checks share it), sending as few
     elements as possible: each pool starts at the least B that meets 2^-40 alone; if the
@@ -80,9 +84,11 @@ def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_B
     2k + 1 elements: its c and the opened ρ, σ); with more pools, the pool where one
     more triple buys the most probability per element gets it, until the sum fits. An
     equal split of the budget (2^-40 / pools each) would often need B + 1 for the
-    largest pool for nothing."""
+    largest pool for nothing. `per_triple`: elements a triple costs, where not 2k + 1
+    (a word pool of narrower items)."""
     slots = [bucket_size(n, SECURITY_BITS) for n, _ in pools]
-    cost = [n * (2 * k + 1) for n, k in pools]
+    weights = per_triple or [2 * k + 1 for _, k in pools]
+    cost = [n * w for (n, _), w in zip(pools, weights, strict=True)]
 
     @functools.cache
     def failure(i: int, b: int) -> float:
@@ -123,23 +129,33 @@ class Pool:
     items: int
     slots: int
     opened: int
+    unit: int = 64  # bits of a word pool's item (64, 32, 16 or 8)
 
     @property
     def triples(self) -> int:
         return self.items * self.slots + self.opened
 
     @property
+    def triple_words(self) -> int:
+        """Ring elements (or 64-bit words) each server sends for the triples' c."""
+        if self.kind == RING:
+            return self.triples
+        return -(-self.triples * self.unit // 64)
+
+    @property
     def opened_units(self) -> int:
-        """Ring elements (or words) each server sends to open the pool's values: ρ and σ
-        of every triple's check (an opened triple's are −a and −b)."""
-        return self.triples * 2 * self.k
+        """Ring elements (or 64-bit words) each server sends to open the pool's values: ρ
+        and σ of every triple's check (an opened triple's are −a and −b)."""
+        if self.kind == RING:
+            return self.triples * 2 * self.k
+        return -(-2 * self.triples * self.unit // 64)
 
     @property
     def failure_log2(self) -> float:
         return failure_log2(self.items, self.slots, self.opened)
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "k": self.k, "items": self.items,
+        return {"kind": self.kind, "k": self.k, "items": self.items, "unit_bits": self.unit,
                 "triples_per_item": self.slots, "opened": self.opened,
                 "triples": self.triples, "failure_log2": round(self.failure_log2, 1)}
 
@@ -194,6 +210,24 @@ def gate_kind(node: Node, circuit: Circuit) -> tuple[str, int] | None:
     if node.op == "matmul":
         return RING, circuit.node(node.args[0]).type.shape[-1]
     return None
+
+
+WORD_UNITS = (64, 32, 16, 8)
+
+
+SMALL_POOL_ITEMS = 1 << 16  # up to this many items, a pool's checking time is negligible
+
+
+def word_unit(words: int) -> int:
+    """The item width for a word pool of `words` 64-bit words: the widest whose bucket
+    size is the least of the widths allowed (narrower items are more items, so B falls;
+    each AND gate costs 1 + 3B bits at any width, and every item costs about the same
+    time to check, so a large pool is cut into at most twice as many items)."""
+    allowed = [u for u in WORD_UNITS
+               if words * (64 // u) <= max(2 * words, SMALL_POOL_ITEMS)]
+    sizes = {u: bucket_size(words * (64 // u), SECURITY_BITS) for u in allowed}
+    least = min(sizes.values())
+    return next(u for u in allowed if sizes[u] == least)
 
 
 def matmul_dims(node: Node, circuit: Circuit) -> tuple[int, int, int]:
@@ -255,13 +289,17 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
             sizes[node_id] = size
             gates.append((node_id, kind, counts.get(kind, 0)))
             counts[kind] = counts.get(kind, 0) + size
+    unit = 64
     if words or bool_bits:
-        counts[(WORDS, 1)] = words + (bool_bits + 63) // 64
+        total_words = words + (bool_bits + 63) // 64
+        unit = word_unit(total_words)
+        counts[(WORDS, 1)] = total_words * (64 // unit)
     keys = sorted(counts)
     sides = sum(int(r[2]) + int(r[3]) for r in reduced.values())
     slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys],
-                          2.0**-SECURITY_BITS - sides * 2.0**-reps)
-    pools = [Pool(kind, k, counts[(kind, k)], b, b)
+                          2.0**-SECURITY_BITS - sides * 2.0**-reps,
+                          [2 * key[1] + 1 if key[0] == RING else 3 * unit / 64 for key in keys])
+    pools = [Pool(kind, k, counts[(kind, k)], b, b, unit if kind == WORDS else 64)
              for (kind, k), b in zip(keys, slots, strict=True)]
     index = {key: i for i, key in enumerate(keys)}
     placed = []

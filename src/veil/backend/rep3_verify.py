@@ -164,28 +164,31 @@ class Verifier:
             k = pool.k if pool.kind == RING else 1
             # one stream a key: a, b and the zero-share draws of all triples, one after
             # the other; c is computed into the place of this key's zero-share draws
-            mine = prg.ring_writable(s.key_prev, index, TRIPLES, (2 * k + 1, pool.triples))
-            other = prg.ring_writable(s.key_next, index, TRIPLES, (2 * k + 1, pool.triples))
-            a0, b0, a1, b1 = mine[:k], mine[k:2 * k], other[:k], other[k:2 * k]
-            c = mine[2 * k]
+            shape = (2 * k + 1, pool.triple_words)
+            mine = prg.ring_writable(s.key_prev, index, TRIPLES, shape)
+            other = prg.ring_writable(s.key_next, index, TRIPLES, shape)
             if pool.kind == RING:  # a0·b0 + a0·b1 + a1·b0 = a0·(b0 + b1) + a1·b0
+                a0, b0, a1, b1 = mine[:k], mine[k:2 * k], other[:k], other[k:2 * k]
+                c = mine[2 * k]
                 prod = b0 + b1
                 prod *= a0
                 prod += a1 * b0
                 c += prod.sum(axis=0, dtype=U64) if k > 1 else prod[0]
                 c -= other[2 * k]
-            else:
-                prod = b0[0] ^ b1[0]
-                prod &= a0[0]
+            else:  # items of pool.unit bits, packed in the rows' words
+                a0, b0, c, a1, b1, c1 = _units(pool, mine, other)
+                prod = b0 ^ b1
+                prod &= a0
                 c ^= prod
-                c ^= a1[0] & b0[0]
-                c ^= other[2]
+                c ^= a1 & b0
+                c ^= c1
+                mine[2].view(c.dtype)[pool.triples:] = 0  # the last word's padding
             self.pools[index].triples = (mine, other)
-            parts.append(self.tamper.sent("reshares", ("triples", index), c))
+            parts.append(self.tamper.sent("reshares", ("triples", index), mine[2 * k]))
         return parts
 
     def triple_layout(self) -> list[tuple[tuple[int, ...], bool]]:
-        return [((p.triples,), False) for p in self.plan.pools]
+        return [((p.triple_words,), False) for p in self.plan.pools]
 
     def triples_received(self, arrays: list[np.ndarray]) -> None:
         for state, arr, pool in zip(self.pools, arrays, self.plan.pools, strict=True):
@@ -284,8 +287,10 @@ class Verifier:
                 arrays = [p[j] for p in parts]
                 if pool.kind == WORDS:
                     bits = [t[bool_part][j] for t in state.bools]
-                    arrays.append(_pack_bits(bits, pool.items - self.plan.word_items_of_words))
-                    comps.append(np.concatenate(arrays) if arrays else np.zeros(0, U64))
+                    words = pool.items * pool.unit // 64
+                    arrays.append(_pack_bits(bits, words - self.plan.word_items_of_words))
+                    packed = np.concatenate(arrays) if arrays else np.zeros(0, U64)
+                    comps.append(packed.view(_unit_dtype(pool.unit)))
                 else:
                     if bool_part < 2 and pool.k > 1:
                         arrays = [arr.reshape(-1, pool.k) for arr in arrays]
@@ -306,10 +311,21 @@ class Verifier:
 def _side(first: np.ndarray, second: np.ndarray, xor: bool, left: bool) -> np.ndarray:
     if first.dtype == np.bool_:
         return np.packbits(first ^ second if left else second)
-    if xor:
-        return np.asarray(first ^ second if left else second, dtype=U64)
+    if xor:  # words, or narrower items of a word pool
+        return np.asarray(first ^ second if left else second)
     with np.errstate(over="ignore"):
         return np.asarray(first + second if left else U64(0) - second, dtype=U64)
+
+
+def _unit_dtype(unit: int) -> np.dtype:
+    return np.dtype(f"uint{unit}")
+
+
+def _units(pool, mine: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A word pool's a, b, c of this server's two components as arrays of its items
+    (views into the rows of 64-bit words): a0, b0, c0, a1, b1, c1."""
+    dt = _unit_dtype(pool.unit)
+    return tuple(rows[r].view(dt)[:pool.triples] for rows in (mine, other) for r in range(3))
 
 
 def _pack_bits(bits: list[np.ndarray], words: int) -> np.ndarray:
@@ -414,25 +430,27 @@ class _PoolCheck:
         k = self.k = pool.k if self.ring else 1
         n = pool.items
         x, y, z = items
+        dt = U64 if self.ring else _unit_dtype(pool.unit)
         # rows x (both components, k rows each), y (both), z (both); column n is the
         # zero item. Gathered row by row, so that each result is contiguous.
-        table = np.zeros((4 * k + 2, n + 1), dtype=U64)
+        table = np.zeros((4 * k + 2, n + 1), dtype=dt)
         for row, value in ((0, x[0]), (k, x[1]), (2 * k, y[0]), (3 * k, y[1])):
             table[row:row + k, :n] = value.reshape(n, k).T
         table[4 * k, :n], table[4 * k + 1, :n] = z
         item = order % n
         item[order >= n * pool.slots] = n
-        self.items = np.empty((4 * k + 2, pool.triples), dtype=U64)
+        self.items = np.empty((4 * k + 2, pool.triples), dtype=dt)
         for row in range(4 * k + 2):  # 1-D gathers: np.take along axis 1 copies elementwise
             np.take(table[row], item, out=self.items[row])
         assert state.triples is not None
-        self.triples = state.triples
+        self.triples = state.triples if self.ring else \
+            tuple(rows.view(dt)[:, :pool.triples] for rows in state.triples)
         self.span = pool.triples * k
         self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
-        # what this server sends: its second components of ρ and σ
-        self.message = np.empty(pool.opened_units, dtype=U64)
-        self.rho1 = self.message[:self.span].reshape(self.shape)
-        self.sigma1 = self.message[self.span:].reshape(self.shape)
+        # what this server sends: its second components of ρ and σ (a word pool's
+        # narrower items packed in 64-bit words, the last one zero padded)
+        self.message = np.zeros(pool.opened_units, dtype=U64)
+        self.rho1, self.sigma1 = self._halves(self.message)
         self._combine(self._item(1, 0), self._triple(1, 0), self.rho1, minus=True)
         self._combine(self._item(1, 2), self._triple(1, 1), self.sigma1, minus=True)
 
@@ -470,10 +488,15 @@ class _PoolCheck:
     def second_openings(self) -> np.ndarray:
         return self.message
 
+    def _halves(self, message: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ρ and σ in a message of 64-bit words."""
+        values = message if self.ring else message.view(self.items.dtype)
+        return (values[:self.span].reshape(self.shape),
+                values[self.span:2 * self.span].reshape(self.shape))
+
     def open(self, theirs: np.ndarray) -> np.ndarray:
         """The full ρ and σ, computed in place in the received third components."""
-        self.open_rho = theirs[:self.span].reshape(self.shape)
-        self.open_sigma = theirs[self.span:].reshape(self.shape)
+        self.open_rho, self.open_sigma = self._halves(theirs)
         for full, second, which in ((self.open_rho, self.rho1, 0),
                                     (self.open_sigma, self.sigma1, 1)):
             self._combine(full, second, full)

@@ -245,7 +245,7 @@ def verification_section(sched) -> dict[str, Any]:
     checked with, the bytes of triples and openings each server sends, and the bound on
     a cheating server's chance of passing (veil.verification)."""
     plan = sched.plan
-    triples = sum(p.triples for p in plan.pools)
+    triples = sum(p.triple_words for p in plan.pools)
     openings = sum(p.opened_units for p in plan.pools)
     reduced = [g for g in plan.gates if g.freivalds is not None]
     return {
@@ -447,7 +447,9 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  triples (checks)         {check['triple_bytes_per_server']:>12,} bytes "
                        f"a server, openings {check['opening_bytes_per_server']:,}")
             for p in check["pools"]:
-                what = "AND words" if p["kind"] == "word" else \
+                unit = p.get("unit_bits", 64)
+                what = ("AND words" if unit == 64 else f"AND gates, {unit}-bit items") \
+                    if p["kind"] == "word" else \
                     ("products" if p["k"] == 1 else f"dot products of length {p['k']}")
                 out.append(f"    {what:<22} {p['items']:>12,}  checked with "
                            f"{p['triples_per_item']} triples each, {p['opened']} opened")
