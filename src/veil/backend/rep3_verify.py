@@ -449,7 +449,7 @@ class _PoolCheck:
         self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
         # what this server sends: its second components of ρ and σ (a word pool's
         # narrower items packed in 64-bit words, the last one zero padded)
-        self.message = np.zeros(pool.opened_units, dtype=U64)
+        self.message = (np.empty if self.ring else np.zeros)(pool.opened_units, dtype=U64)
         self.rho1, self.sigma1 = self._halves(self.message)
         self._combine(self._item(1, 0), self._triple(1, 0), self.rho1, minus=True)
         self._combine(self._item(1, 2), self._triple(1, 1), self.sigma1, minus=True)
