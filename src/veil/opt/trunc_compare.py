@@ -2,15 +2,18 @@
 
 `x @ w + b > t` truncates the product (a round and, in the verified mode, eight checked
 products and about sixty AND gates an element) only to compare the result. With raw
-values (integers) and the truncation ⌊p / 2^d⌋ (rounding toward minus infinity, as the
-reference semantics and both rep3 truncations compute it), for all integers a, p, v:
+values (integers) and the truncation ⌊p / 2^d⌋ of the reference semantics (rounding
+toward minus infinity), for all integers a, p, v:
 
     a < ⌊p / 2^d⌋ + v   ⇔   a·2^d + (2^d − 1) < p + v·2^d
     ⌊p / 2^d⌋ + v < a   ⇔   p + v·2^d < a·2^d
 
 (the first because a − v < ⌊p/2^d⌋ ⇔ a − v + 1 ≤ ⌊p/2^d⌋ ⇔ (a − v + 1)·2^d ≤ p; the
 second because ⌊p/2^d⌋ < a − v ⇔ p < (a − v)·2^d). The products by 2^d are local
-(public operands), so the comparison costs what it did and the truncation is gone.
+(public operands), so the comparison costs what it did and the truncation is gone. The
+verified truncation is this floor exactly; the semi-honest one may be a unit more
+(docs/security.md, section 5), so there the rewritten comparison is the more exact one:
+it gives the reference answer also where that unit would have flipped it.
 
 A comparison is the sign bit of the difference of its operands, which is the answer
 only while the difference stays below 2^63 in magnitude. The rewrite is made only where
