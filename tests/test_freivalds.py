@@ -120,3 +120,16 @@ def test_fixed_point_and_vector_products_keep_their_outputs(shapes: tuple[str, s
     expected = PlainBackend().run(compile_source(src).circuit, data).outputs
     for name in ("z", "s"):
         assert np.array_equal(np.asarray(out[name]), expected[name]), name
+
+
+def test_combinations_are_summed_in_blocks_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 0/1 combinations are widened a block of rows at a time (memory): the same
+    sums mod 2^64 as one product, blocks or not."""
+    rng = np.random.default_rng(8)
+    bits = rng.integers(0, 2, (48, 1000)).astype(np.bool_)
+    values = rng.integers(0, 2**64, (1000, 5), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        whole = bits.astype(np.uint64) @ values
+    for chunk in (7, 64, 1000, 1 << 15):
+        monkeypatch.setattr(rep3_verify, "COMBINE_CHUNK", chunk)
+        assert np.array_equal(rep3_verify._combine(bits, values), whole), chunk

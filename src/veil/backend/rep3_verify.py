@@ -351,22 +351,34 @@ class _Freivalds:
         self.z = [np.asarray(v, dtype=U64).reshape(self.n, self.m) for v in z]
 
     def items(self, key: bytes) -> tuple[tuple, tuple, tuple]:
-        theta = prg.bits(key, self.node, ROWS, (self.reps, self.n)).astype(U64) \
-            if self.rows else None
-        phi = prg.bits(key, self.node, COLUMNS, (self.m, self.reps)).astype(U64) \
-            if self.columns else None
+        theta = prg.bits(key, self.node, ROWS, (self.reps, self.n)) if self.rows else None
+        phi = prg.bits(key, self.node, COLUMNS, (self.m, self.reps)) if self.columns else None
         xs, ys, zs = [], [], []
-        with np.errstate(over="ignore"):
-            for x, y, z in zip(self.x, self.y, self.z, strict=True):
-                if theta is not None:  # a 0/1 matrix product: sums of rows, mod 2^64
-                    x, z = theta @ x, theta @ z
-                if phi is not None:
-                    y, z = y @ phi, z @ phi
-                rows, cols = _matmul_items(x, y, self.k)
-                xs.append(rows)
-                ys.append(cols)
-                zs.append(np.ascontiguousarray(z, dtype=U64).reshape(-1))
+        for x, y, z in zip(self.x, self.y, self.z, strict=True):
+            if theta is not None:  # sums of rows, mod 2^64
+                x, z = _combine(theta, x), _combine(theta, z)
+            if phi is not None:  # sums of columns
+                y, z = _combine(phi.T, y.T).T, _combine(phi.T, z.T).T
+            rows, cols = _matmul_items(x, y, self.k)
+            xs.append(rows)
+            ys.append(cols)
+            zs.append(np.ascontiguousarray(z, dtype=U64).reshape(-1))
         return tuple(xs), tuple(ys), tuple(zs)
+
+
+COMBINE_CHUNK = 1 << 15  # rows of a 0/1 combination widened to 64 bits at a time
+
+
+def _combine(bits: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """bits (R × n, 0/1) @ values (n × c) mod 2^64, widening the bits a block of rows
+    at a time (R × n as 64-bit integers would be 48 bytes a row of a million-row
+    product)."""
+    out = np.zeros((bits.shape[0], values.shape[1]), dtype=U64)
+    with np.errstate(over="ignore"):
+        for start in range(0, bits.shape[1], COMBINE_CHUNK):
+            stop = start + COMBINE_CHUNK
+            out += bits[:, start:stop].astype(U64) @ values[start:stop]
+    return out
 
 
 def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
