@@ -133,3 +133,19 @@ def test_combinations_are_summed_in_blocks_exactly(monkeypatch: pytest.MonkeyPat
     for chunk in (7, 64, 1000, 1 << 15):
         monkeypatch.setattr(rep3_verify, "COMBINE_CHUNK", chunk)
         assert np.array_equal(rep3_verify._combine(bits, values), whole), chunk
+
+
+def test_many_reduced_products_take_more_combinations_each() -> None:
+    """Past 8 reduced sides, R grows so that all reductions together stay below 2^-45
+    (a union bound), and the whole run's bound stays below 2^-40."""
+    lines = ["party a", "party b", "input x: secret int[60, 2] from a",
+             "input w: secret int[2, 3] from b"]
+    lines += [f"output z{i} = (x + {i}) @ w to a" for i in range(20)]
+    circuit = compile_source("\n".join(lines) + "\n", backend="rep3",
+                             security="malicious").executable
+    plan = schedule(circuit).plan
+    assert plan is not None
+    assert plan.reduced_sides == 20 and plan.freivalds_reps == 45 + 5
+    assert all(g.items == 50 * 3 for g in plan.gates if g.freivalds is not None)
+    assert plan.reduced_sides * 2.0 ** -plan.freivalds_reps <= 2.0 ** -45
+    assert plan.failure_log2 <= -40
