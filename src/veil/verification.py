@@ -135,20 +135,20 @@ class Pool:
     def triples(self) -> int:
         return self.items * self.slots + self.opened
 
+    def words_of(self, items: int) -> int:
+        """64-bit words (ring elements) that hold this many of the pool's items."""
+        return -(-items * self.unit // 64)
+
     @property
     def triple_words(self) -> int:
         """Ring elements (or 64-bit words) each server sends for the triples' c."""
-        if self.kind == RING:
-            return self.triples
-        return -(-self.triples * self.unit // 64)
+        return self.words_of(self.triples)
 
     @property
     def opened_units(self) -> int:
         """Ring elements (or 64-bit words) each server sends to open the pool's values: ρ
         and σ of every triple's check (an opened triple's are −a and −b)."""
-        if self.kind == RING:
-            return self.triples * 2 * self.k
-        return -(-2 * self.triples * self.unit // 64)
+        return self.words_of(self.triples * 2 * self.k)
 
     @property
     def failure_log2(self) -> float:
@@ -183,8 +183,7 @@ class Plan:
     @property
     def reduced_sides(self) -> int:
         """Row and column reductions of matrix products (each fails with ≤ 2^-R)."""
-        return sum(int(g.freivalds[2]) + int(g.freivalds[3]) for g in self.gates
-                   if g.freivalds is not None)
+        return reduced_sides(g.freivalds for g in self.gates)
 
     @property
     def failure_log2(self) -> float:
@@ -237,19 +236,28 @@ def matmul_dims(node: Node, circuit: Circuit) -> tuple[int, int, int]:
     return x.size // k, k, y.size // k
 
 
+def reduction(node: Node, circuit: Circuit, reps: int) -> tuple[int, int, bool, bool] | None:
+    """(n, m, rows reduced, columns reduced) of a matrix product checked by R = reps
+    random combinations of its rows (n > R) or columns (m > R); None for any other."""
+    if node.op != "matmul":
+        return None
+    n, _, m = matmul_dims(node, circuit)
+    return (n, m, n > reps, m > reps) if n > reps or m > reps else None
+
+
+def reduced_sides(reductions) -> int:
+    """How many row and column reductions these (`reduction`s or None) make."""
+    return sum(int(r[2]) + int(r[3]) for r in reductions if r is not None)
+
+
 def freivalds_reps(circuit: Circuit, rounds: list[list[int]]) -> int:
     """R: 48, or more when over 8 sides of matrix products are reduced, so that all
     reductions together fail with probability ≤ 2^-45 (the pools keep nearly all of
     the 2^-40)."""
     reps = FREIVALDS_REPS
+    nodes = [circuit.node(node_id) for ids in rounds for node_id in ids]
     while True:
-        sides = 0
-        for ids in rounds:
-            for node_id in ids:
-                node = circuit.node(node_id)
-                if node.op == "matmul":
-                    n, _, m = matmul_dims(node, circuit)
-                    sides += int(n > reps) + int(m > reps)
+        sides = reduced_sides(reduction(node, circuit, reps) for node in nodes)
         need = 45 + math.ceil(math.log2(sides)) if sides else reps
         if need <= reps:
             return reps
@@ -281,11 +289,10 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
                 words += node.type.size
                 continue
             size = node.type.size
-            if node.op == "matmul":
-                n, _, m = matmul_dims(node, circuit)
-                if n > reps or m > reps:
-                    reduced[node_id] = (n, m, n > reps, m > reps)
-                    size = min(n, reps) * min(m, reps)
+            combined = reduction(node, circuit, reps)
+            if combined is not None:
+                reduced[node_id] = combined
+                size = min(combined[0], reps) * min(combined[1], reps)
             sizes[node_id] = size
             gates.append((node_id, kind, counts.get(kind, 0)))
             counts[kind] = counts.get(kind, 0) + size
@@ -295,9 +302,8 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
         unit = word_unit(total_words)
         counts[(WORDS, 1)] = total_words * (64 // unit)
     keys = sorted(counts)
-    sides = sum(int(r[2]) + int(r[3]) for r in reduced.values())
     slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys],
-                          2.0**-SECURITY_BITS - sides * 2.0**-reps,
+                          2.0**-SECURITY_BITS - reduced_sides(reduced.values()) * 2.0**-reps,
                           [2 * key[1] + 1 if key[0] == RING else 3 * unit / 64 for key in keys])
     pools = [Pool(kind, k, counts[(kind, k)], b, b, unit if kind == WORDS else 64)
              for (kind, k), b in zip(keys, slots, strict=True)]

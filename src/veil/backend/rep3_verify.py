@@ -176,7 +176,7 @@ class Verifier:
                 c += prod.sum(axis=0, dtype=U64) if k > 1 else prod[0]
                 c -= other[2 * k]
             else:  # items of pool.unit bits, packed in the rows' words
-                a0, b0, c, a1, b1, c1 = _units(pool, mine, other)
+                (a0, b0, c), (a1, b1, c1) = _item_rows(pool, mine), _item_rows(pool, other)
                 prod = b0 ^ b1
                 prod &= a0
                 c ^= prod
@@ -287,7 +287,7 @@ class Verifier:
                 arrays = [p[j] for p in parts]
                 if pool.kind == WORDS:
                     bits = [t[bool_part][j] for t in state.bools]
-                    words = pool.items * pool.unit // 64
+                    words = pool.words_of(pool.items)
                     arrays.append(_pack_bits(bits, words - self.plan.word_items_of_words))
                     packed = np.concatenate(arrays) if arrays else np.zeros(0, U64)
                     comps.append(packed.view(_unit_dtype(pool.unit)))
@@ -321,11 +321,10 @@ def _unit_dtype(unit: int) -> np.dtype:
     return np.dtype(f"uint{unit}")
 
 
-def _units(pool, mine: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A word pool's a, b, c of this server's two components as arrays of its items
-    (views into the rows of 64-bit words): a0, b0, c0, a1, b1, c1."""
-    dt = _unit_dtype(pool.unit)
-    return tuple(rows[r].view(dt)[:pool.triples] for rows in (mine, other) for r in range(3))
+def _item_rows(pool, rows: np.ndarray) -> np.ndarray:
+    """A component's triple rows (a, b, c) as arrays of the pool's items: views into
+    the rows of 64-bit words (a word pool's narrower items packed in them)."""
+    return rows.view(_unit_dtype(pool.unit))[:, :pool.triples]
 
 
 def _pack_bits(bits: list[np.ndarray], words: int) -> np.ndarray:
@@ -442,7 +441,7 @@ class _PoolCheck:
         k = self.k = pool.k if self.ring else 1
         n = pool.items
         x, y, z = items
-        dt = U64 if self.ring else _unit_dtype(pool.unit)
+        dt = _unit_dtype(pool.unit)  # ring pools: 64 bits
         # rows x (both components, k rows each), y (both), z (both); column n is the
         # zero item. Gathered row by row, so that each result is contiguous.
         table = np.zeros((4 * k + 2, n + 1), dtype=dt)
@@ -455,8 +454,7 @@ class _PoolCheck:
         for row in range(4 * k + 2):  # 1-D gathers: np.take along axis 1 copies elementwise
             np.take(table[row], item, out=self.items[row])
         assert state.triples is not None
-        self.triples = state.triples if self.ring else \
-            tuple(rows.view(dt)[:, :pool.triples] for rows in state.triples)
+        self.triples = tuple(_item_rows(pool, rows) for rows in state.triples)
         self.span = pool.triples * k
         self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
         # what this server sends: its second components of ρ and σ (a word pool's
@@ -502,7 +500,7 @@ class _PoolCheck:
 
     def _halves(self, message: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ρ and σ in a message of 64-bit words."""
-        values = message if self.ring else message.view(self.items.dtype)
+        values = message.view(self.items.dtype)
         return (values[:self.span].reshape(self.shape),
                 values[self.span:2 * self.span].reshape(self.shape))
 
