@@ -260,7 +260,7 @@ def _send_all(channels: list[Channel], messages: list[tuple]) -> None:
         except PeerError as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in sorted(threaded)]
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in large[1:]]
     for t in threads:
         t.start()
     for i in range(len(messages)):
