@@ -134,6 +134,8 @@ class Schedule:
     position: dict[int, int] = field(default_factory=dict)  # node id → index in the circuit
     circuit_rounds: int = -1  # the rounds of the circuit's own nodes (all, by default)
     plan: Plan | None = None  # the verified mode's checks (veil.verification)
+    # the verified mode's preprocessing, before the inputs: triples, coin, bucket checks
+    pre_rounds: list[Round] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.circuit_rounds < 0:
@@ -147,6 +149,10 @@ class Schedule:
     @property
     def verify_rounds(self) -> int:
         return len(self.rounds) - self.circuit_rounds
+
+    @property
+    def preprocess_rounds(self) -> int:
+        return len(self.pre_rounds)
 
 
 def schedule(circuit: Circuit) -> Schedule:
@@ -223,21 +229,27 @@ def _schedule(circuit: Circuit) -> Schedule:
         return Schedule(level, rounds, local_by_level, position)
     checks = verification.plan(circuit, [r.nodes for r in rounds])
     circuit_rounds = len(rounds)
-    if checks.pools:  # the triples' products travel with the first round
+    pre_rounds = []
+    if checks.pools:  # before the inputs: the triples' products; the coin; the buckets
+        triples, coin, buckets = Round(), Round(), Round()
         for s in range(SERVERS):
-            rounds[0].ring[s][PREV] += sum(p.triple_words for p in checks.pools)
+            triples.ring[s][PREV] += sum(p.triple_words for p in checks.pools)
+            coin.ring[s][PREV] += verification.COIN_ELEMENTS
+            buckets.ring[s][PREV] += sum(p.preprocess_opened_units for p in checks.pools)
+        pre_rounds = [triples, coin, buckets]
     # after the circuit: the coin with the outputs' resharing; the openings; the digests
     coin, openings, digests = Round(), Round(), Round()
     ring_out, bits_out = _elements([o.type for o in circuit.outputs])
     for s in range(SERVERS):
         coin.ring[s][PREV] += verification.COIN_ELEMENTS + ring_out
         coin.bits[s][PREV] += bits_out
-        openings.ring[s][PREV] += sum(p.opened_units for p in checks.pools)
+        openings.ring[s][PREV] += sum(p.online_opened_units for p in checks.pools)
         for d in (PREV, NEXT):
             digests.ring[s][d] += verification.CHECK_DIGESTS * verification.DIGEST_BYTES // 8
     # no products, nothing to open: the openings' round is left out
     rounds += [coin, openings, digests] if checks.pools else [coin, digests]
-    return Schedule(level, rounds, local_by_level, position, circuit_rounds, checks)
+    return Schedule(level, rounds, local_by_level, position, circuit_rounds, checks,
+                    pre_rounds)
 
 
 @dataclass(frozen=True)
@@ -254,6 +266,9 @@ class Traffic:
     output_bytes_per_receiver: dict[str, int]
     ring_elements_per_server: tuple[int, ...]  # ring elements and words, 8 bytes each
     bits_per_server: tuple[int, ...]  # single bits, packed 8 to a byte per message
+    # the verified mode's preprocessing (in rounds and bytes_per_server too)
+    preprocess_rounds: int = 0
+    preprocess_bytes_per_server: tuple[int, ...] = (0, 0, 0)
 
 
 def _elements(types) -> tuple[int, int]:
@@ -268,7 +283,8 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     messages = [0] * SERVERS
     ring_sent = [0] * SERVERS
     bits_sent = [0] * SERVERS
-    for rnd in sched.rounds:
+    pre_sent = [sum(rnd.bytes_sent(s) for rnd in sched.pre_rounds) for s in range(SERVERS)]
+    for rnd in sched.pre_rounds + sched.rounds:
         for s in range(SERVERS):
             sent[s] += rnd.bytes_sent(s)
             messages[s] += rnd.messages(s)
@@ -306,6 +322,7 @@ def traffic(circuit: Circuit, sched: Schedule) -> Traffic:
     input_rounds = 1 if owners else 0
     # verified: the receivers' acceptance of their shares is a second one-way trip
     output_rounds = (2 if verified else 1) if receivers else 0
-    return Traffic(input_rounds + sched.compute_rounds + output_rounds, input_rounds,
-                   sched.compute_rounds, output_rounds, tuple(sent), tuple(messages),
-                   input_bytes, output_bytes, tuple(ring_sent), tuple(bits_sent))
+    return Traffic(sched.preprocess_rounds + input_rounds + sched.compute_rounds + output_rounds,
+                   input_rounds, sched.compute_rounds, output_rounds, tuple(sent),
+                   tuple(messages), input_bytes, output_bytes, tuple(ring_sent),
+                   tuple(bits_sent), sched.preprocess_rounds, tuple(pre_sent))

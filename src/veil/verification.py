@@ -17,15 +17,21 @@ products are grouped into pools of interchangeable items:
   unit with the least B is taken, into at most twice as many items unless the pool is
   small (word_unit).
 
-A pool of N items draws M = N·B + C triples (c by the semi-honest product, in the first
-round). After the computation a coin nobody could predict orders them at random: C are
-opened, and each item gets B of the others. Checking item (x, y, z) with triple
-(a, b, c) opens ρ = x − a and σ = y − b and tests that
-w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w is the item's error minus the triple's
-error, with no product by a random scalar, so the test is exact in Z_2^64 (no
-zero-divisor problem) and over bits alike. An opened triple is checked the same way
-against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and w = <a, b> − c is
-tested for zero (its c is never opened, which saves its element).
+A pool of N items draws M = N·B + C triples, in a preprocessing phase that needs no
+input and runs before the owners' shares arrive (Araki et al. 2017, §2: "cut and
+bucket"): c is computed by the semi-honest product, then a coin nobody could predict
+orders the triples at random: the last C are opened, the others fall into N buckets of
+B, and the first triple of each bucket (its head) is checked against the B − 1 others.
+After the computation a second coin assigns the heads to the items at random, and each
+item is checked against its head. Checking item (x, y, z) with triple (a, b, c) opens
+ρ = x − a and σ = y − b and tests that w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w
+is the item's error minus the triple's error, with no product by a random scalar, so
+the test is exact in Z_2^64 (no zero-divisor problem) and over bits alike. A head is
+checked the same way, as the item, against each other triple of its bucket. An opened
+triple is checked against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and
+w = <a, b> − c is tested for zero (its c is never opened, which saves its element).
+The online phase so sends, per item, its product and the 2k elements of ρ and σ; the
+B·(2k + 1) − 2k other elements an item costs are sent in the preprocessing.
 
 A matrix product X·W (n×k times k×m) with n or m above R = FREIVALDS_REPS is not
 checked result by result: after the coin, R random 0/1 combinations of its rows (and of
@@ -35,15 +41,20 @@ with probability at least 1/2, over any ring). Errors in the results enter the
 combinations linearly, so a wrong product is missed only if all R combinations of a
 reduced side cancel it (probability ≤ 2^-R each side), or by the pool's bound below.
 
-Soundness: a cheating server fixes which triples and which items carry errors before
-the coin; it passes only if the bad triples are exactly the B·g triples drawn by its g
-bad items (each with the item's own error) and none is opened, probability
-1/binom(M, B·g) ≤ 1/min(binom(M, B), binom(M, C)). With C = B that is
-1/binom((N + 1)·B, B). The pools' bounds add up (a union bound): each pool's B is the
-least that meets 2^-40 alone, raised where needed until the sum is ≤ 2^-40
-(allot_buckets), so the whole run is caught except with probability ≤ 2^-40; the
-Freivalds reductions' ≤ 2^-R each come out of the same budget (R = 48 keeps them below
-2^-45 for up to 8 reduced sides, and grows beyond).
+Soundness: a cheating server fixes which triples carry errors before the first coin,
+and which items do before the second. An item with error e passes only if its head
+has error e, and a head passes only if every triple of its bucket has its error; a
+wrong head assigned to a correct item fails that item's check. So the server passes
+only if its bad triples fill exactly g whole buckets, none opened (probability
+binom(N, g)/binom(M, B·g)), and the second coin maps its g bad items onto exactly those
+buckets (probability 1/(g!·binom(N, g))): at most 1/binom(M, B·g) ≤
+1/min(binom(M, B), binom(M, C)), the bound of checking each item against B triples
+directly (which is how the first version of this mode did it, after the computation).
+With C = B that is 1/binom((N + 1)·B, B). The pools' bounds add up (a union bound):
+each pool's B is the least that meets 2^-40 alone, raised where needed until the sum
+is ≤ 2^-40 (allot_buckets), so the whole run is caught except with probability
+≤ 2^-40; the Freivalds reductions' ≤ 2^-R each come out of the same budget (R = 48
+keeps them below 2^-45 for up to 8 reduced sides, and grows beyond).
 """
 
 from __future__ import annotations
@@ -62,6 +73,8 @@ DIGEST_BYTES = 32
 CHECK_DIGESTS = 3  # the last round's digests: openings, input shares, zero tests
 COIN_ELEMENTS = 2  # a 128-bit coin, as two ring elements
 VERIFY_ROUNDS = 3  # coin and output reshare; openings (when there are products); digests
+PREPROCESS_ROUNDS = 3  # the triples' products; the coin; the bucket checks' openings
+PREPROCESS_ROUND_BASE = 1 << 30  # preprocessing rounds are numbered from here on the wire
 FREIVALDS_REPS = 48  # random row (column) combinations checked for a reduced matrix product
 
 
@@ -145,10 +158,22 @@ class Pool:
         return self.words_of(self.triples)
 
     @property
-    def opened_units(self) -> int:
-        """Ring elements (or 64-bit words) each server sends to open the pool's values: ρ
-        and σ of every triple's check (an opened triple's are −a and −b)."""
-        return self.words_of(self.triples * 2 * self.k)
+    def preprocess_checks(self) -> int:
+        """Triples checked in the preprocessing: every one but the N heads (each other
+        bucket member against its head, and the C opened)."""
+        return self.triples - self.items
+
+    @property
+    def preprocess_opened_units(self) -> int:
+        """Ring elements (or 64-bit words) each server sends to open the preprocessing's
+        values: ρ and σ of every bucket check (an opened triple's are −a and −b)."""
+        return self.words_of(self.preprocess_checks * 2 * self.k)
+
+    @property
+    def online_opened_units(self) -> int:
+        """Ring elements (or 64-bit words) each server sends after the computation to
+        open ρ and σ of every item's check against its head."""
+        return self.words_of(self.items * 2 * self.k)
 
     @property
     def failure_log2(self) -> float:

@@ -423,11 +423,6 @@ class Rep3Server:
                 out[PREV].append(self.tamper.sent(kind, ("round", number, node.id),
                                                   mine[node.id]))
                 layout[NEXT].append((node.type.shape, node.type.base == BOOL))
-        triples = number == 1 and self.verifier is not None and self.verifier.plan.pools
-        if triples:
-            assert self.verifier is not None
-            out[PREV] += self.verifier.triple_parts()
-            layout[NEXT] += self.verifier.triple_layout()
         channel_to = {PREV: self.to_prev, NEXT: self.from_next}  # both are two-way
         # a direction with nothing to say sends no message (the schedule counts none)
         sends = {d: pack(out[d]) if sum(p.size for p in out[d]) else None for d in (PREV, NEXT)}
@@ -456,9 +451,6 @@ class Rep3Server:
                 if self.verifier is not None:
                     self.verifier.record(node, self.values[node.args[0]],
                                          self.values[node.args[1]], self.values[node.id])
-        if triples:
-            assert self.verifier is not None
-            self.verifier.triples_received(received[NEXT])
 
     def exchange(self, number: int, to_prev: list[np.ndarray],
                  layout: list[tuple[tuple[int, ...], bool]]) -> list[np.ndarray]:
@@ -494,6 +486,15 @@ class Rep3Server:
             if node.op == "input":
                 continue  # set by the input phase
             self.values[node_id] = self.local(node)
+
+    def preprocess(self) -> None:
+        """The verified mode's preprocessing (nothing in semi-honest runs): checked
+        multiplication triples, made before any input arrives."""
+        if self.verifier is not None:
+            self.verifier.preprocess()
+
+    def preprocess_rounds_sent(self) -> list[int]:
+        return self.verifier.preprocess_rounds_sent if self.verifier is not None else []
 
     def compute(self) -> None:
         # Free each value after the level of its last user: keeping every intermediate

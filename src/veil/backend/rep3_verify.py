@@ -3,16 +3,18 @@
 A server that deviates from the protocol can only (a) add errors to the products it
 sends, since every other component it influences is also held by an honest server, and
 (b) send values that disagree with what an honest server holds (openings, outputs).
-So the verified mode checks, after the computation and before any output leaves a
-server (the plan and its soundness: veil.verification):
+So the verified mode checks, before any output leaves a server (the plan and its
+soundness: veil.verification):
 
-1. every product (`mul`, `matmul`, `and`) against B random multiplication triples each,
-   after C triples had their a and b opened and c = <a, b> checked. The c are computed by
-   the semi-honest product in the first round (their a and b are drawn from the
-   pairwise keys, so they cost nothing); after the last round the servers open a coin
-   nobody could predict (a replicated sharing drawn from the three keys), which orders
-   the triples at random;
-2. every opened value (coin, ρ, σ, the opened triples) is the same at every server;
+1. every product (`mul`, `matmul`, `and`) against a multiplication triple, itself
+   checked against B − 1 others. The triples are made and checked in a preprocessing
+   phase before any input arrives (`preprocess`): their a and b are drawn from the
+   pairwise keys, c is computed by the semi-honest product; a coin nobody could predict
+   (a replicated sharing drawn from the three keys) orders them into buckets, and each
+   bucket's head is checked against the rest. After the last round of the circuit a
+   second coin assigns the heads to the products;
+2. every opened value (both coins, ρ, σ, the opened triples) is the same at every
+   server;
 3. every input share is the same at both servers that hold it (an owner who sends
    inconsistent shares is caught, as is a server that changes its copy);
 4. the outputs are reshared (a fresh random sharing, each component sent by the server
@@ -22,10 +24,13 @@ server (the plan and its soundness: veil.verification):
 Checks 1, 2 and 4 are zero tests. A shared w is zero exactly when w_i + w_(i+1) =
 −w_(i+2): server i hashes its side, server i+1 its side, and they compare. Every pair of
 servers compares (one 3×32-byte digest each way in the last round: openings, inputs,
-zero tests), and the two honest servers decide exactly from their own state, so both
-of them see any deviation and both refuse to send outputs.
+zero tests, the preprocessing's included), and the two honest servers decide exactly
+from their own state, so both of them see any deviation and both refuse to send
+outputs.
 
-Rounds after the circuit: (1) coin and output resharing, (2) openings, (3) digests.
+Rounds of the preprocessing: (1) the triples' products, (2) the coin, (3) the bucket
+checks' openings. After the circuit: (1) coin and output resharing, (2) openings,
+(3) digests.
 """
 
 from __future__ import annotations
@@ -41,14 +46,23 @@ from veil.backend import prg
 from veil.net.transport import PeerError
 from veil.schedule import NEXT, PREV, SERVERS
 from veil.types import BOOL
-from veil.verification import CHECK_DIGESTS, DIGEST_BYTES, RING, WORDS, Gate, Plan
+from veil.verification import (
+    CHECK_DIGESTS,
+    DIGEST_BYTES,
+    PREPROCESS_ROUND_BASE,
+    RING,
+    WORDS,
+    Gate,
+    Plan,
+)
 
 if TYPE_CHECKING:
     from veil.backend.rep3 import Rep3Server
 
 U64 = np.uint64
 _BIG_ENDIAN = sys.byteorder == "big"
-TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS = 16, 19, 20, 21, 22, 23, 24
+TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS, PRE_COIN = \
+    16, 19, 20, 21, 22, 23, 24, 25
 
 
 class VerificationFailed(PeerError):
@@ -78,8 +92,10 @@ class PoolState:
     ys: list = field(default_factory=list)
     zs: list = field(default_factory=list)
     bools: list = field(default_factory=list)  # word pool: bool gates' (x, y, z) bits
-    # per component, (2k + 1) × M: a (k rows), b (k rows), c; the triples never move
+    # per component, (2k + 1) × M: a (k rows), b (k rows), c; until the buckets are checked
     triples: tuple[np.ndarray, np.ndarray] | None = None
+    # per component, (2k + 1) × N: the checked buckets' heads (items of the pool's unit)
+    heads: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Verifier:
@@ -95,7 +111,10 @@ class Verifier:
         self.input_hashes: tuple[bytes, bytes] = (b"", b"")
         self.outputs: list[tuple[np.ndarray, np.ndarray]] = []  # reshared (first, second)
         self.zero_parts: list[tuple[np.ndarray, np.ndarray, bool]] = []  # must be 0 (xor?)
-        self.opened: list[np.ndarray] = []  # every value opened to the servers
+        self.opened: list[np.ndarray | bytes] = []  # every value opened to the servers
+        # the preprocessing's zero tests, hashed (left side, right side)
+        self.pre_zero: tuple[bytes, bytes] = (b"", b"")
+        self.preprocess_rounds_sent: list[int] = []
 
     @property
     def tamper(self):
@@ -156,8 +175,8 @@ class Verifier:
             state.zs.append(triple[2])
 
     def triple_parts(self) -> list[np.ndarray]:
-        """Round 1: this server's product parts of every pool's triples (to the
-        predecessor), with a and b drawn from the pairwise keys."""
+        """Preprocessing round 1: this server's product parts of every pool's triples (to
+        the predecessor), with a and b drawn from the pairwise keys."""
         parts = []
         s = self.server
         for index, pool in enumerate(self.plan.pools):
@@ -196,6 +215,61 @@ class Verifier:
             k = pool.k if pool.kind == RING else 1
             state.triples[1][2 * k] = arr
 
+    # ------------------------------------------------------------ preprocessing
+
+    def preprocess(self) -> None:
+        """The preprocessing rounds: every pool's triples, a coin, and the bucket checks
+        (the checks' zero tests are compared with the others in the last round)."""
+        if not self.plan.pools:
+            return
+        s = self.server
+        start = len(s.rounds_sent)
+        got = s.exchange(PREPROCESS_ROUND_BASE + 1, self.triple_parts(), self.triple_layout())
+        self.triples_received(got)
+        coin = self._pair(PRE_COIN, 0, (2,))
+        got = s.exchange(PREPROCESS_ROUND_BASE + 2,
+                         [self.tamper.sent("openings", ("pre-coin",), coin[1])], [((2,), False)])
+        seed = coin[0] ^ coin[1] ^ got[0]
+        opened: list[np.ndarray] = [seed]
+        checks, sent = [], []
+        for index, pool in enumerate(self.plan.pools):
+            check = self._bucket_check(index, pool, seed.tobytes())
+            checks.append(check)
+            sent.append(self.tamper.sent("openings", ("buckets", index),
+                                         check.second_openings()))
+        layout = [((p.preprocess_opened_units,), False) for p in self.plan.pools]
+        got = s.exchange(PREPROCESS_ROUND_BASE + 3, sent, layout)
+        zero_parts = []
+        for check, theirs in zip(checks, got, strict=True):
+            opened.append(check.open(theirs))
+            zero_parts.append((*check.zero_test(s.me), not check.ring))
+        # hashed now, so that only the heads are kept until the end
+        self.opened.append(_hash(b"preprocessing", *opened))
+        self.pre_zero = (_zero_hash(zero_parts, left=True), _zero_hash(zero_parts, left=False))
+        self.preprocess_rounds_sent = s.rounds_sent[start:]
+        del s.rounds_sent[start:]
+
+    def _bucket_check(self, index: int, pool, key: bytes) -> _PoolCheck:
+        """Order the pool's triples by the coin `key`: place p holds triple order[p].
+        Places 0..N−1 are the heads, places N·j + i (1 ≤ j < B) the other members of
+        bucket i, the last C places the opened triples; each member is checked against
+        its head, each opened triple against the item (0, 0, 0). Keeps the heads."""
+        state = self.pools[index]
+        assert state.triples is not None
+        order = _order(key, index, pool.triples)
+        n, others = pool.items, pool.slots - 1
+        placed = tuple(_take_columns(_item_rows(pool, rows), order) for rows in state.triples)
+        state.triples = None
+        state.heads = tuple(np.ascontiguousarray(rows[:, :n]) for rows in placed)
+        items = []
+        for heads in state.heads:
+            rows = np.zeros((heads.shape[0], pool.triples - n), dtype=heads.dtype)
+            for j in range(others):  # the opened triples' columns stay zero
+                rows[:, j * n:(j + 1) * n] = heads
+            items.append(rows)
+        members = tuple(rows[:, n:] for rows in placed)
+        return _PoolCheck(pool, (items[0], items[1]), members, pool.preprocess_opened_units)
+
     # ------------------------------------------------------------ after the circuit
 
     def run(self, first_round: int) -> None:
@@ -225,16 +299,19 @@ class Verifier:
                 with np.errstate(over="ignore"):
                     self.zero_parts.append((np.asarray(y[0] - x[0], dtype=U64),
                                             np.asarray(y[1] - x[1], dtype=U64), False))
-        # round 2: open ρ, σ for every (item, triple) and the cut-and-choose triples
+        # round 2: open ρ, σ of every item against the head the coin gives it
         key = seed.tobytes()
         checks = []
         sent = []
         for index, pool in enumerate(self.plan.pools):
-            order = _order(key, index, pool.triples)
-            check = _PoolCheck(pool, self._items(index, key), self.pools[index], order)
+            state = self.pools[index]
+            assert state.heads is not None, "the preprocessing did not run"
+            order = _order(key, index, pool.items)
+            heads = tuple(_take_columns(rows, order) for rows in state.heads)
+            check = _PoolCheck(pool, self._items(index, key), heads, pool.online_opened_units)
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
-        layout = [((p.opened_units,), False) for p in self.plan.pools]
+        layout = [((p.online_opened_units,), False) for p in self.plan.pools]
         got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
             self.opened.append(check.open(theirs))
@@ -272,40 +349,59 @@ class Verifier:
         with np.errstate(over="ignore"):
             return prg.ring(s.key_prev, k, RESHARE, shape) - prg.ring(s.key_next, k, RESHARE, shape)
 
-    def _items(self, index: int, key: bytes) -> tuple:
-        """The pool's gate items: x, y (N × k, or N words) and z (N), both components;
-        a reduced matrix product's items are its combinations under the coin `key`."""
+    def _items(self, index: int, key: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """The pool's gate items as each component's rows (x: k rows, y: k rows, z) × N,
+        of the pool's unit; a reduced matrix product's items are its combinations under
+        the coin `key`."""
         pool = self.plan.pools[index]
         state = self.pools[index]
         for j, entry in enumerate(state.xs):
             if isinstance(entry, _Freivalds):
                 state.xs[j], state.ys[j], state.zs[j] = entry.items(key)
+        k = pool.k if pool.kind == RING else 1
+        dtype = _unit_dtype(pool.unit)
         out = []
-        for parts, bool_part in ((state.xs, 0), (state.ys, 1), (state.zs, 2)):
-            comps = []
-            for j in range(2):
+        for j in range(2):
+            rows = np.empty((2 * k + 1, pool.items), dtype=dtype)
+            for parts, bool_part, first in ((state.xs, 0, 0), (state.ys, 1, k),
+                                            (state.zs, 2, 2 * k)):
                 arrays = [p[j] for p in parts]
                 if pool.kind == WORDS:
                     bits = [t[bool_part][j] for t in state.bools]
                     words = pool.words_of(pool.items)
                     arrays.append(_pack_bits(bits, words - self.plan.word_items_of_words))
                     packed = np.concatenate(arrays) if arrays else np.zeros(0, U64)
-                    comps.append(packed.view(_unit_dtype(pool.unit)))
+                    rows[first] = packed.view(dtype)[:pool.items]
+                elif bool_part < 2 and k > 1:
+                    at = 0
+                    for arr in arrays:  # (items, k) each, written transposed
+                        block = arr.reshape(-1, k)
+                        rows[first:first + k, at:at + block.shape[0]] = block.T
+                        at += block.shape[0]
                 else:
-                    if bool_part < 2 and pool.k > 1:
-                        arrays = [arr.reshape(-1, pool.k) for arr in arrays]
-                    else:
-                        arrays = [arr.reshape(-1) for arr in arrays]
-                    comps.append(np.concatenate(arrays))
-            out.append(tuple(comps))
-        return tuple(out)
+                    np.concatenate([arr.reshape(-1) for arr in arrays], out=rows[first])
+            out.append(rows)
+        return out[0], out[1]
 
     def _zero_digest(self, left: bool) -> bytes:
-        """Pair (i, i+1) tests w = 0: the left server i hashes w_i + w_(i+1), the right
-        server i+1 hashes −w_(i+2) (for XOR sharings w_i ⊕ w_(i+1) and w_(i+2)); the two
-        hashes are equal exactly when w = 0."""
-        return _hash(b"zero", *(_side(first, second, xor, left)
-                                for first, second, xor in self.zero_parts))
+        """The hash of this server's side of every zero test, the preprocessing's first."""
+        return _hash(b"zero", self.pre_zero[0 if left else 1],
+                     _zero_hash(self.zero_parts, left))
+
+
+def _zero_hash(parts: list[tuple[np.ndarray, np.ndarray, bool]], left: bool) -> bytes:
+    """Pair (i, i+1) tests w = 0: the left server i hashes w_i + w_(i+1), the right
+    server i+1 hashes −w_(i+2) (for XOR sharings w_i ⊕ w_(i+1) and w_(i+2)); the two
+    hashes are equal exactly when w = 0."""
+    return _hash(b"zero", *(_side(first, second, xor, left) for first, second, xor in parts))
+
+
+def _take_columns(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """rows[:, index], one 1-D gather a row (np.take along axis 1 copies elementwise)."""
+    out = np.empty((rows.shape[0], index.size), dtype=rows.dtype)
+    for r in range(rows.shape[0]):
+        np.take(rows[r], index, out=out[r])
+    return out
 
 
 def _side(first: np.ndarray, second: np.ndarray, xor: bool, left: bool) -> np.ndarray:
@@ -422,62 +518,42 @@ def _order(seed: bytes, index: int, count: int) -> np.ndarray:
 
 
 class _PoolCheck:
-    """The openings and zero tests of one pool, once the coin placed its triples.
-
-    Triple q goes to place order[q]: places below N·B are checks of item (place mod N),
-    the last C places are opened triples. An opened triple is checked like a product
-    against the zero item (x = y = z = 0): ρ = −a and σ = −b open a and b, and the zero
-    test is w = ab − c. Arrays run over the triples in their own order, so the triples
-    are read in place and only the items (one row: x, y, z of both components) are
-    gathered, once.
+    """The openings and zero tests of checking L items against L triples, item i
+    against triple i. Both come as each component's rows × L: x (or a) k rows, y (or b)
+    k rows, z (or c) one, of the pool's unit.
 
     The zero test uses w = z − c − σ·x − ρ·y + ρ·σ, equal to Furukawa et al.'s
-    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ (it multiplies the opened values
-    with the items, which are gathered anyway, not with the triples' a and b)."""
+    z − c − σ·a − ρ·b − ρ·σ for a = x − ρ, b = y − σ."""
 
-    def __init__(self, pool, items, state: PoolState, order: np.ndarray) -> None:
-        self.pool = pool
+    def __init__(self, pool, items: tuple[np.ndarray, np.ndarray],
+                 triples: tuple[np.ndarray, np.ndarray], units: int) -> None:  # fmt: skip
         self.ring = pool.kind == RING
         k = self.k = pool.k if self.ring else 1
-        n = pool.items
-        x, y, z = items
-        dt = _unit_dtype(pool.unit)  # ring pools: 64 bits
-        # rows x (both components, k rows each), y (both), z (both); column n is the
-        # zero item. Gathered row by row, so that each result is contiguous.
-        table = np.zeros((4 * k + 2, n + 1), dtype=dt)
-        for row, value in ((0, x[0]), (k, x[1]), (2 * k, y[0]), (3 * k, y[1])):
-            table[row:row + k, :n] = value.reshape(n, k).T
-        table[4 * k, :n], table[4 * k + 1, :n] = z
-        item = order % n
-        item[order >= n * pool.slots] = n
-        self.items = np.empty((4 * k + 2, pool.triples), dtype=dt)
-        for row in range(4 * k + 2):  # 1-D gathers: np.take along axis 1 copies elementwise
-            np.take(table[row], item, out=self.items[row])
-        assert state.triples is not None
-        self.triples = tuple(_item_rows(pool, rows) for rows in state.triples)
-        self.span = pool.triples * k
-        self.shape = (pool.triples, k) if k > 1 else (pool.triples,)
+        self.items, self.triples = items, triples
+        count = items[0].shape[1]
+        self.dtype = items[0].dtype
+        self.span = count * k
+        self.shape = (count, k) if k > 1 else (count,)
         # what this server sends: its second components of ρ and σ (a word pool's
         # narrower items packed in 64-bit words, the last one zero padded)
-        self.message = (np.empty if self.ring else np.zeros)(pool.opened_units, dtype=U64)
+        self.message = (np.empty if self.ring else np.zeros)(units, dtype=U64)
         self.rho1, self.sigma1 = self._halves(self.message)
         self._combine(self._item(1, 0), self._triple(1, 0), self.rho1, minus=True)
-        self._combine(self._item(1, 2), self._triple(1, 1), self.sigma1, minus=True)
+        self._combine(self._item(1, 1), self._triple(1, 1), self.sigma1, minus=True)
+
+    def _row(self, rows: np.ndarray, which: int) -> np.ndarray:
+        k = self.k
+        if which == 2:
+            return rows[2 * k]
+        return rows[which * k:(which + 1) * k].T if k > 1 else rows[which]
 
     def _item(self, component: int, which: int) -> np.ndarray:
-        """x (which 0), y (2) or z (4) of the items checked, this component (0 or 1)."""
-        k = self.k
-        if which == 4:
-            return self.items[4 * k + component]
-        row = (which + component) * k
-        return self.items[row:row + k].T if k > 1 else self.items[row]
+        """x (which 0), y (1) or z (2) of the items, this component (0 or 1)."""
+        return self._row(self.items[component], which)
 
     def _triple(self, component: int, which: int) -> np.ndarray:
         """a (0), b (1) or c (2) of the triples, this component (0 or 1)."""
-        k, triples = self.k, self.triples[component]
-        if which == 2:
-            return triples[2 * k]
-        return triples[which * k:(which + 1) * k].T if k > 1 else triples[which]
+        return self._row(self.triples[component], which)
 
     def _combine(self, u, v, out, minus: bool = False) -> None:
         if not self.ring:
@@ -488,7 +564,7 @@ class _PoolCheck:
             np.add(u, v, out=out)
 
     def _dot(self, u, v, out=None):
-        """Σ over the k axis of u·v (u ∧ v for words), one value a triple."""
+        """Σ over the k axis of u·v (u ∧ v for words), one value a check."""
         if not self.ring:
             return np.bitwise_and(u, v, out=out)
         if self.k > 1:
@@ -500,7 +576,7 @@ class _PoolCheck:
 
     def _halves(self, message: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ρ and σ in a message of 64-bit words."""
-        values = message.view(self.items.dtype)
+        values = message.view(self.dtype)
         return (values[:self.span].reshape(self.shape),
                 values[self.span:2 * self.span].reshape(self.shape))
 
@@ -510,13 +586,13 @@ class _PoolCheck:
         for full, second, which in ((self.open_rho, self.rho1, 0),
                                     (self.open_sigma, self.sigma1, 1)):
             self._combine(full, second, full)
-            self._combine(full, self._item(0, 2 * which), full)
+            self._combine(full, self._item(0, which), full)
             self._combine(full, self._triple(0, which), full, minus=True)
         return theirs
 
     def zero_test(self, me: int) -> tuple[np.ndarray, np.ndarray]:
-        """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every triple:
-        zero for all exactly when the products and triples agree. The public term
+        """This server's components of w = z − c − σ·x − ρ·y + ρ·σ for every check:
+        zero for all exactly when the items and triples agree. The public term
         enters as the sharing (p, 0, 0)."""
         rho, sigma = self.open_rho, self.open_sigma
         public = self._dot(rho, sigma)
@@ -524,17 +600,17 @@ class _PoolCheck:
         out = []
         for j in range(2):
             w = self._dot(sigma, self._item(j, 0))
-            term = self._dot(rho, self._item(j, 2), out=scratch)
+            term = self._dot(rho, self._item(j, 1), out=scratch)
             if self.ring:
                 w += term
                 w += self._triple(j, 2)
-                np.subtract(self._item(j, 4), w, out=w)
+                np.subtract(self._item(j, 2), w, out=w)
                 if (me, j) in ((0, 0), (2, 1)):
                     w += public
             else:
                 w ^= term
                 w ^= self._triple(j, 2)
-                w ^= self._item(j, 4)
+                w ^= self._item(j, 2)
                 if (me, j) in ((0, 0), (2, 1)):
                     w ^= public
             out.append(w)

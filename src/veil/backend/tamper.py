@@ -6,7 +6,7 @@ Nothing here is reachable from the command line: the tests build a `Tamper` and 
 it to a server through `veil.runtime.session.Fault` (tests/test_malicious_tamper.py).
 Kinds: products (a ring product's reshare), a2b (an AND gate's reshare: A2B, the
 comparisons and the verified truncation are made of them), reshares (the triples'
-products and the outputs' resharing), openings (the coin, ρ, σ and the opened triples),
+products and the outputs' resharing), openings (both coins, ρ, σ and the opened triples),
 inputs (a received input share), outputs (a share or a digest sent to a receiver) and
 inconsistent (the server's copy of the component it shares with its successor, for a
 value that is later multiplied or output). A consistent tamper (`consistent=True`) keeps
@@ -100,6 +100,8 @@ def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int,
     elif kind == "openings":
         pools = sched.plan.pools if sched.plan else ()
         places = [("coin",)] + [("pool", i) for i in range(len(pools))]
+        if pools:  # the preprocessing's coin and bucket checks
+            places += [("pre-coin",)] + [("buckets", i) for i in range(len(pools))]
     elif kind == "inputs":
         places = [("input", k, j) for k in range(len(circuit.inputs)) for j in range(2)]
     elif kind == "outputs":

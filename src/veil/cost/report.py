@@ -246,7 +246,8 @@ def verification_section(sched) -> dict[str, Any]:
     a cheating server's chance of passing (veil.verification)."""
     plan = sched.plan
     triples = sum(p.triple_words for p in plan.pools)
-    openings = sum(p.opened_units for p in plan.pools)
+    pre_openings = sum(p.preprocess_opened_units for p in plan.pools)
+    openings = sum(p.online_opened_units for p in plan.pools)
     reduced = [g for g in plan.gates if g.freivalds is not None]
     return {
         "pools": [p.as_dict() for p in plan.pools],
@@ -254,8 +255,10 @@ def verification_section(sched) -> dict[str, Any]:
             "products": len(reduced), "combinations": plan.freivalds_reps,
             "results": sum(g.freivalds[0] * g.freivalds[1] for g in reduced),
             "items": sum(g.items for g in reduced)},
-        "triple_bytes_per_server": 8 * triples,
-        "opening_bytes_per_server": 8 * openings,
+        "triple_bytes_per_server": 8 * triples,  # preprocessing
+        "bucket_check_bytes_per_server": 8 * pre_openings,  # preprocessing
+        "opening_bytes_per_server": 8 * openings,  # after the computation
+        "preprocess_rounds": sched.preprocess_rounds,
         "failure_log2": round(plan.failure_log2, 1) if plan.pools else None,
         "rounds": sched.verify_rounds,
     }
@@ -314,13 +317,15 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         phases_of_rounds = {"input": t.input_rounds, "compute": sched.circuit_rounds,
                             "output": t.output_rounds}
         if circuit.security == "malicious":
-            phases_of_rounds = {"input": t.input_rounds, "compute": sched.circuit_rounds,
+            phases_of_rounds = {"preprocess": t.preprocess_rounds, "input": t.input_rounds,
+                                "compute": sched.circuit_rounds,
                                 "verify": sched.verify_rounds, "output": t.output_rounds}
         report.update({
             "security": circuit.security,
             "rounds": t.rounds,
             "rounds_by_phase": phases_of_rounds,
             "bytes_per_server": list(t.bytes_per_server),
+            "preprocess_bytes_per_server": list(t.preprocess_bytes_per_server),
             "messages_per_server": list(t.messages_per_server),
             "ring_elements_per_server": list(t.ring_elements_per_server),
             "bits_per_server": list(t.bits_per_server),
@@ -444,8 +449,12 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
                        f"calibrated on {local['calibrated']})")
         check = report.get("verification")
         if check:
-            out.append(f"  triples (checks)         {check['triple_bytes_per_server']:>12,} bytes "
-                       f"a server, openings {check['opening_bytes_per_server']:,}")
+            pre = max(report.get("preprocess_bytes_per_server") or [0])
+            out.append(f"  preprocessing            {pre:>12,} bytes a server, before the "
+                       f"inputs (the triples {check['triple_bytes_per_server']:,}, "
+                       f"their checks {check['bucket_check_bytes_per_server']:,})")
+            out.append(f"  checks after the circuit {check['opening_bytes_per_server']:>12,} bytes "
+                       f"a server (each product against one checked triple)")
             for p in check["pools"]:
                 unit = p.get("unit_bits", 64)
                 what = ("AND words" if unit == 64 else f"AND gates, {unit}-bit items") \

@@ -77,22 +77,30 @@ def estimate(sched: Schedule, t: Traffic, link: LinkOf, owners: list[str],
     phases["input"] = max((link(p, s).one_way + link(p, s).transfer(t.input_bytes_per_owner[p]
                                                                      // SERVERS)
                            for p in owners for s in servers), default=0.0)
-    compute = 0.0
-    for rnd in sched.rounds:
-        slowest = 0.0
-        for s in servers:
-            for direction, peer in ((PREV, (s - 1) % SERVERS), (NEXT, (s + 1) % SERVERS)):
-                nbytes = rnd.bytes_to(s, direction)
-                if nbytes:
-                    slowest = max(slowest, link(s, peer).one_way +
-                                  link(s, peer).transfer(nbytes))
-        compute += slowest
-    phases["compute"] = compute
+    if sched.pre_rounds:  # the verified mode's triples, before the inputs
+        phases["preprocess"] = _rounds_seconds(sched.pre_rounds, link)
+    phases["input"] = phases.pop("input")  # after the preprocessing
+    phases["compute"] = _rounds_seconds(sched.rounds, link)
     phases["output"] = max((link(s, r).one_way * t.output_rounds + link(s, r).transfer(
         t.output_bytes_per_receiver[r] // SERVERS) for r in receivers for s in servers),
         default=0.0)  # verified mode: the receivers' acceptance is a second trip
     phases["total"] = sum(phases.values())
     return {k: round(v, 6) for k, v in phases.items()}
+
+
+def _rounds_seconds(rounds, link: LinkOf) -> float:
+    """Seconds of rounds between the servers: each as long as its slowest message."""
+    total = 0.0
+    for rnd in rounds:
+        slowest = 0.0
+        for s in range(SERVERS):
+            for direction, peer in ((PREV, (s - 1) % SERVERS), (NEXT, (s + 1) % SERVERS)):
+                nbytes = rnd.bytes_to(s, direction)
+                if nbytes:
+                    slowest = max(slowest, link(s, peer).one_way +
+                                  link(s, peer).transfer(nbytes))
+        total += slowest
+    return total
 
 
 @dataclass(frozen=True)
@@ -166,4 +174,5 @@ def save_local_model(model: LocalModel, path: Path | None = None) -> Path:
 def one_way_delays(sched: Schedule) -> int:
     """The number of one-way trips on the critical path of a whole run."""
     # verified mode (a plan of checks): the receivers' acceptance of their shares
-    return CONNECT_ONE_WAY + 4 + sched.compute_rounds + (1 if sched.plan is not None else 0)
+    return CONNECT_ONE_WAY + 4 + sched.preprocess_rounds + sched.compute_rounds + \
+        (1 if sched.plan is not None else 0)

@@ -101,6 +101,15 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     clock = {"start": time.time()}  # wall clock: the launcher lines phases up across sites
     if fault is not None and fault.server == me and fault.tamper is not None:
         server.tamper = fault.tamper
+    # the verified mode's triples need no input: made and checked before any arrives
+    server.preprocess()
+    preprocessed = time.monotonic()
+    if server.verifier is not None:
+        clock["preprocessed"] = time.time()
+    pre_messages, pre_sent = 0, 0
+    for ch in peers.values():
+        m, b = ch.counters.sent(ROUND)
+        pre_messages, pre_sent = pre_messages + m, pre_sent + b
     index = {spec.node: k for k, spec in enumerate(circuit.inputs)}
     for owner, specs in owners_of(circuit).items():
         payload = parties[owner].recv(INPUT, 0)
@@ -154,8 +163,11 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
         "server": me,
         "rounds_sent": server.rounds_sent,
         "messages": messages,
-        "bytes_sent": sent,
-        "seconds": {"input": round(input_done - started, 6),
+        "bytes_sent": sent,  # all of it, the preprocessing's included
+        "preprocess": {"rounds": len(server.preprocess_rounds_sent()),
+                       "messages": pre_messages, "bytes_sent": pre_sent},
+        "seconds": {"preprocess": round(preprocessed - started, 6),
+                    "input": round(input_done - preprocessed, 6),
                     "compute": round(compute_done - input_done, 6)},
         "clock": clock,
     }
@@ -277,7 +289,8 @@ def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, fl
     began) and the servers' clocks: setup (until the first server starts the session),
     input (until the last server has every input share), compute (until the last one
     has computed), output (until the last party has its outputs and the servers'
-    statistics). The phases of `veil cost`'s estimate, measured."""
+    statistics), with the verified mode's preprocessing between setup and input. The
+    phases of `veil cost`'s estimate, measured."""
     servers = [s.get("clock", {}) for r in results.values() for s in r.server_stats]
     if not servers or not all({"start", "inputs", "computed"} <= set(c) for c in servers):
         return {}
@@ -285,10 +298,15 @@ def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, fl
     inputs = max(c["inputs"] for c in servers)
     computed = max(c["computed"] for c in servers)
     finished = max(r.finished for r in results.values())
-    return {"setup": round(max(start - started, 0.0), 6),
-            "input": round(max(inputs - start, 0.0), 6),
-            "compute": round(max(computed - inputs, 0.0), 6),
-            "output": round(max(finished - computed, 0.0), 6)}
+    phases = {"setup": round(max(start - started, 0.0), 6)}
+    if any("preprocessed" in c for c in servers):  # the verified mode's triples
+        preprocessed = max(c.get("preprocessed", start) for c in servers)
+        phases["preprocess"] = round(max(preprocessed - start, 0.0), 6)
+        start = preprocessed
+    phases.update({"input": round(max(inputs - start, 0.0), 6),
+                   "compute": round(max(computed - inputs, 0.0), 6),
+                   "output": round(max(finished - computed, 0.0), 6)})
+    return phases
 
 
 def _checked_outputs(name: str, payloads: list[bytearray]) -> list[bytes]:
@@ -313,12 +331,16 @@ def combined_stats(circuit: Circuit, results: dict[str, PartyResult]) -> dict:
     compute_rounds = sorted({r for s in server_stats for r in s["rounds_sent"]})
     input_bytes = {p: r.input_bytes for p, r in sorted(results.items()) if r.input_bytes}
     output_bytes = {p: r.output_bytes for p, r in sorted(results.items()) if r.output_bytes}
+    pre = [s.get("preprocess", {}) for s in server_stats]
+    pre_rounds = max((p.get("rounds", 0) for p in pre), default=0)
     return {
         "backend": "rep3",
-        "rounds": (1 if input_bytes else 0) + len(compute_rounds) +
+        "rounds": pre_rounds + (1 if input_bytes else 0) + len(compute_rounds) +
         ((2 if circuit.security == "malicious" else 1) if output_bytes else 0),
+        "preprocess_rounds": pre_rounds,
         "compute_rounds": len(compute_rounds),
         "bytes_sent": [s["bytes_sent"] for s in server_stats],
+        "preprocess_bytes_sent": [p.get("bytes_sent", 0) for p in pre],
         "messages": [s["messages"] for s in server_stats],
         "input_bytes": input_bytes,
         "output_bytes": output_bytes,
