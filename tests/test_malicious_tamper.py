@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from rep3_harness import run_with_fault
 
-from veil.backend.tamper import KINDS, choose
+from veil.backend.tamper import KINDS, Tamper, choose
 from veil.compiler import compile_source
 from veil.ir.semantics import decode, encode
 from veil.runtime.session import Fault, PartyResult
@@ -101,6 +101,30 @@ def test_consistent_tampering_of_products_is_caught_by_the_product_checks(kind: 
     failures = [f for f in (trial(kind, 5000 + 100 * KINDS.index(kind) + t, True)
                             for t in range(12)) if f]
     assert not failures, failures[:3]
+
+
+PREPROCESSING = [("openings", ("pre-coin",), False)] + [
+    (kind, (place, i), consistent) for i in range(len(schedule(CIRCUIT).plan.pools))
+    for kind, place, consistent in (("openings", "buckets", False), ("reshares", "triples", True),
+                                    ("reshares", "triples", False))]
+
+
+@pytest.mark.parametrize("kind, where, consistent", PREPROCESSING)
+def test_tampering_with_the_preprocessing_aborts_everyone(kind: str, where: tuple,
+                                                          consistent: bool) -> None:
+    """Every message of the preprocessing, in every pool: the coin, the bucket checks'
+    openings, and the triples' products (a consistent cheater makes a bad triple, which
+    only its bucket check can catch)."""
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        tamper = Tamper(kind, where, seed, consistent=consistent)
+        bad = int(rng.integers(3))
+        outcome = run_with_fault(CIRCUIT, inputs(rng), Fault(bad, 0, "tamper", tamper))
+        assert tamper.done, where
+        assert not any(isinstance(r, PartyResult) for r in outcome.parties.values()), \
+            f"server {bad} changed {tamper.what} and outputs were delivered"
+        assert all(e is not None for s, e in outcome.servers.items() if s != bad), \
+            f"server {bad} changed {tamper.what} and an honest server finished"
 
 
 @pytest.mark.slow

@@ -40,6 +40,9 @@ def assert_traffic_matches(circuit, stats: dict) -> None:
     assert stats["messages"] == predicted["messages_per_server"]
     assert stats["input_bytes"] == predicted["input_bytes"]
     assert stats["output_bytes"] == predicted["output_bytes"]
+    # the verified mode's preprocessing (none in semi-honest runs): its own rounds and bytes
+    assert stats["preprocess_rounds"] == predicted["rounds_by_phase"].get("preprocess", 0)
+    assert stats["preprocess_bytes_sent"] == predicted["preprocess_bytes_per_server"]
 
 
 def decoded(circuit, raw: dict) -> dict:
