@@ -374,6 +374,11 @@ class Server:
 
     def read_mesh(self, cy: Cycle) -> None:
         for j, ch in list(cy.mesh.items()):
+            if cy.mine and all(terms in cy.props[j] for terms in cy.mine):
+                # j proposed all we propose: what it sends next may already be the
+                # session's (the verified mode's preprocessing starts at once), which
+                # serve_session reads once the other peer agrees too
+                continue
             if not ch.wait_readable(0):
                 continue
             try:
