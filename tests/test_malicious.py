@@ -121,6 +121,27 @@ def test_bucket_sizes_meet_the_bound() -> None:
         assert failure_log2(items, b - 1, b - 1) > -40 if b > 1 else True
 
 
+def _log2_binom(n: int, k: int) -> float:
+    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)) / math.log(2)
+
+
+@pytest.mark.parametrize("items", [*range(1, 80), 150, 1_000, 4_000])
+def test_a_rotation_of_the_heads_keeps_the_pool_bound(items: int) -> None:
+    """veil.verification: a server whose bad triples fill g whole buckets passes with
+    probability binom(N, g)·(g/N)/binom(M, B·g); the largest of these over g is the
+    pool's bound (at g = 1 or g = N) for every B ≥ 2 with C = B. With B = 1 it is not."""
+    for b in range(2, 9):
+        total = items * b + b
+        worst = max(_log2_binom(items, g) + math.log2(g / items) - _log2_binom(total, b * g)
+                    for g in range(1, items + 1))
+        assert worst <= failure_log2(items, b, b) + 1e-6, (items, b)
+    if items >= 8:
+        lone = max(_log2_binom(items, g) + math.log2(g / items) - _log2_binom(items + 1, g)
+                   for g in range(1, items + 1))
+        assert lone > failure_log2(items, 1, 1) + 1
+    assert bucket_size(items, 40) >= 2
+
+
 def test_bucket_allotment_meets_the_bound_over_all_pools() -> None:
     """The pools' bounds sum to ≤ 2^-40; a pool is never below its own least B; the
     big ring pool of 10^5 fixed-point products (900,000 items) needs only B = 2 when

@@ -22,11 +22,13 @@ input and runs before the owners' shares arrive (Araki et al. 2017, §2: "cut an
 bucket"): c is computed by the semi-honest product, then a coin nobody could predict
 orders the triples at random: the last C are opened, the others fall into N buckets of
 B, and the first triple of each bucket (its head) is checked against the B − 1 others.
-After the computation a second coin assigns the heads to the items at random, and each
-item is checked against its head. Checking item (x, y, z) with triple (a, b, c) opens
-ρ = x − a and σ = y − b and tests that w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w
-is the item's error minus the triple's error, with no product by a random scalar, so
-the test is exact in Z_2^64 (no zero-divisor problem) and over bits alike. A head is
+After the computation a second coin picks a rotation s, uniform in [0, N), and item i
+is checked against head (i + s) mod N (a rotation copies the heads in two sequential
+blocks, where a random permutation would gather every row at random). Checking item
+(x, y, z) with triple (a, b, c) opens ρ = x − a and σ = y − b and tests that
+w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w is the item's error minus the
+triple's error, with no product by a random scalar, so the test is exact in Z_2^64 (no
+zero-divisor problem) and over bits alike. A head is
 checked the same way, as the item, against each other triple of its bucket. An opened
 triple is checked against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and
 w = <a, b> − c is tested for zero (its c is never opened, which saves its element).
@@ -46,10 +48,15 @@ and which items do before the second. An item with error e passes only if its he
 has error e, and a head passes only if every triple of its bucket has its error; a
 wrong head assigned to a correct item fails that item's check. So the server passes
 only if its bad triples fill exactly g whole buckets, none opened (probability
-binom(N, g)/binom(M, B·g)), and the second coin maps its g bad items onto exactly those
-buckets (probability 1/(g!·binom(N, g))): at most 1/binom(M, B·g) ≤
-1/min(binom(M, B), binom(M, C)), the bound of checking each item against B triples
-directly (which is how the first version of this mode did it, after the computation).
+binom(N, g)/binom(M, B·g)), and the rotation maps its g bad items onto exactly those
+buckets: at most g of the N rotations do (one for each bucket its first bad item can
+land on). The bound T(g) = binom(N, g)·(g/N)/binom(M, B·g) is log-convex in g when
+B ≥ 2 and C ≤ B: T(g+2)·T(g)/T(g+1)² ≥ (1 − x)(1 + x)^B·(1 − y)(1 + y)^B ≥ 1 with
+x = 1/(g + 1) ≤ 1/2 and y = 1/(N − g) ≤ 1/2. Its largest value is so at an end:
+T(1) = 1/binom(M, B) or T(N) = 1/binom(M, C), the same bound as checking each item
+against B triples drawn at random after the computation (which is how the first
+version of this mode worked). B is never below 2 (bucket_size): with B = 1 no triple
+would be checked before it meets its item, and T(N/2) would be about 1/4.
 With C = B that is 1/binom((N + 1)·B, B). The pools' bounds add up (a union bound):
 each pool's B is the least that meets 2^-40 alone, raised where needed until the sum
 is ≤ 2^-40 (allot_buckets), so the whole run is caught except with probability
@@ -79,9 +86,10 @@ FREIVALDS_REPS = 48  # random row (column) combinations checked for a reduced ma
 
 
 def bucket_size(items: int, target_bits: float) -> int:
-    """The least B with binom((items + 1)·B, B) ≥ 2^target_bits."""
+    """The least B ≥ 2 with binom((items + 1)·B, B) ≥ 2^target_bits (the rotation
+    that assigns checked triples to items needs buckets of two or more)."""
     need = math.ceil(target_bits)
-    b = 1
+    b = 2
     while math.comb((items + 1) * b, b).bit_length() <= need:
         b += 1
     return b

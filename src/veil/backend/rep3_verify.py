@@ -12,7 +12,7 @@ soundness: veil.verification):
    pairwise keys, c is computed by the semi-honest product; a coin nobody could predict
    (a replicated sharing drawn from the three keys) orders them into buckets, and each
    bucket's head is checked against the rest. After the last round of the circuit a
-   second coin assigns the heads to the products;
+   second coin rotates the heads' assignment to the products;
 2. every opened value (both coins, ρ, σ, the opened triples) is the same at every
    server;
 3. every input share is the same at both servers that hold it (an owner who sends
@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 
 U64 = np.uint64
 _BIG_ENDIAN = sys.byteorder == "big"
-TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS, PRE_COIN = \
-    16, 19, 20, 21, 22, 23, 24, 25
+TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS, PRE_COIN, ROTATION = \
+    16, 19, 20, 21, 22, 23, 24, 25, 26
 
 
 class VerificationFailed(PeerError):
@@ -299,15 +299,16 @@ class Verifier:
                 with np.errstate(over="ignore"):
                     self.zero_parts.append((np.asarray(y[0] - x[0], dtype=U64),
                                             np.asarray(y[1] - x[1], dtype=U64), False))
-        # round 2: open ρ, σ of every item against the head the coin gives it
+        # round 2: open ρ, σ of every item i against head (i + s) mod N, s from the coin
         key = seed.tobytes()
         checks = []
         sent = []
         for index, pool in enumerate(self.plan.pools):
             state = self.pools[index]
             assert state.heads is not None, "the preprocessing did not run"
-            order = _order(key, index, pool.items)
-            heads = tuple(_take_columns(rows, order) for rows in state.heads)
+            shift = _rotation(key, index, pool.items)
+            heads = tuple(np.concatenate((rows[:, shift:], rows[:, :shift]), axis=1)
+                          for rows in state.heads)
             check = _PoolCheck(pool, self._items(index, key), heads, pool.online_opened_units)
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
@@ -482,6 +483,12 @@ def _matmul_items(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.
     y2 = np.asarray(y, dtype=U64).reshape(k, -1)
     n, m = x2.shape[0], y2.shape[1]
     return np.repeat(x2, m, axis=0), np.tile(np.ascontiguousarray(y2.T), (n, 1))
+
+
+def _rotation(seed: bytes, index: int, count: int) -> int:
+    """A rotation s in [0, count) from the coin: a 128-bit draw mod count (bias below
+    count/2^128)."""
+    return int.from_bytes(prg.stream(seed, index, ROTATION, 16), "little") % count
 
 
 def _order(seed: bytes, index: int, count: int) -> np.ndarray:
