@@ -159,21 +159,22 @@ def test_bucket_allotment_meets_the_bound_over_all_pools() -> None:
 
 def test_small_word_pools_are_cut_into_narrower_items_when_that_needs_fewer_triples() -> None:
     """Every AND gate costs 1 + 3B bits at any item width, and B falls as the items
-    grow in number: 3,856 words (credit_scoring's comparisons) need B = 4 as words and
-    B = 3 as 7,712 32-bit items; 10^5 comparisons' 376,563 words B = 3, as 32-bit items
-    B = 2; a pool big enough for B = 2 stays in words, and a large pool is never cut
-    into more than twice as many items (each costs time to check)."""
-    assert word_unit(3_856) == 32 and bucket_size(3_856, 40) == 4
-    assert bucket_size(7_712, 40) == 3
-    assert word_unit(376_563) == 32 and bucket_size(376_563, 40) == 3
-    assert bucket_size(2 * 376_563, 40) == 2
+    grow in number (a word pool's triples compute the AND gates, Beaver's way, so its
+    bound is N times 1/binom(M, B)): 3,856 words (credit_scoring's comparisons) need
+    B = 5 as words and B = 4 as 7,712 32-bit items; 10^5 comparisons' 376,563 words
+    B = 4, as 32-bit items B = 3; a pool big enough for its least B stays in words, and
+    a large pool is never cut into more than twice as many items (each costs time)."""
+    assert word_unit(3_856) == 32 and bucket_size(3_856, 40, True) == 5
+    assert bucket_size(7_712, 40, True) == 4
+    assert word_unit(376_563) == 32 and bucket_size(376_563, 40, True) == 4
+    assert bucket_size(2 * 376_563, 40, True) == 3
     assert word_unit(1) == 8 and word_unit(750_000) == 64
-    assert word_unit(100_000) == 64  # B = 2 only as 8-bit items: 8 times the items
+    assert word_unit(100_000) == 64  # B = 3 only as 8-bit items: 8 times the items
     plan = schedule(compile_path(PROGRAMS / "credit_scoring", backend="rep3",
                                  security="malicious").executable).plan
     assert plan is not None
     (words,) = [p for p in plan.pools if p.kind == "word"]
-    assert (words.unit, words.items, words.slots) == (32, 7_712, 3)
+    assert (words.unit, words.items, words.slots, words.beaver) == (32, 7_712, 4, True)
     assert words.triple_words == -(-words.triples // 2)
     assert plan.failure_log2 <= -40
 

@@ -200,6 +200,7 @@ def _schedule(circuit: Circuit) -> Schedule:
     level = _levels(circuit, interactive)
     depth = max(level.values(), default=0)
     rounds = [Round() for _ in range(depth)]
+    verified = circuit.security == "malicious"
     local_by_level: list[list[int]] = [[] for _ in range(depth + 1)]
     for position, node in enumerate(circuit.nodes):  # topological: keep it within a level
         lv = level[node.id]
@@ -219,11 +220,13 @@ def _schedule(circuit: Circuit) -> Schedule:
             for s, direction in shuffle_links(node):
                 table[s][direction] += size
             continue
+        # a verified `mul` or `and` opens ρ and σ (Beaver): two elements, not one
+        opened = 2 if verified and verification.is_beaver(node) else 1
         for s in range(SERVERS):
             if node.type.base == BOOL:
-                rnd.bits[s][PREV] += size
+                rnd.bits[s][PREV] += opened * size
             else:
-                rnd.ring[s][PREV] += size
+                rnd.ring[s][PREV] += opened * size
     position = {n.id: i for i, n in enumerate(circuit.nodes)}
     if circuit.security != "malicious":
         return Schedule(level, rounds, local_by_level, position)
@@ -246,8 +249,8 @@ def _schedule(circuit: Circuit) -> Schedule:
         openings.ring[s][PREV] += sum(p.online_opened_units for p in checks.pools)
         for d in (PREV, NEXT):
             digests.ring[s][d] += verification.CHECK_DIGESTS * verification.DIGEST_BYTES // 8
-    # no products, nothing to open: the openings' round is left out
-    rounds += [coin, openings, digests] if checks.pools else [coin, digests]
+    # no products checked after the computation, nothing to open: no openings' round
+    rounds += [coin, openings, digests] if checks.checked_pools else [coin, digests]
     return Schedule(level, rounds, local_by_level, position, circuit_rounds, checks,
                     pre_rounds)
 

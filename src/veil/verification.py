@@ -85,18 +85,20 @@ PREPROCESS_ROUND_BASE = 1 << 30  # preprocessing rounds are numbered from here o
 FREIVALDS_REPS = 48  # random row (column) combinations checked for a reduced matrix product
 
 
-def bucket_size(items: int, target_bits: float) -> int:
-    """The least B ≥ 2 with binom((items + 1)·B, B) ≥ 2^target_bits (the rotation
-    that assigns checked triples to items needs buckets of two or more)."""
-    need = math.ceil(target_bits)
+def bucket_size(items: int, target_bits: float, beaver: bool = False) -> int:
+    """The least B ≥ 2 with binom((items + 1)·B, B) ≥ 2^target_bits, or ≥
+    items·2^target_bits for a pool whose triples are used by Beaver's multiplication
+    (failure_log2). Buckets of two or more: the rotation that assigns checked triples
+    to items needs them, and with B = 1 no triple would be checked at all."""
     b = 2
-    while math.comb((items + 1) * b, b).bit_length() <= need:
+    while failure_log2(items, b, b, beaver) > -target_bits:
         b += 1
     return b
 
 
 def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_BITS,
-                  per_triple: list[float] | None = None) -> list[int]:  # fmt: skip
+                  per_triple: list[float] | None = None,
+                  beaver: list[bool] | None = None) -> list[int]:  # fmt: skip
     """B for each pool of (items, k) such that the pools' failure probabilities sum to at
     most `budget` (2^-SECURITY_BITS, less when other checks share it), sending as few
     elements as possible: each pool starts at the least B that meets 2^-40 alone; if the
@@ -106,14 +108,16 @@ def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_B
     more triple buys the most probability per element gets it, until the sum fits. An
     equal split of the budget (2^-40 / pools each) would often need B + 1 for the
     largest pool for nothing. `per_triple`: elements a triple costs, where not 2k + 1
-    (a word pool of narrower items)."""
-    slots = [bucket_size(n, SECURITY_BITS) for n, _ in pools]
+    (a word pool of narrower items); `beaver`: which pools' triples are used by Beaver's
+    multiplication (their bound is N times larger, failure_log2)."""
+    adaptive = beaver or [False] * len(pools)
+    slots = [bucket_size(n, SECURITY_BITS, a) for (n, _), a in zip(pools, adaptive, strict=True)]
     weights = per_triple or [2 * k + 1 for _, k in pools]
     cost = [n * w for (n, _), w in zip(pools, weights, strict=True)]
 
     @functools.cache
     def failure(i: int, b: int) -> float:
-        return 2.0 ** failure_log2(pools[i][0], b, b)
+        return 2.0 ** failure_log2(pools[i][0], b, b, adaptive[i])
 
     if sum(failure(i, b) for i, b in enumerate(slots)) <= budget:
         return slots
@@ -134,11 +138,23 @@ def allot_buckets(pools: list[tuple[int, int]], budget: float = 2.0**-SECURITY_B
     return slots
 
 
-def failure_log2(items: int, slots: int, opened: int) -> float:
-    """log2 of the bound on a cheating server's chance of passing a pool's checks."""
+def failure_log2(items: int, slots: int, opened: int, beaver: bool = False) -> float:
+    """log2 of the bound on a cheating server's chance of passing a pool's checks:
+    1/min(binom(M, B), binom(M, C)), or max(N/binom(M, B), 1/binom(M, C)) when the
+    pool's triples are used by Beaver's multiplication (module docstring)."""
     total = items * slots + opened
-    worst = min(math.comb(total, slots), math.comb(total, opened))
-    return -math.log2(worst)
+    bucket = _log2_comb(total, slots) - (math.log2(items) if beaver else 0.0)
+    return -min(bucket, _log2_comb(total, opened))
+
+
+def _log2_comb(n: int, k: int) -> float:
+    """log2 of binom(n, k), exact enough for bounds (math.comb's integer, bit by bit
+    for large ones, would be as exact and far slower)."""
+    c = math.comb(n, k)
+    size = c.bit_length()
+    if size <= 1000:
+        return math.log2(c)
+    return size - 1000 + math.log2(c >> (size - 1000))
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,7 @@ class Pool:
     slots: int
     opened: int
     unit: int = 64  # bits of a word pool's item (64, 32, 16 or 8)
+    beaver: bool = False  # its triples compute the products (Beaver), no item checks
 
     @property
     def triples(self) -> int:
@@ -177,18 +194,21 @@ class Pool:
         values: ρ and σ of every bucket check (an opened triple's are −a and −b)."""
         return self.words_of(self.preprocess_checks * 2 * self.k)
 
+
     @property
     def online_opened_units(self) -> int:
         """Ring elements (or 64-bit words) each server sends after the computation to
-        open ρ and σ of every item's check against its head."""
-        return self.words_of(self.items * 2 * self.k)
+        open ρ and σ of every item's check against its head (none for Beaver pools:
+        their ρ and σ are opened by the products themselves)."""
+        return 0 if self.beaver else self.words_of(self.items * 2 * self.k)
 
     @property
     def failure_log2(self) -> float:
-        return failure_log2(self.items, self.slots, self.opened)
+        return failure_log2(self.items, self.slots, self.opened, self.beaver)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "k": self.k, "items": self.items, "unit_bits": self.unit,
+                "beaver": self.beaver,
                 "triples_per_item": self.slots, "opened": self.opened,
                 "triples": self.triples, "failure_log2": round(self.failure_log2, 1)}
 
@@ -226,22 +246,36 @@ class Plan:
         return math.log2(sum(2.0 ** p.failure_log2 for p in self.pools)
                          + self.reduced_sides * 2.0 ** -self.freivalds_reps)
 
-    def pool_index(self, kind: str, k: int) -> int:
+    @property
+    def checked_pools(self) -> bool:
+        """Whether any pool's items are checked after the computation (matrix products:
+        the others are Beaver pools, whose products need no check of their own)."""
+        return any(not p.beaver for p in self.pools)
+
+    def pool_index(self, kind: str, k: int, beaver: bool | None = None) -> int:
         for i, p in enumerate(self.pools):
-            if p.kind == kind and p.k == k:
+            if p.kind == kind and p.k == k and (beaver is None or p.beaver == beaver):
                 return i
         raise KeyError((kind, k))
 
 
-def gate_kind(node: Node, circuit: Circuit) -> tuple[str, int] | None:
-    """(pool kind, k) of a checked product, None for any other node."""
+def gate_kind(node: Node, circuit: Circuit) -> tuple[str, int, bool] | None:
+    """(pool kind, k, Beaver) of a checked product, None for any other node. `mul` and
+    `and` are computed with Beaver's multiplication from checked triples; a `matmul`
+    by the semi-honest product, checked after the computation (opening both operands
+    of a matrix product would cost n·k + k·m elements instead of n·m)."""
     if node.op == "and":
-        return (WORDS, 1) if node.type.base in (WORD, BOOL) else None
+        return (WORDS, 1, True) if node.type.base in (WORD, BOOL) else None
     if node.op == "mul":
-        return RING, 1
+        return RING, 1, True
     if node.op == "matmul":
-        return RING, circuit.node(node.args[0]).type.shape[-1]
+        return RING, circuit.node(node.args[0]).type.shape[-1], False
     return None
+
+
+def is_beaver(node: Node) -> bool:
+    """Whether a checked product of a verified circuit uses Beaver's multiplication."""
+    return node.op in ("mul", "and")
 
 
 WORD_UNITS = (64, 32, 16, 8)
@@ -257,7 +291,7 @@ def word_unit(words: int) -> int:
     time to check, so a large pool is cut into at most twice as many items)."""
     allowed = [u for u in WORD_UNITS
                if words * (64 // u) <= max(2 * words, SMALL_POOL_ITEMS)]
-    sizes = {u: bucket_size(words * (64 // u), SECURITY_BITS) for u in allowed}
+    sizes = {u: bucket_size(words * (64 // u), SECURITY_BITS, True) for u in allowed}
     least = min(sizes.values())
     return next(u for u in allowed if sizes[u] == least)
 
@@ -300,8 +334,8 @@ def freivalds_reps(circuit: Circuit, rounds: list[list[int]]) -> int:
 def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     """The pools and gates of a verified circuit whose interactive nodes are `rounds`
     (node ids per round, in the order the executor computes them)."""
-    counts: dict[tuple[str, int], int] = {}
-    gates: list[tuple[int, tuple[str, int], int]] = []
+    counts: dict[tuple[str, int, bool], int] = {}
+    gates: list[tuple[int, tuple[str, int, bool], int]] = []
     bool_bits = 0
     words = 0
     reps = freivalds_reps(circuit, rounds)
@@ -333,13 +367,14 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     if words or bool_bits:
         total_words = words + (bool_bits + 63) // 64
         unit = word_unit(total_words)
-        counts[(WORDS, 1)] = total_words * (64 // unit)
+        counts[(WORDS, 1, True)] = total_words * (64 // unit)
     keys = sorted(counts)
     slots = allot_buckets([(counts[key], key[1] if key[0] == RING else 1) for key in keys],
                           2.0**-SECURITY_BITS - reduced_sides(reduced.values()) * 2.0**-reps,
-                          [2 * key[1] + 1 if key[0] == RING else 3 * unit / 64 for key in keys])
-    pools = [Pool(kind, k, counts[(kind, k)], b, b, unit if kind == WORDS else 64)
-             for (kind, k), b in zip(keys, slots, strict=True)]
+                          [2 * key[1] + 1 if key[0] == RING else 3 * unit / 64 for key in keys],
+                          [key[2] for key in keys])
+    pools = [Pool(kind, k, counts[key], b, b, unit if kind == WORDS else 64, beaver)
+             for key, b in zip(keys, slots, strict=True) for kind, k, beaver in [key]]
     index = {key: i for i, key in enumerate(keys)}
     placed = []
     for node_id, kind, offset in gates:

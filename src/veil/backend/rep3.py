@@ -52,6 +52,7 @@ from veil.ir.semantics import apply, const_array
 from veil.net.transport import Channel, PeerError, fresh_buffer
 from veil.schedule import NEXT, PREV, SERVERS, Schedule, trunc_roles
 from veil.types import BOOL, WORD
+from veil.verification import is_beaver
 
 U64 = np.uint64
 Share = tuple[np.ndarray, np.ndarray]
@@ -187,7 +188,8 @@ class Rep3Server:
         values, XOR for bits and words), cut from one keystream per key: one AES-CTR
         setup per key and round instead of two per gate (a circuit like AES has 6400
         AND gates in 60 rounds)."""
-        products = [n for n in nodes if n.op in SCALED]
+        beaver = self.verifier is not None
+        products = [n for n in nodes if n.op in SCALED and not (beaver and is_beaver(n))]
         ring_n = sum(n.type.size for n in products if n.type.base != BOOL)
         bits_n = sum(n.type.size for n in products if n.type.base == BOOL)
         streams = []
@@ -417,6 +419,13 @@ class Rep3Server:
                     out[direction].append(part)
                 for direction in rep3_shuffle.incoming(self.me, node):
                     layout[direction].append((node.type.shape, node.type.base == BOOL))
+            elif self.verifier is not None and is_beaver(node):  # ρ and σ, opened
+                part, kept[node.id] = self.verifier.beaver_start(
+                    node, self.values[node.args[0]], self.values[node.args[1]])
+                kind = "a2b" if node.op == "and" else "products"
+                mine[node.id] = self.tamper.sent(kind, ("round", number, node.id), part)
+                out[PREV].append(mine[node.id])
+                layout[NEXT].append(((2, *node.type.shape), node.type.base == BOOL))
             else:
                 mine[node.id] = self.product_part(node, zeros[node.id])
                 kind = "a2b" if node.op == "and" else "products"
@@ -446,6 +455,10 @@ class Rep3Server:
                 got = {d: received[d].pop(0) for d in rep3_shuffle.incoming(self.me, node)}
                 self.values[node.id] = ONE_WAY_STEPS[node.op].finish(self, node,
                                                                      kept[node.id], got)
+            elif node.id in kept:  # Beaver: the product from the opened ρ and σ
+                assert self.verifier is not None
+                self.values[node.id] = self.verifier.beaver_finish(
+                    node, kept[node.id], received[NEXT].pop(0))
             else:
                 self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
                 if self.verifier is not None:

@@ -45,7 +45,7 @@ import numpy as np
 from veil.backend import prg
 from veil.net.transport import PeerError
 from veil.schedule import NEXT, PREV, SERVERS
-from veil.types import BOOL
+from veil.types import BOOL, WORD
 from veil.verification import (
     CHECK_DIGESTS,
     DIGEST_BYTES,
@@ -115,6 +115,7 @@ class Verifier:
         # the preprocessing's zero tests, hashed (left side, right side)
         self.pre_zero: tuple[bytes, bytes] = (b"", b"")
         self.preprocess_rounds_sent: list[int] = []
+        self.beaver_opened = hashlib.sha256(b"beaver")  # every ρ and σ the products opened
 
     @property
     def tamper(self):
@@ -141,6 +142,79 @@ class Verifier:
         self.input_hashes = (_hash(b"inputs", *firsts), _hash(b"inputs", *seconds))
 
     # ------------------------------------------------------------ products
+
+    def beaver_start(self, node, x, y) -> tuple[np.ndarray, tuple]:
+        """Beaver's multiplication of a `mul` or `and` with its checked triples (the
+        heads of its items): this server's second components of ρ = x − a and
+        σ = y − b (XOR for bits and words), to send to its predecessor, and what
+        beaver_finish needs."""
+        a, b, c = self._gate_triples(node)
+        shape = node.type.shape
+        ring = node.type.base not in (BOOL, WORD)
+        rho, sigma = [], []
+        with np.errstate(over="ignore"):
+            for j in range(2):
+                xj, yj = (np.broadcast_to(np.asarray(v[j]), shape) for v in (x, y))
+                if ring:
+                    rho.append(np.subtract(xj, a[j], dtype=U64))
+                    sigma.append(np.subtract(yj, b[j], dtype=U64))
+                else:
+                    rho.append(np.bitwise_xor(xj, a[j]))
+                    sigma.append(np.bitwise_xor(yj, b[j]))
+        part = np.stack([rho[1], sigma[1]])
+        return part, (rho[0], part, a, b, c, sigma[0], ring)
+
+    def beaver_finish(self, node, kept: tuple, theirs: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The product's two components from the opened ρ, σ: z = c + σ·a + ρ·b + ρ·σ
+        (XOR and AND for bits and words), the public ρ·σ as the sharing (p, 0, 0)."""
+        rho0, part, a, b, c, sigma0, ring = kept
+        with np.errstate(over="ignore"):
+            if ring:
+                rho = rho0 + part[0] + theirs[0]
+                sigma = sigma0 + part[1] + theirs[1]
+            else:
+                rho = rho0 ^ part[0] ^ theirs[0]
+                sigma = sigma0 ^ part[1] ^ theirs[1]
+            self.beaver_opened.update(np.ascontiguousarray(rho).view(np.uint8).reshape(-1))
+            self.beaver_opened.update(np.ascontiguousarray(sigma).view(np.uint8).reshape(-1))
+            out = []
+            for j in range(2):
+                if ring:
+                    z = c[j] + sigma * a[j] + rho * b[j]
+                    if (self.server.me, j) in ((0, 0), (2, 1)):
+                        z += rho * sigma
+                else:
+                    z = c[j] ^ (sigma & a[j]) ^ (rho & b[j])
+                    if (self.server.me, j) in ((0, 0), (2, 1)):
+                        z ^= rho & sigma
+                out.append(np.asarray(z))
+        return out[0], out[1]
+
+    def _gate_triples(self, node) -> tuple[tuple, tuple, tuple]:
+        """The checked triples of a Beaver gate, shaped like its result: (a, b, c), each
+        as this server's two components. The gate's items in its pool are heads
+        offset … offset + items; bool gates' bits are packed after the words."""
+        gate = self.gates[node.id]
+        pool = self.plan.pools[gate.pool]
+        heads = self.pools[gate.pool].heads
+        assert heads is not None, "the preprocessing did not run"
+        shape = node.type.shape
+        if pool.kind == RING:
+            lo, hi = gate.offset, gate.offset + gate.items
+            rows = [tuple(h[r, lo:hi].reshape(shape) for h in heads) for r in range(3)]
+        elif node.type.base == BOOL:
+            start, size = gate.offset, gate.items
+            first, last = start // 8, (start + size - 1) // 8 + 1
+            rows = [tuple(np.unpackbits(h[r].view(np.uint8)[first:last])
+                          [start % 8:start % 8 + size].astype(np.bool_).reshape(shape)
+                          for h in heads) for r in range(3)]
+        else:  # words: the items of this gate's words, viewed as words again
+            per_word = 64 // pool.unit
+            lo, hi = gate.offset * per_word, (gate.offset + gate.items) * per_word
+            rows = [tuple(h[r, lo:hi].view(U64).reshape(shape) for h in heads)
+                    for r in range(3)]
+        return rows[0], rows[1], rows[2]
 
     def record(self, node, x, y, z) -> None:
         """Keep a checked product's operands and result (this server's components)."""
@@ -304,6 +378,8 @@ class Verifier:
         checks = []
         sent = []
         for index, pool in enumerate(self.plan.pools):
+            if pool.beaver:
+                continue  # its products were computed from its triples: nothing to check
             state = self.pools[index]
             assert state.heads is not None, "the preprocessing did not run"
             shift = _rotation(key, index, pool.items)
@@ -312,13 +388,13 @@ class Verifier:
             check = _PoolCheck(pool, self._items(index, key), heads, pool.online_opened_units)
             checks.append(check)
             sent.append(self.tamper.sent("openings", ("pool", index), check.second_openings()))
-        layout = [((p.online_opened_units,), False) for p in self.plan.pools]
+        layout = [((p.online_opened_units,), False) for p in self.plan.pools if not p.beaver]
         got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
             self.opened.append(check.open(theirs))
             self.zero_parts.append((*check.zero_test(s.me), not check.ring))
         # round 3: digests of the openings, the inputs and the zero tests, both ways
-        opened = _hash(b"opened", *self.opened)
+        opened = _hash(b"opened", self.beaver_opened.digest(), *self.opened)
         left = (opened, self.input_hashes[1], self._zero_digest(left=True))
         right = (opened, self.input_hashes[0], self._zero_digest(left=False))
         msgs = {NEXT: b"".join(left), PREV: b"".join(right)}

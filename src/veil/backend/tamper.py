@@ -4,14 +4,16 @@ replicated share component and goes on from there.
 
 Nothing here is reachable from the command line: the tests build a `Tamper` and hand
 it to a server through `veil.runtime.session.Fault` (tests/test_malicious_tamper.py).
-Kinds: products (a ring product's reshare), a2b (an AND gate's reshare: A2B, the
-comparisons and the verified truncation are made of them), reshares (the triples'
-products and the outputs' resharing), openings (both coins, ρ, σ and the opened triples),
-inputs (a received input share), outputs (a share or a digest sent to a receiver) and
-inconsistent (the server's copy of the component it shares with its successor, for a
-value that is later multiplied or output). A consistent tamper (`consistent=True`) keeps
-the changed part as the server's own copy too, as a careful cheater would: then no
-consistency check sees it, and only the product checks can.
+Kinds: products (a ring product's message: its reshare, or the ρ and σ a verified
+`mul` opens), a2b (an AND gate's: A2B, the comparisons and the verified truncation are
+made of them), reshares (the triples' products and the outputs' resharing), openings
+(both coins, ρ, σ of the checks and the opened triples), inputs (a received input
+share), outputs (a share or a digest sent to a receiver) and inconsistent (the server's
+copy of the component it shares with its successor, for a value that is later
+multiplied or output). A consistent tamper (`consistent=True`) keeps the changed part
+as the server's own copy too, as a careful cheater would: then only the product checks
+can see a changed product reshare (a changed Beaver opening or triple product is still
+seen by the openings' digest or the bucket checks).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int,
         places += [("output", k) for k in range(len(circuit.outputs))]
     elif kind == "openings":
         pools = sched.plan.pools if sched.plan else ()
-        places = [("coin",)] + [("pool", i) for i in range(len(pools))]
+        places = [("coin",)] + [("pool", i) for i, p in enumerate(pools) if not p.beaver]
         if pools:  # the preprocessing's coin and bucket checks
             places += [("pre-coin",)] + [("buckets", i) for i in range(len(pools))]
     elif kind == "inputs":
