@@ -81,7 +81,7 @@ def test_a_verified_circuit_has_no_unchecked_interactive_step() -> None:
     mal = compile_path(PROGRAMS / "model_validation", backend="rep3", security="malicious")
     sched = schedule(mal.executable)
     ops = {mal.executable.node(n).op for r in sched.rounds for n in r.nodes}
-    assert ops <= {"mul", "matmul", "and"}
+    assert ops <= {"mul", "matmul", "and", "b2a"}
     assert sched.plan is not None and sched.plan.failure_log2 <= -40
 
 

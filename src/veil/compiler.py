@@ -31,8 +31,10 @@ from veil.opt.pipeline import (
 
 BACKENDS = ("rep3", "plain")
 SECURITY = ("semi-honest", "malicious")
-VERIFIED_OPS = {"mul", "matmul", "and"}
-"""The interactive ops the verified (malicious) mode checks: products only."""
+VERIFIED_OPS = {"mul", "matmul", "and", "b2a"}
+"""The interactive ops the verified (malicious) mode checks: products (computed from
+checked triples, or checked after the computation) and conversions of bits with
+daBits (whose openings are compared like every other)."""
 Progress = Callable[[dict[str, Any]], None]
 
 

@@ -42,7 +42,8 @@ def is_interactive(node: Node, circuit: Circuit) -> bool:
     if node.op in ops.MATH:
         raise ValueError(f"math op {node.op} left unexpanded in a protocol circuit")
     interactive = ops.is_interactive(node.op, [circuit.node(a).type for a in node.args])
-    if interactive and node.op in HIGH_LEVEL:
+    if interactive and node.op in HIGH_LEVEL and not (
+            node.op == "b2a" and circuit.security == "malicious"):  # a daBit's opening
         raise ValueError(f"high-level op {node.op} left in a protocol circuit")
     return interactive
 
@@ -220,6 +221,10 @@ def _schedule(circuit: Circuit) -> Schedule:
             for s, direction in shuffle_links(node):
                 table[s][direction] += size
             continue
+        if node.op == "b2a":  # verified: the bit XOR its daBit, opened (one bit)
+            for s in range(SERVERS):
+                rnd.bits[s][PREV] += size
+            continue
         # a verified `mul` or `and` opens ρ and σ (Beaver): two elements, not one
         opened = 2 if verified and verification.is_beaver(node) else 1
         for s in range(SERVERS):
@@ -240,6 +245,12 @@ def _schedule(circuit: Circuit) -> Schedule:
             coin.ring[s][PREV] += verification.COIN_ELEMENTS
             buckets.ring[s][PREV] += sum(p.preprocess_opened_units for p in checks.pools)
         pre_rounds = [triples, coin, buckets]
+        if checks.dabits:  # each of a daBit's two products opens ρ and σ
+            second = Round()
+            for s in range(SERVERS):
+                buckets.ring[s][PREV] += 2 * checks.dabits
+                second.ring[s][PREV] += 2 * checks.dabits
+            pre_rounds.append(second)
     # after the circuit: the coin with the outputs' resharing; the openings; the digests
     coin, openings, digests = Round(), Round(), Round()
     ring_out, bits_out = _elements([o.type for o in circuit.outputs])

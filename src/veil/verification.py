@@ -81,8 +81,10 @@ CHECK_DIGESTS = 3  # the last round's digests: openings, input shares, zero test
 COIN_ELEMENTS = 2  # a 128-bit coin, as two ring elements
 VERIFY_ROUNDS = 3  # coin and output reshare; openings (when there are products); digests
 PREPROCESS_ROUNDS = 3  # the triples' products; the coin; the bucket checks' openings
+DABIT_ROUNDS = 1  # one more for the daBits' second product (the first goes with the buckets)
 PREPROCESS_ROUND_BASE = 1 << 30  # preprocessing rounds are numbered from here on the wire
 FREIVALDS_REPS = 48  # random row (column) combinations checked for a reduced matrix product
+DABIT_PRODUCTS = 2  # r0 ⊕ r1 ⊕ r2 in the ring: (r0 ⊕ r1) = r0 + r1 − 2·r0·r1, then with r2
 
 
 def bucket_size(items: int, target_bits: float, beaver: bool = False) -> int:
@@ -232,6 +234,14 @@ class Plan:
     word_items_of_words: int  # word pool: the words of `and` on words come first,
     bool_bits: int  # then the bits of `and` on bools, packed 64 to a word
     freivalds_reps: int = FREIVALDS_REPS
+    dabits: int = 0  # random bits shared both ways, made in the preprocessing
+    dabit_nodes: tuple[tuple[int, int], ...] = ()  # (b2a node, its first daBit)
+    dabit_base: int = 0  # where the daBits' products start in the ring Beaver pool
+
+    @property
+    def dabit_pool(self) -> int:
+        """The index of the pool whose triples make the daBits' ring values."""
+        return self.pool_index(RING, 1, True)
 
     @property
     def reduced_sides(self) -> int:
@@ -341,9 +351,15 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
     reps = freivalds_reps(circuit, rounds)
     reduced: dict[int, tuple[int, int, bool, bool]] = {}
     sizes: dict[int, int] = {}
+    dabit_nodes: list[tuple[int, int]] = []
+    dabits = 0
     for ids in rounds:
         for node_id in ids:
             node = circuit.node(node_id)
+            if node.op == "b2a":  # a secret bit to the ring with a daBit
+                dabit_nodes.append((node_id, dabits))
+                dabits += node.type.size
+                continue
             kind = gate_kind(node, circuit)
             if kind is None:
                 raise ValueError(f"{node.op} is not a checked product")
@@ -363,6 +379,10 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
             sizes[node_id] = size
             gates.append((node_id, kind, counts.get(kind, 0)))
             counts[kind] = counts.get(kind, 0) + size
+    ring = (RING, 1, True)
+    dabit_base = counts.get(ring, 0)
+    if dabits:  # each daBit's ring value takes two Beaver products (DABIT_PRODUCTS)
+        counts[ring] = dabit_base + DABIT_PRODUCTS * dabits
     unit = 64
     if words or bool_bits:
         total_words = words + (bool_bits + 63) // 64
@@ -384,4 +404,5 @@ def plan(circuit: Circuit, rounds: list[list[int]]) -> Plan:
         else:
             placed.append(Gate(node_id, index[kind], offset, sizes.get(node_id, size),
                                reduced.get(node_id)))
-    return Plan(tuple(pools), tuple(placed), words, bool_bits, reps)
+    return Plan(tuple(pools), tuple(placed), words, bool_bits, reps, dabits,
+                tuple(dabit_nodes), dabit_base)

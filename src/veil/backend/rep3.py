@@ -419,6 +419,11 @@ class Rep3Server:
                     out[direction].append(part)
                 for direction in rep3_shuffle.incoming(self.me, node):
                     layout[direction].append((node.type.shape, node.type.base == BOOL))
+            elif self.verifier is not None and node.op == "b2a":  # b ⊕ r, r a daBit
+                part, kept[node.id] = self.verifier.dabit_start(node, self.values[node.args[0]])
+                mine[node.id] = self.tamper.sent("a2b", ("round", number, node.id), part)
+                out[PREV].append(mine[node.id])
+                layout[NEXT].append((node.type.shape, True))
             elif self.verifier is not None and is_beaver(node):  # ρ and σ, opened
                 part, kept[node.id] = self.verifier.beaver_start(
                     node, self.values[node.args[0]], self.values[node.args[1]])
@@ -457,8 +462,9 @@ class Rep3Server:
                                                                      kept[node.id], got)
             elif node.id in kept:  # Beaver: the product from the opened ρ and σ
                 assert self.verifier is not None
-                self.values[node.id] = self.verifier.beaver_finish(
-                    node, kept[node.id], received[NEXT].pop(0))
+                finish = self.verifier.dabit_finish if node.op == "b2a" else \
+                    self.verifier.beaver_finish
+                self.values[node.id] = finish(node, kept[node.id], received[NEXT].pop(0))
             else:
                 self.values[node.id] = (mine[node.id], received[NEXT].pop(0))
                 if self.verifier is not None:

@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 
 U64 = np.uint64
 _BIG_ENDIAN = sys.byteorder == "big"
-TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS, PRE_COIN, ROTATION = \
-    16, 19, 20, 21, 22, 23, 24, 25, 26
+TRIPLES, COIN, RESHARE, ORDER, ORDER_TIES, ROWS, COLUMNS, PRE_COIN, ROTATION, DABITS = \
+    16, 19, 20, 21, 22, 23, 24, 25, 26, 27
 
 
 class VerificationFailed(PeerError):
@@ -116,6 +116,9 @@ class Verifier:
         self.pre_zero: tuple[bytes, bytes] = (b"", b"")
         self.preprocess_rounds_sent: list[int] = []
         self.beaver_opened = hashlib.sha256(b"beaver")  # every ρ and σ the products opened
+        self.dabit_offsets = dict(plan.dabit_nodes)  # b2a node → its first daBit
+        self.dabit_bits: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.bool_),) * 2
+        self.dabit_ring: tuple[np.ndarray, np.ndarray] = (np.zeros(0, U64),) * 2
 
     @property
     def tamper(self):
@@ -150,45 +153,94 @@ class Verifier:
         beaver_finish needs."""
         a, b, c = self._gate_triples(node)
         shape = node.type.shape
-        ring = node.type.base not in (BOOL, WORD)
-        rho, sigma = [], []
-        with np.errstate(over="ignore"):
-            for j in range(2):
-                xj, yj = (np.broadcast_to(np.asarray(v[j]), shape) for v in (x, y))
-                if ring:
-                    rho.append(np.subtract(xj, a[j], dtype=U64))
-                    sigma.append(np.subtract(yj, b[j], dtype=U64))
-                else:
-                    rho.append(np.bitwise_xor(xj, a[j]))
-                    sigma.append(np.bitwise_xor(yj, b[j]))
-        part = np.stack([rho[1], sigma[1]])
-        return part, (rho[0], part, a, b, c, sigma[0], ring)
+        x, y = (tuple(np.broadcast_to(np.asarray(v[j]), shape) for j in range(2))
+                for v in (x, y))
+        return _beaver_parts(x, y, (a, b, c), node.type.base not in (BOOL, WORD))
 
     def beaver_finish(self, node, kept: tuple, theirs: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The product's two components from the opened ρ, σ: z = c + σ·a + ρ·b + ρ·σ
         (XOR and AND for bits and words), the public ρ·σ as the sharing (p, 0, 0)."""
-        rho0, part, a, b, c, sigma0, ring = kept
+        return _beaver_product(kept, theirs, self.server.me, self.beaver_opened)
+
+    # ------------------------------------------------------------ daBits
+
+    def _make_dabits(self, round_three: tuple[list, list]) -> None:
+        """Start the daBits (Escudero et al., Crypto 2020: a random bit shared both in
+        Z_2 and in Z_2^64): r = r0 ⊕ r1 ⊕ r2, component j drawn from the key of the two
+        servers that hold it, so no server knows r; in the ring, r0 ⊕ r1 = r0 + r1 −
+        2·r0·r1 and then with r2, two Beaver products with checked triples. The first
+        product's openings go out with the bucket checks (`round_three`: the messages
+        and layouts of that round)."""
+        plan, s = self.plan, self.server
+        count = plan.dabits
+        me = s.me
+        bits = (prg.bits(s.key_prev, 0, DABITS, (count,)),
+                prg.bits(s.key_next, 0, DABITS, (count,)))
+        self.dabit_bits = bits
+
+        def alone(j: int) -> tuple[np.ndarray, np.ndarray]:  # r_j as a ring sharing
+            zero = np.zeros(count, dtype=U64)
+            return (bits[0].astype(U64) if j == me else zero,
+                    bits[1].astype(U64) if j == (me + 1) % SERVERS else zero)
+
+        self._dabit_alone = alone
+        part, kept = _beaver_parts(alone(0), alone(1), self._dabit_triples(0), True)
+        self._dabit_kept = kept
+        round_three[0].append(self.tamper.sent("openings", ("dabits", 1), part))
+        round_three[1].append(((2, count), False))
+
+    def _finish_dabits(self, first: np.ndarray) -> None:
+        """The daBits' second product (its own preprocessing round) and their ring values."""
+        s, count = self.server, self.plan.dabits
         with np.errstate(over="ignore"):
-            if ring:
-                rho = rho0 + part[0] + theirs[0]
-                sigma = sigma0 + part[1] + theirs[1]
-            else:
-                rho = rho0 ^ part[0] ^ theirs[0]
-                sigma = sigma0 ^ part[1] ^ theirs[1]
-            self.beaver_opened.update(np.ascontiguousarray(rho).view(np.uint8).reshape(-1))
-            self.beaver_opened.update(np.ascontiguousarray(sigma).view(np.uint8).reshape(-1))
-            out = []
+            p = _beaver_product(self._dabit_kept, first, s.me, self.beaver_opened)
+            r0, r1, r2 = (self._dabit_alone(j) for j in range(3))
+            t = tuple(r0[j] + r1[j] - U64(2) * p[j] for j in range(2))
+            part, kept = _beaver_parts(t, r2, self._dabit_triples(1), True)
+            sent = [self.tamper.sent("openings", ("dabits", 2), part)]
+            (theirs,) = s.exchange(PREPROCESS_ROUND_BASE + 4, sent, [((2, count), False)])
+            q = _beaver_product(kept, theirs, s.me, self.beaver_opened)
+            self.dabit_ring = tuple(t[j] + r2[j] - U64(2) * q[j] for j in range(2))
+        del self._dabit_kept, self._dabit_alone
+
+    def _dabit_triples(self, which: int) -> tuple[tuple, tuple, tuple]:
+        """The checked triples of the daBits' first (0) or second (1) product."""
+        plan = self.plan
+        heads = self.pools[plan.dabit_pool].heads
+        assert heads is not None
+        lo = plan.dabit_base + which * plan.dabits
+        rows = [tuple(h[r, lo:lo + plan.dabits] for h in heads) for r in range(3)]
+        return rows[0], rows[1], rows[2]
+
+    def dabit_start(self, node, bit) -> tuple[np.ndarray, tuple]:
+        """A `b2a` with its daBits: this server's second component of c = b ⊕ r (to
+        send to its predecessor), and what dabit_finish needs."""
+        first = self.dabit_offsets[node.id]
+        shape = node.type.shape
+        size = node.type.size
+        r = [self.dabit_bits[j][first:first + size].reshape(shape) for j in range(2)]
+        c = [np.broadcast_to(np.asarray(bit[j], dtype=np.bool_), shape) ^ r[j] for j in range(2)]
+        part = np.array(c[1], copy=True)  # (ascontiguousarray would make a scalar 1-d)
+        return part, (c[0], part, first)
+
+    def dabit_finish(self, node, kept: tuple, theirs: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """b = c ⊕ r = c + r − 2·c·r in the ring, with c opened: each component of r
+        negated where c is 1, and c added as the sharing (c, 0, 0)."""
+        c0, part, first = kept
+        shape = node.type.shape
+        size = node.type.size
+        c = c0 ^ part ^ np.asarray(theirs, dtype=np.bool_).reshape(shape)
+        self.beaver_opened.update(np.packbits(c))
+        out = []
+        with np.errstate(over="ignore"):
             for j in range(2):
-                if ring:
-                    z = c[j] + sigma * a[j] + rho * b[j]
-                    if (self.server.me, j) in ((0, 0), (2, 1)):
-                        z += rho * sigma
-                else:
-                    z = c[j] ^ (sigma & a[j]) ^ (rho & b[j])
-                    if (self.server.me, j) in ((0, 0), (2, 1)):
-                        z ^= rho & sigma
-                out.append(np.asarray(z))
+                r = self.dabit_ring[j][first:first + size].reshape(shape)
+                z = np.where(c, U64(0) - r, r)
+                if (self.server.me, j) in ((0, 0), (2, 1)):
+                    z = z + c.astype(U64)
+                out.append(np.asarray(z, dtype=U64))
         return out[0], out[1]
 
     def _gate_triples(self, node) -> tuple[tuple, tuple, tuple]:
@@ -312,7 +364,11 @@ class Verifier:
             sent.append(self.tamper.sent("openings", ("buckets", index),
                                          check.second_openings()))
         layout = [((p.preprocess_opened_units,), False) for p in self.plan.pools]
+        if self.plan.dabits:
+            self._make_dabits((sent, layout))
         got = s.exchange(PREPROCESS_ROUND_BASE + 3, sent, layout)
+        if self.plan.dabits:
+            self._finish_dabits(got.pop())
         zero_parts = []
         for check, theirs in zip(checks, got, strict=True):
             opened.append(check.open(theirs))
@@ -479,6 +535,54 @@ def _take_columns(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
     for r in range(rows.shape[0]):
         np.take(rows[r], index, out=out[r])
     return out
+
+
+def _beaver_parts(x: tuple, y: tuple, triples: tuple, ring: bool) -> tuple[np.ndarray, tuple]:
+    """Beaver's multiplication of x and y (this server's two components each) with
+    checked triples (a, b, c): the second components of ρ = x − a and σ = y − b (XOR for
+    bits and words) to send, and what _beaver_product needs."""
+    a, b, c = triples
+    rho, sigma = [], []
+    with np.errstate(over="ignore"):
+        for j in range(2):
+            if ring:
+                rho.append(np.subtract(x[j], a[j], dtype=U64))
+                sigma.append(np.subtract(y[j], b[j], dtype=U64))
+            else:
+                rho.append(np.bitwise_xor(x[j], a[j]))
+                sigma.append(np.bitwise_xor(y[j], b[j]))
+    part = np.stack([rho[1], sigma[1]])
+    return part, (rho[0], part, a, b, c, sigma[0], ring)
+
+
+def _beaver_product(kept: tuple, theirs: np.ndarray, me: int, opened
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The product's two components from the opened ρ, σ: z = c + σ·a + ρ·b + ρ·σ
+    (XOR and AND for bits and words), the public ρ·σ as the sharing (p, 0, 0); ρ and σ
+    go into `opened` (a hash), which the servers compare before any output."""
+    rho0, part, a, b, c, sigma0, ring = kept
+    with np.errstate(over="ignore"):
+        if ring:
+            rho = rho0 + part[0] + theirs[0]
+            sigma = sigma0 + part[1] + theirs[1]
+        else:
+            rho = rho0 ^ part[0] ^ theirs[0]
+            sigma = sigma0 ^ part[1] ^ theirs[1]
+        for value in (rho, sigma):
+            flat = np.ascontiguousarray(value).reshape(-1)
+            opened.update(np.packbits(flat) if flat.dtype == np.bool_ else flat.view(np.uint8))
+        out = []
+        for j in range(2):
+            if ring:
+                z = c[j] + sigma * a[j] + rho * b[j]
+                if (me, j) in ((0, 0), (2, 1)):
+                    z += rho * sigma
+            else:
+                z = c[j] ^ (sigma & a[j]) ^ (rho & b[j])
+                if (me, j) in ((0, 0), (2, 1)):
+                    z ^= rho & sigma
+            out.append(np.asarray(z))
+    return out[0], out[1]
 
 
 def _side(first: np.ndarray, second: np.ndarray, xor: bool, left: bool) -> np.ndarray:

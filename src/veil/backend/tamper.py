@@ -92,7 +92,7 @@ def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int,
     rng = np.random.default_rng(seed)
     places: list[tuple] = []
     if kind in ("products", "a2b"):
-        ops = ("and",) if kind == "a2b" else ("mul", "matmul")
+        ops = ("and", "b2a") if kind == "a2b" else ("mul", "matmul")
         for number, rnd in enumerate(sched.rounds[:sched.circuit_rounds], 1):
             places += [("round", number, n) for n in rnd.nodes if circuit.node(n).op in ops]
     elif kind == "reshares":
@@ -102,8 +102,10 @@ def choose(kind: str, circuit: Circuit, sched: Schedule, seed: int,
     elif kind == "openings":
         pools = sched.plan.pools if sched.plan else ()
         places = [("coin",)] + [("pool", i) for i, p in enumerate(pools) if not p.beaver]
-        if pools:  # the preprocessing's coin and bucket checks
+        if pools:  # the preprocessing's coin, bucket checks and daBit products
             places += [("pre-coin",)] + [("buckets", i) for i in range(len(pools))]
+            if sched.plan and sched.plan.dabits:
+                places += [("dabits", 1), ("dabits", 2)]
     elif kind == "inputs":
         places = [("input", k, j) for k in range(len(circuit.inputs)) for j in range(2)]
     elif kind == "outputs":

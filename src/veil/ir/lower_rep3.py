@@ -92,7 +92,11 @@ class _Rep3Lowerer:
         return self.add("xor", p, self.add("shl", big_g, bits=1))
 
     def b2a(self, bit: int) -> int:
-        """A secret bit as a ring value 0/1: fold x ⊕ y = x + y − 2xy over the components."""
+        """A secret bit as a ring value 0/1: fold x ⊕ y = x + y − 2xy over the components
+        (two rounds of products). The verified mode keeps `b2a`: it opens the bit XOR a
+        daBit made in the preprocessing (one round, one bit; veil.backend.rep3_verify)."""
+        if self.security == "malicious":
+            return self.add("b2a", bit)
         c0, c1, c2 = (self.add("b2a_comp", bit, component=j) for j in range(3))
         two = self.b.const(2, INT)
         t = self.add("sub", self.add("add", c0, c1), self.add("mul", two, self.add("mul", c0, c1)))
