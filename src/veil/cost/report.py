@@ -259,6 +259,7 @@ def verification_section(sched) -> dict[str, Any]:
         "bucket_check_bytes_per_server": 8 * pre_openings,  # preprocessing
         "opening_bytes_per_server": 8 * openings,  # after the computation
         "preprocess_rounds": sched.preprocess_rounds,
+        "dabits": plan.dabits,
         "failure_log2": round(plan.failure_log2, 1) if plan.pools else None,
         "rounds": sched.verify_rounds,
     }
@@ -423,7 +424,9 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         if cat == "public_ops":
             mark = "  (compile time)"
         elif rep3 and cat == "conversions" and report["ops"][cat]:
-            mark = "  (bool → number: 2 products each; a comparison's bits: 64)"
+            mark = "  (bool → number: 2 products each; a comparison's bits: 64)" \
+                if report.get("security") != "malicious" else \
+                "  (bool → number: a daBit each, made in the preprocessing)"
         elif rep3 and cat == "boolean_gates" and gates_of:
             mark = f"  (AND gates; {gates_of:,} of them in comparisons)"
         out.append(f"  {cat.replace('_', ' '):<24} {report['ops'][cat]:>12,}{mark}")
@@ -453,15 +456,20 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
             out.append(f"  preprocessing            {pre:>12,} bytes a server, before the "
                        f"inputs (the triples {check['triple_bytes_per_server']:,}, "
                        f"their checks {check['bucket_check_bytes_per_server']:,})")
-            out.append(f"  checks after the circuit {check['opening_bytes_per_server']:>12,} bytes "
-                       f"a server (each product against one checked triple)")
+            if check.get("dabits"):
+                out.append(f"    {'daBits':<22} {check['dabits']:>12,}  random bits in both "
+                           f"sharings, 2 products each (the bool → number conversions)")
             for p in check["pools"]:
                 unit = p.get("unit_bits", 64)
                 what = ("AND words" if unit == 64 else f"AND gates, {unit}-bit items") \
                     if p["kind"] == "word" else \
                     ("products" if p["k"] == 1 else f"dot products of length {p['k']}")
-                out.append(f"    {what:<22} {p['items']:>12,}  checked with "
-                           f"{p['triples_per_item']} triples each, {p['opened']} opened")
+                how = "computed from a checked triple each (Beaver)" if p.get("beaver") else \
+                    "checked after the circuit against a checked triple each"
+                out.append(f"    {what:<22} {p['items']:>12,}  {how}; buckets of "
+                           f"{p['triples_per_item']}, {p['opened']} opened")
+            out.append(f"  checks after the circuit {check['opening_bytes_per_server']:>12,} bytes "
+                       f"a server (the matrix products' items)")
             combined = check.get("matrix_products_by_combinations") or {}
             if combined.get("products"):
                 out.append(f"    {'matrix products':<22} {combined['products']:>12,}  checked as "
