@@ -6,15 +6,18 @@ sends, since every other component it influences is also held by an honest serve
 So the verified mode checks, before any output leaves a server (the plan and its
 soundness: veil.verification):
 
-1. every product (`mul`, `matmul`, `and`) against a multiplication triple, itself
-   checked against B − 1 others. The triples are made and checked in a preprocessing
-   phase before any input arrives (`preprocess`): their a and b are drawn from the
-   pairwise keys, c is computed by the semi-honest product; a coin nobody could predict
-   (a replicated sharing drawn from the three keys) orders them into buckets, and each
-   bucket's head is checked against the rest. After the last round of the circuit a
-   second coin rotates the heads' assignment to the products;
-2. every opened value (both coins, ρ, σ, the opened triples) is the same at every
-   server;
+1. every product rests on a multiplication triple checked against B − 1 others. The
+   triples are made and checked in a preprocessing phase before any input arrives
+   (`preprocess`): their a and b are drawn from the pairwise keys, c is computed by the
+   semi-honest product; a coin nobody could predict (a replicated sharing drawn from
+   the three keys) orders them into buckets, and each bucket's head is checked against
+   the rest. A `mul` or `and` is computed from heads with Beaver's multiplication
+   (`beaver_start`, `beaver_finish`: ρ and σ opened in its round), a `b2a` from a daBit
+   made of two such products (`dabit_start`, `dabit_finish`: one bit opened); a
+   `matmul` is computed semi-honestly and checked after the circuit against heads that
+   a second coin assigns by a rotation;
+2. every opened value (both coins, every ρ and σ, the daBits' bits, the opened
+   triples) is the same at every server;
 3. every input share is the same at both servers that hold it (an owner who sends
    inconsistent shares is caught, as is a server that changes its copy);
 4. the outputs are reshared (a fresh random sharing, each component sent by the server
@@ -29,8 +32,8 @@ from their own state, so both of them see any deviation and both refuse to send
 outputs.
 
 Rounds of the preprocessing: (1) the triples' products, (2) the coin, (3) the bucket
-checks' openings. After the circuit: (1) coin and output resharing, (2) openings,
-(3) digests.
+checks' openings and the daBits' first products, (4) their second products. After the
+circuit: (1) coin and output resharing, (2) the matrix products' openings, (3) digests.
 """
 
 from __future__ import annotations
@@ -51,7 +54,6 @@ from veil.verification import (
     DIGEST_BYTES,
     PREPROCESS_ROUND_BASE,
     RING,
-    WORDS,
     Gate,
     Plan,
 )
@@ -86,12 +88,12 @@ def output_digest(receiver: str, component: int, packed: bytes | bytearray) -> b
 
 @dataclass
 class PoolState:
-    """One pool's items (gate operands and results, both components) and triples."""
+    """One pool's triples, then its checked heads, and (matrix products only) its items:
+    gate operands and results, both components."""
 
     xs: list = field(default_factory=list)  # per gate: (first, second) of x, as items
     ys: list = field(default_factory=list)
     zs: list = field(default_factory=list)
-    bools: list = field(default_factory=list)  # word pool: bool gates' (x, y, z) bits
     # per component, (2k + 1) × M: a (k rows), b (k rows), c; until the buckets are checked
     triples: tuple[np.ndarray, np.ndarray] | None = None
     # per component, (2k + 1) × N: the checked buckets' heads (items of the pool's unit)
@@ -269,36 +271,23 @@ class Verifier:
         return rows[0], rows[1], rows[2]
 
     def record(self, node, x, y, z) -> None:
-        """Keep a checked product's operands and result (this server's components)."""
+        """Keep a matrix product's operands and result (this server's components), to
+        check after the circuit (every other product is computed from checked triples)."""
         gate = self.gates[node.id]
         pool = self.plan.pools[gate.pool]
         state = self.pools[gate.pool]
-        if node.op == "matmul" and gate.freivalds is not None:
+        assert node.op == "matmul" and not pool.beaver, node.op
+        if gate.freivalds is not None:
             state.xs.append(_Freivalds(node.id, pool.k, gate.freivalds, x, y, z,
                                        self.plan.freivalds_reps))
             state.ys.append(None)
             state.zs.append(None)
             return
-        if node.op == "matmul":
-            k = pool.k
-            items = [_matmul_items(xj, yj, k) for xj, yj in zip(x, y, strict=True)]
-            state.xs.append(tuple(i[0] for i in items))
-            state.ys.append(tuple(i[1] for i in items))
-            state.zs.append(tuple(np.asarray(zj, dtype=U64).reshape(-1) for zj in z))
-            return
-        shape = node.type.shape
-
-        def flat(v, j):
-            arr = np.broadcast_to(np.asarray(v[j]), shape).reshape(-1)
-            return arr if arr.dtype == np.bool_ else arr.astype(U64, copy=False)
-
-        triple = tuple(tuple(flat(v, j) for j in range(2)) for v in (x, y, z))
-        if node.type.base == BOOL:
-            state.bools.append(triple)
-        else:
-            state.xs.append(triple[0])
-            state.ys.append(triple[1])
-            state.zs.append(triple[2])
+        k = pool.k
+        items = [_matmul_items(xj, yj, k) for xj, yj in zip(x, y, strict=True)]
+        state.xs.append(tuple(i[0] for i in items))
+        state.ys.append(tuple(i[1] for i in items))
+        state.zs.append(tuple(np.asarray(zj, dtype=U64).reshape(-1) for zj in z))
 
     def triple_parts(self) -> list[np.ndarray]:
         """Preprocessing round 1: this server's product parts of every pool's triples (to
@@ -344,8 +333,9 @@ class Verifier:
     # ------------------------------------------------------------ preprocessing
 
     def preprocess(self) -> None:
-        """The preprocessing rounds: every pool's triples, a coin, and the bucket checks
-        (the checks' zero tests are compared with the others in the last round)."""
+        """The preprocessing rounds: every pool's triples, a coin, the bucket checks and
+        the daBits (the checks' zero tests are compared with the others in the last
+        round)."""
         if not self.plan.pools:
             return
         s = self.server
@@ -483,36 +473,24 @@ class Verifier:
             return prg.ring(s.key_prev, k, RESHARE, shape) - prg.ring(s.key_next, k, RESHARE, shape)
 
     def _items(self, index: int, key: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """The pool's gate items as each component's rows (x: k rows, y: k rows, z) × N,
-        of the pool's unit; a reduced matrix product's items are its combinations under
-        the coin `key`."""
+        """A matrix-product pool's items as each component's rows (x: k rows, y: k rows,
+        z) × N; a reduced matrix product's items are its combinations under the coin
+        `key`."""
         pool = self.plan.pools[index]
         state = self.pools[index]
         for j, entry in enumerate(state.xs):
             if isinstance(entry, _Freivalds):
                 state.xs[j], state.ys[j], state.zs[j] = entry.items(key)
-        k = pool.k if pool.kind == RING else 1
-        dtype = _unit_dtype(pool.unit)
+        k = pool.k
         out = []
         for j in range(2):
-            rows = np.empty((2 * k + 1, pool.items), dtype=dtype)
-            for parts, bool_part, first in ((state.xs, 0, 0), (state.ys, 1, k),
-                                            (state.zs, 2, 2 * k)):
-                arrays = [p[j] for p in parts]
-                if pool.kind == WORDS:
-                    bits = [t[bool_part][j] for t in state.bools]
-                    words = pool.words_of(pool.items)
-                    arrays.append(_pack_bits(bits, words - self.plan.word_items_of_words))
-                    packed = np.concatenate(arrays) if arrays else np.zeros(0, U64)
-                    rows[first] = packed.view(dtype)[:pool.items]
-                elif bool_part < 2 and k > 1:
-                    at = 0
-                    for arr in arrays:  # (items, k) each, written transposed
-                        block = arr.reshape(-1, k)
-                        rows[first:first + k, at:at + block.shape[0]] = block.T
-                        at += block.shape[0]
-                else:
-                    np.concatenate([arr.reshape(-1) for arr in arrays], out=rows[first])
+            rows = np.empty((2 * k + 1, pool.items), dtype=U64)
+            for parts, first, width in ((state.xs, 0, k), (state.ys, k, k), (state.zs, 2 * k, 1)):
+                at = 0
+                for part in parts:  # (items, k) each, written transposed
+                    block = np.asarray(part[j]).reshape(-1, width)
+                    rows[first:first + width, at:at + block.shape[0]] = block.T
+                    at += block.shape[0]
             out.append(rows)
         return out[0], out[1]
 
@@ -602,15 +580,6 @@ def _item_rows(pool, rows: np.ndarray) -> np.ndarray:
     """A component's triple rows (a, b, c) as arrays of the pool's items: views into
     the rows of 64-bit words (a word pool's narrower items packed in them)."""
     return rows.view(_unit_dtype(pool.unit))[:, :pool.triples]
-
-
-def _pack_bits(bits: list[np.ndarray], words: int) -> np.ndarray:
-    """Bool gates' bits, concatenated and packed 64 to a word (zero padded)."""
-    out = np.zeros(words * 8, dtype=np.uint8)
-    if bits:
-        packed = np.packbits(np.concatenate(bits))
-        out[:packed.size] = packed
-    return out.view(U64)
 
 
 class _Freivalds:
