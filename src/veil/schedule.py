@@ -136,6 +136,7 @@ class Schedule:
     circuit_rounds: int = -1  # the rounds of the circuit's own nodes (all, by default)
     plan: Plan | None = None  # the verified mode's checks (veil.verification)
     # the verified mode's preprocessing, before the inputs: triples, coin, bucket checks
+    # (with the daBits' first products), the daBits' second products
     pre_rounds: list[Round] = field(default_factory=list)
 
     def __post_init__(self) -> None:

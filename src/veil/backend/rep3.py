@@ -30,6 +30,11 @@ random shares and masked messages.
 - a2b_pair (veil.backend.rep3_a2b): a server inputs the bits of the sum of the two
   components it holds as a boolean sharing, the first step of a semi-honest comparison
   (one message, to its predecessor).
+- The verified mode (veil.backend.rep3_verify) first makes checked multiplication
+  triples and daBits (`preprocess`, before any input); it then computes mul and and
+  with Beaver's multiplication from them (two elements opened, no reshare), b2a by
+  opening the bit XOR a daBit (one bit), matmul as above, and runs its checks after
+  the last round.
 
 The schedule (veil.schedule) decides what happens in each round; this module only
 computes and exchanges what the schedule says, one message per peer per round.
@@ -508,7 +513,7 @@ class Rep3Server:
 
     def preprocess(self) -> None:
         """The verified mode's preprocessing (nothing in semi-honest runs): checked
-        multiplication triples, made before any input arrives."""
+        multiplication triples and daBits, made before any input arrives."""
         if self.verifier is not None:
             self.verifier.preprocess()
 
