@@ -1,38 +1,44 @@
-"""The plan of the verified (malicious) mode: which products are checked, with how many
-multiplication triples, and what that costs on the wire.
+"""The plan of the verified (malicious) mode: which products rest on which checked
+multiplication triples, how many triples, and what that costs on the wire.
 
 Every product of a verified circuit (a secret `mul`, a `matmul`, an `and` of bits or of
-words) is checked after the computation against random multiplication triples, with
-the sacrifice of Furukawa, Lindell, Nof and Weinstein (Eurocrypt 2017) and the
-"check each gate against its own bucket of triples" arrangement of Araki, Barak,
-Furukawa, Lichter, Lindell, Nof, Ohara, Watzman and Weinstein (IEEE S&P 2017). The
-products are grouped into pools of interchangeable items:
+words) rests on a multiplication triple checked against others, with the sacrifice of
+Furukawa, Lindell, Nof and Weinstein (Eurocrypt 2017) and the "cut and bucket"
+arrangement of Araki, Barak, Furukawa, Lichter, Lindell, Nof, Ohara, Watzman and
+Weinstein (IEEE S&P 2017). A `mul` or `and` is computed from its triple with Beaver's
+multiplication (CRYPTO 1991) and needs no check of its own (a Beaver pool); a `matmul`
+is computed semi-honestly and checked against its triple after the computation (a
+checked pool). A `b2a` uses a daBit made of two Beaver products. The products are
+grouped into pools of interchangeable items:
 
-- ring items: one output element of a `mul` (k = 1) or of a `matmul` (its dot product
-  of length k); one pool per k, a triple is (a, b ∈ Z^k, c = <a, b>);
+- ring items: one output element of a `mul` or one of a daBit's products (k = 1, a
+  Beaver pool), or of a `matmul` (its dot product of length k; a checked pool per k); a
+  triple is (a, b ∈ Z^k, c = <a, b>);
 - word items: one 64-bit word of an `and` of words, the `and` gates of single bits
   packed 64 to a word; a triple is (a, b, c = a ∧ b) bitwise. A word pool is cut into
   32-, 16- or 8-bit items instead when that needs fewer triples an item (B falls as N
-  grows, and every AND gate costs 1 + 3B bits whatever the item's width): the widest
-  unit with the least B is taken, into at most twice as many items unless the pool is
-  small (word_unit).
+  grows, and every AND gate costs the same bits at any item width): the widest unit
+  with the least B is taken, into at most twice as many items unless the pool is small
+  (word_unit).
 
 A pool of N items draws M = N·B + C triples, in a preprocessing phase that needs no
 input and runs before the owners' shares arrive (Araki et al. 2017, §2: "cut and
 bucket"): c is computed by the semi-honest product, then a coin nobody could predict
 orders the triples at random: the last C are opened, the others fall into N buckets of
 B, and the first triple of each bucket (its head) is checked against the B − 1 others.
-After the computation a second coin picks a rotation s, uniform in [0, N), and item i
-is checked against head (i + s) mod N (a rotation copies the heads in two sequential
-blocks, where a random permutation would gather every row at random). Checking item
-(x, y, z) with triple (a, b, c) opens ρ = x − a and σ = y − b and tests that
+In a Beaver pool, item i of the circuit is computed from head i: ρ = x − a and
+σ = y − b are opened and z = c + σ·a + ρ·b + ρ·σ is local. In a checked pool, after the
+computation a second coin picks a rotation s, uniform in [0, N), and item i is checked
+against head (i + s) mod N (a rotation copies the heads in two sequential blocks,
+where a random permutation would gather every row at random). Checking item (x, y, z)
+with triple (a, b, c) opens ρ = x − a and σ = y − b and tests that
 w = z − c − <σ, a> − <ρ, b> − <ρ, σ> is zero: w is the item's error minus the
 triple's error, with no product by a random scalar, so the test is exact in Z_2^64 (no
-zero-divisor problem) and over bits alike. A head is
-checked the same way, as the item, against each other triple of its bucket. An opened
-triple is checked against the item (0, 0, 0): ρ = −a and σ = −b open a and b, and
-w = <a, b> − c is tested for zero (its c is never opened, which saves its element).
-The online phase so sends, per item, its product and the 2k elements of ρ and σ; the
+zero-divisor problem) and over bits alike. A head is checked the same way, as the
+item, against each other triple of its bucket. An opened triple is checked against the
+item (0, 0, 0): ρ = −a and σ = −b open a and b, and w = <a, b> − c is tested for zero
+(its c is never opened, which saves its element). The online phase so sends, per item,
+the 2k elements of ρ and σ (and, in a checked pool, the product's reshare); the
 B·(2k + 1) − 2k other elements an item costs are sent in the preprocessing.
 
 A matrix product X·W (n×k times k×m) with n or m above R = FREIVALDS_REPS is not
@@ -43,8 +49,15 @@ with probability at least 1/2, over any ring). Errors in the results enter the
 combinations linearly, so a wrong product is missed only if all R combinations of a
 reduced side cancel it (probability ≤ 2^-R each side), or by the pool's bound below.
 
-Soundness: a cheating server fixes which triples carry errors before the first coin,
-and which items do before the second. An item with error e passes only if its head
+Soundness: a cheating server fixes which triples carry errors before the first coin.
+A head passes its bucket check only if every triple of its bucket has its error, and an
+opened bad triple is caught, so bad triples survive only if they fill exactly g whole
+buckets, none opened: probability binom(N, g)/binom(M, B·g). In a Beaver pool any
+surviving bad head makes a wrong product, so the bound is the largest of these,
+N/binom(M, B) at g = 1 (log-convex in g, by the argument below times N/g): N times the
+checked pools' bound, about one more triple an item (Araki et al.'s bound). In a
+checked pool the server also fixes which items carry errors before the second coin.
+An item with error e passes only if its head
 has error e, and a head passes only if every triple of its bucket has its error; a
 wrong head assigned to a correct item fails that item's check. So the server passes
 only if its bad triples fill exactly g whole buckets, none opened (probability
