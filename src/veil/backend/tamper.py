@@ -7,7 +7,8 @@ it to a server through `veil.runtime.session.Fault` (tests/test_malicious_tamper
 Kinds: products (a ring product's message: its reshare, or the ρ and σ a verified
 `mul` opens), a2b (an AND gate's: A2B, the comparisons and the verified truncation are
 made of them), reshares (the triples' products and the outputs' resharing), openings
-(both coins, ρ, σ of the checks and the opened triples), inputs (a received input
+(both coins, ρ and σ of the checks and of the daBits' products, the opened triples),
+inputs (a received input
 share), outputs (a share or a digest sent to a receiver) and inconsistent (the server's
 copy of the component it shares with its successor, for a value that is later
 multiplied or output). A consistent tamper (`consistent=True`) keeps the changed part
