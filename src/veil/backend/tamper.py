@@ -8,13 +8,12 @@ Kinds: products (a ring product's message: its reshare, or the ρ and σ a verif
 `mul` opens), a2b (an AND gate's: A2B, the comparisons and the verified truncation are
 made of them), reshares (the triples' products and the outputs' resharing), openings
 (both coins, ρ and σ of the checks and of the daBits' products, the opened triples),
-inputs (a received input
-share), outputs (a share or a digest sent to a receiver) and inconsistent (the server's
-copy of the component it shares with its successor, for a value that is later
-multiplied or output). A consistent tamper (`consistent=True`) keeps the changed part
-as the server's own copy too, as a careful cheater would: then only the product checks
-can see a changed product reshare (a changed Beaver opening or triple product is still
-seen by the openings' digest or the bucket checks).
+inputs (a received input share), outputs (a share or a digest sent to a receiver) and
+inconsistent (the server's copy of the component it shares with its successor, for a
+value that is later multiplied or output). A consistent tamper (`consistent=True`)
+keeps the changed part as the server's own copy too, as a careful cheater would: then
+only the product checks can see a changed product reshare (a changed Beaver opening or
+triple product is still seen by the openings' digest or the bucket checks).
 """
 
 from __future__ import annotations
