@@ -14,7 +14,7 @@ bytes against the cost report's prediction. Reported per mode: rounds, bytes the
 busiest server sends (compute rounds, verification and output shares; the owners'
 input shares are the same in both modes and not included; for the verified mode both
 the online part and the total with the preprocessing, which makes and checks the
-multiplication triples before any input arrives), the median online time (the compute
+multiplication triples on no input, before the computation), the median online time (the compute
 phase, which in the verified mode includes the three verification rounds and all the
 checking of the products against their triples; measured by bench_rep3's wrapper of
 Rep3Server.compute), the median CPU time (user + system, all threads) of the busiest

@@ -135,7 +135,7 @@ class Schedule:
     position: dict[int, int] = field(default_factory=dict)  # node id → index in the circuit
     circuit_rounds: int = -1  # the rounds of the circuit's own nodes (all, by default)
     plan: Plan | None = None  # the verified mode's checks (veil.verification)
-    # the verified mode's preprocessing, before the inputs: triples, coin, bucket checks
+    # the verified mode's preprocessing, on no input: triples, coin, bucket checks
     # (with the daBits' first products), the daBits' second products
     pre_rounds: list[Round] = field(default_factory=list)
 
@@ -239,7 +239,7 @@ def _schedule(circuit: Circuit) -> Schedule:
     checks = verification.plan(circuit, [r.nodes for r in rounds])
     circuit_rounds = len(rounds)
     pre_rounds = []
-    if checks.pools:  # before the inputs: the triples' products; the coin; the buckets
+    if checks.pools:  # no input needed: the triples' products; the coin; the buckets
         triples, coin, buckets = Round(), Round(), Round()
         for s in range(SERVERS):
             triples.ring[s][PREV] += sum(p.triple_words for p in checks.pools)

@@ -22,7 +22,7 @@ grouped into pools of interchangeable items:
   (word_unit).
 
 A pool of N items draws M = N·B + C triples, in a preprocessing phase that needs no
-input and runs before the owners' shares arrive (Araki et al. 2017, §2: "cut and
+input (it runs between the input phase and the computation; Araki et al. 2017: "cut and
 bucket"): c is computed by the semi-honest product, then a coin nobody could predict
 orders the triples at random: the last C are opened, the others fall into N buckets of
 B, and the first triple of each bucket (its head) is checked against the B − 1 others.

@@ -31,7 +31,7 @@ random shares and masked messages.
   components it holds as a boolean sharing, the first step of a semi-honest comparison
   (one message, to its predecessor).
 - The verified mode (veil.backend.rep3_verify) first makes checked multiplication
-  triples and daBits (`preprocess`, before any input); it then computes mul and and
+  triples and daBits (`preprocess`, on no input); it then computes mul and and
   with Beaver's multiplication from them (two elements opened, no reshare), b2a by
   opening the bit XOR a daBit (one bit), matmul as above, and runs its checks after
   the last round.
@@ -182,6 +182,7 @@ class Rep3Server:
     shuffles: rep3_shuffle.ShuffleState = field(default_factory=rep3_shuffle.ShuffleState)
     tamper: Tamper = field(default_factory=Tamper)  # tests only: a corrupted server
     verifier: Verifier | None = None  # the verified mode's checks (circuit.security)
+    preprocessing: bool = False  # in the verified mode's preprocessing (for progress)
 
     def __post_init__(self) -> None:
         if self.sched.plan is not None:
@@ -513,9 +514,13 @@ class Rep3Server:
 
     def preprocess(self) -> None:
         """The verified mode's preprocessing (nothing in semi-honest runs): checked
-        multiplication triples and daBits, made before any input arrives."""
+        multiplication triples and daBits, which depend on no input."""
         if self.verifier is not None:
-            self.verifier.preprocess()
+            self.preprocessing = True
+            try:
+                self.verifier.preprocess()
+            finally:
+                self.preprocessing = False
 
     def preprocess_rounds_sent(self) -> list[int]:
         return self.verifier.preprocess_rounds_sent if self.verifier is not None else []

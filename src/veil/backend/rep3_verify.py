@@ -7,7 +7,7 @@ So the verified mode checks, before any output leaves a server (the plan and its
 soundness: veil.verification):
 
 1. every product rests on a multiplication triple checked against B − 1 others. The
-   triples are made and checked in a preprocessing phase before any input arrives
+   triples are made and checked in a preprocessing phase that uses no input
    (`preprocess`): their a and b are drawn from the pairwise keys, c is computed by the
    semi-honest product; a coin nobody could predict (a replicated sharing drawn from
    the three keys) orders them into buckets, and each bucket's head is checked against

@@ -318,7 +318,7 @@ def build(circuit: Circuit, passes: list[PassRecord] | None = None,
         phases_of_rounds = {"input": t.input_rounds, "compute": sched.circuit_rounds,
                             "output": t.output_rounds}
         if circuit.security == "malicious":
-            phases_of_rounds = {"preprocess": t.preprocess_rounds, "input": t.input_rounds,
+            phases_of_rounds = {"input": t.input_rounds, "preprocess": t.preprocess_rounds,
                                 "compute": sched.circuit_rounds,
                                 "verify": sched.verify_rounds, "output": t.output_rounds}
         report.update({
@@ -453,8 +453,8 @@ def render(report: dict[str, Any], sources: SourceMap | None = None) -> str:
         check = report.get("verification")
         if check:
             pre = max(report.get("preprocess_bytes_per_server") or [0])
-            out.append(f"  preprocessing            {pre:>12,} bytes a server, before the "
-                       f"inputs (the triples {check['triple_bytes_per_server']:,}, "
+            out.append(f"  preprocessing            {pre:>12,} bytes a server, on no input "
+                       f"(the triples {check['triple_bytes_per_server']:,}, "
                        f"their checks {check['bucket_check_bytes_per_server']:,})")
             if check.get("dabits"):
                 out.append(f"    {'daBits':<22} {check['dabits']:>12,}  random bits in both "

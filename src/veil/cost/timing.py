@@ -77,9 +77,8 @@ def estimate(sched: Schedule, t: Traffic, link: LinkOf, owners: list[str],
     phases["input"] = max((link(p, s).one_way + link(p, s).transfer(t.input_bytes_per_owner[p]
                                                                      // SERVERS)
                            for p in owners for s in servers), default=0.0)
-    if sched.pre_rounds:  # the verified mode's triples, before the inputs
+    if sched.pre_rounds:  # the verified mode's triples, once the inputs are in
         phases["preprocess"] = _rounds_seconds(sched.pre_rounds, link)
-    phases["input"] = phases.pop("input")  # after the preprocessing
     phases["compute"] = _rounds_seconds(sched.rounds, link)
     phases["output"] = max((link(s, r).one_way * t.output_rounds + link(s, r).transfer(
         t.output_bytes_per_receiver[r] // SERVERS) for r in receivers for s in servers),

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -60,18 +61,23 @@ def _no_audit(event: str, fields: dict) -> None:
 @contextmanager
 def heartbeat(parties: dict[str, Channel], server: Rep3Server, interval: float,
               peers: dict[int, Channel] | None = None):  # fmt: skip
-    """While the servers compute, tell every party once per `interval` that this server is
-    alive, which round it is in and how many bytes of rounds it sent the other servers:
-    a party waiting for its outputs can then tell a long computation from a dead server,
-    and show how far it is."""
+    """While the servers preprocess and compute, tell every party once per `interval`
+    that this server is alive, which round it is in and how many bytes of rounds it sent
+    the other servers: a party waiting for its outputs can then tell a long computation
+    from a dead server, and show how far it is."""
     stop = threading.Event()
     total = server.sched.compute_rounds
 
     def beat() -> None:
         while not stop.wait(interval):
             sent = sum(ch.counters.sent(ROUND)[1] for ch in (peers or {}).values())
-            payload = json.dumps({"phase": "compute", "round": len(server.rounds_sent),
-                                  "rounds": total, "bytes": sent}).encode()
+            if server.preprocessing:
+                event = {"phase": "preprocess", "bytes": sent,
+                         "detail": "(multiplication triples, before the computation)"}
+            else:
+                event = {"phase": "compute", "round": len(server.rounds_sent),
+                         "rounds": total, "bytes": sent}
+            payload = json.dumps(event).encode()
             for ch in parties.values():
                 with contextlib.suppress(PeerError):  # gone: the output phase says so
                     ch.send(PROGRESS, 0, payload)
@@ -101,15 +107,6 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     clock = {"start": time.time()}  # wall clock: the launcher lines phases up across sites
     if fault is not None and fault.server == me and fault.tamper is not None:
         server.tamper = fault.tamper
-    # the verified mode's triples need no input: made and checked before any arrives
-    server.preprocess()
-    preprocessed = time.monotonic()
-    if server.verifier is not None:
-        clock["preprocessed"] = time.time()
-    pre_messages, pre_sent = 0, 0
-    for ch in peers.values():
-        m, b = ch.counters.sent(ROUND)
-        pre_messages, pre_sent = pre_messages + m, pre_sent + b
     index = {spec.node: k for k, spec in enumerate(circuit.inputs)}
     for owner, specs in owners_of(circuit).items():
         payload = parties[owner].recv(INPUT, 0)
@@ -130,11 +127,28 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     clock["inputs"] = time.time()
     if fault is not None and fault.server == me and fault.action != "tamper":
         _inject(server, fault)
+    pre: dict[str, Any] = {}
+
+    def run() -> None:
+        # the verified mode's triples and daBits need no input; they are made once the
+        # owners' shares are in (an owner is never kept waiting to send them)
+        server.preprocess()
+        pre["done"] = time.monotonic()
+        if server.verifier is not None:
+            clock["preprocessed"] = time.time()
+        pre["messages"], pre["bytes"] = 0, 0
+        for ch in peers.values():
+            m, b = ch.counters.sent(ROUND)
+            pre["messages"], pre["bytes"] = pre["messages"] + m, pre["bytes"] + b
+        server.compute()
+
     if heartbeat_s:
         with heartbeat(parties, server, heartbeat_s, peers):
-            server.compute()
+            run()
     else:
-        server.compute()
+        run()
+    preprocessed = pre["done"]
+    pre_messages, pre_sent = pre["messages"], pre["bytes"]
     compute_done = time.monotonic()
     clock["computed"] = time.time()
     messages, sent = 0, 0
@@ -166,9 +180,9 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
         "bytes_sent": sent,  # all of it, the preprocessing's included
         "preprocess": {"rounds": len(server.preprocess_rounds_sent()),
                        "messages": pre_messages, "bytes_sent": pre_sent},
-        "seconds": {"preprocess": round(preprocessed - started, 6),
-                    "input": round(input_done - preprocessed, 6),
-                    "compute": round(compute_done - input_done, 6)},
+        "seconds": {"input": round(input_done - started, 6),
+                    "preprocess": round(preprocessed - input_done, 6),
+                    "compute": round(compute_done - preprocessed, 6)},
         "clock": clock,
     }
     done = json.dumps(stats).encode()
@@ -289,7 +303,7 @@ def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, fl
     began) and the servers' clocks: setup (until the first server starts the session),
     input (until the last server has every input share), compute (until the last one
     has computed), output (until the last party has its outputs and the servers'
-    statistics), with the verified mode's preprocessing between setup and input. The
+    statistics), with the verified mode's preprocessing between input and compute. The
     phases of `veil cost`'s estimate, measured."""
     servers = [s.get("clock", {}) for r in results.values() for s in r.server_stats]
     if not servers or not all({"start", "inputs", "computed"} <= set(c) for c in servers):
@@ -298,13 +312,13 @@ def wall_phases(results: dict[str, PartyResult], started: float) -> dict[str, fl
     inputs = max(c["inputs"] for c in servers)
     computed = max(c["computed"] for c in servers)
     finished = max(r.finished for r in results.values())
-    phases = {"setup": round(max(start - started, 0.0), 6)}
+    phases = {"setup": round(max(start - started, 0.0), 6),
+              "input": round(max(inputs - start, 0.0), 6)}
     if any("preprocessed" in c for c in servers):  # the verified mode's triples
-        preprocessed = max(c.get("preprocessed", start) for c in servers)
-        phases["preprocess"] = round(max(preprocessed - start, 0.0), 6)
-        start = preprocessed
-    phases.update({"input": round(max(inputs - start, 0.0), 6),
-                   "compute": round(max(computed - inputs, 0.0), 6),
+        preprocessed = max(c.get("preprocessed", inputs) for c in servers)
+        phases["preprocess"] = round(max(preprocessed - inputs, 0.0), 6)
+        inputs = preprocessed
+    phases.update({"compute": round(max(computed - inputs, 0.0), 6),
                    "output": round(max(finished - computed, 0.0), 6)})
     return phases
 
