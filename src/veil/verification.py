@@ -93,8 +93,6 @@ DIGEST_BYTES = 32
 CHECK_DIGESTS = 3  # the last round's digests: openings, input shares, zero tests
 COIN_ELEMENTS = 2  # a 128-bit coin, as two ring elements
 VERIFY_ROUNDS = 3  # coin and output reshare; openings (when there are products); digests
-PREPROCESS_ROUNDS = 3  # the triples' products; the coin; the bucket checks' openings
-DABIT_ROUNDS = 1  # one more for the daBits' second product (the first goes with the buckets)
 PREPROCESS_ROUND_BASE = 1 << 30  # preprocessing rounds are numbered from here on the wire
 FREIVALDS_REPS = 48  # random row (column) combinations checked for a reduced matrix product
 DABIT_PRODUCTS = 2  # r0 ⊕ r1 ⊕ r2 in the ring: (r0 ⊕ r1) = r0 + r1 − 2·r0·r1, then with r2
@@ -158,18 +156,8 @@ def failure_log2(items: int, slots: int, opened: int, beaver: bool = False) -> f
     1/min(binom(M, B), binom(M, C)), or max(N/binom(M, B), 1/binom(M, C)) when the
     pool's triples are used by Beaver's multiplication (module docstring)."""
     total = items * slots + opened
-    bucket = _log2_comb(total, slots) - (math.log2(items) if beaver else 0.0)
-    return -min(bucket, _log2_comb(total, opened))
-
-
-def _log2_comb(n: int, k: int) -> float:
-    """log2 of binom(n, k), exact enough for bounds (math.comb's integer, bit by bit
-    for large ones, would be as exact and far slower)."""
-    c = math.comb(n, k)
-    size = c.bit_length()
-    if size <= 1000:
-        return math.log2(c)
-    return size - 1000 + math.log2(c >> (size - 1000))
+    bucket = math.log2(math.comb(total, slots)) - (math.log2(items) if beaver else 0.0)
+    return -min(bucket, math.log2(math.comb(total, opened)))
 
 
 @dataclass(frozen=True)
@@ -288,11 +276,11 @@ def gate_kind(node: Node, circuit: Circuit) -> tuple[str, int, bool] | None:
     by the semi-honest product, checked after the computation (opening both operands
     of a matrix product would cost n·k + k·m elements instead of n·m)."""
     if node.op == "and":
-        return (WORDS, 1, True) if node.type.base in (WORD, BOOL) else None
+        return (WORDS, 1, is_beaver(node)) if node.type.base in (WORD, BOOL) else None
     if node.op == "mul":
-        return RING, 1, True
+        return RING, 1, is_beaver(node)
     if node.op == "matmul":
-        return RING, circuit.node(node.args[0]).type.shape[-1], False
+        return RING, circuit.node(node.args[0]).type.shape[-1], is_beaver(node)
     return None
 
 
@@ -310,8 +298,8 @@ SMALL_POOL_ITEMS = 1 << 16  # up to this many items, a pool's checking time is n
 def word_unit(words: int) -> int:
     """The item width for a word pool of `words` 64-bit words: the widest whose bucket
     size is the least of the widths allowed (narrower items are more items, so B falls;
-    each AND gate costs 1 + 3B bits at any width, and every item costs about the same
-    time to check, so a large pool is cut into at most twice as many items)."""
+    an AND gate's triples cost the same bits at any width, and every item costs about
+    the same time to check, so a large pool is cut into at most twice as many items)."""
     allowed = [u for u in WORD_UNITS
                if words * (64 // u) <= max(2 * words, SMALL_POOL_ITEMS)]
     sizes = {u: bucket_size(words * (64 // u), SECURITY_BITS, True) for u in allowed}
