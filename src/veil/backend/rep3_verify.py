@@ -72,13 +72,24 @@ class VerificationFailed(PeerError):
     inconsistent shares). Nothing about the data follows from which check failed."""
 
 
-def _hash(*parts: bytes | np.ndarray) -> bytes:
-    h = hashlib.sha256()
+def _feed(h, *parts: bytes | np.ndarray) -> None:
+    """Add bytes and arrays to a running hash: arrays in place (their bytes, C order),
+    not copied by tobytes."""
     for p in parts:
-        # arrays are hashed in place (their bytes, C order), not copied by tobytes
         h.update(np.ascontiguousarray(p).reshape(-1).view(np.uint8)
                  if isinstance(p, np.ndarray) else p)
+
+
+def _hash(*parts: bytes | np.ndarray) -> bytes:
+    h = hashlib.sha256()
+    _feed(h, *parts)
     return h.digest()
+
+
+def _holds_public(me: int, component: int) -> bool:
+    """Whether this server's component (0: first, 1: second) is x_0, where a public value
+    p enters as the sharing (p, 0, 0) (veil.backend.rep3.trivial)."""
+    return (me, component) in ((0, 0), (2, 1))
 
 
 def output_digest(receiver: str, component: int, packed: bytes | bytearray) -> bytes:
@@ -112,12 +123,11 @@ class Verifier:
         self.pools = [PoolState() for _ in plan.pools]
         self.input_hashes: tuple[bytes, bytes] = (b"", b"")
         self.outputs: list[tuple[np.ndarray, np.ndarray]] = []  # reshared (first, second)
-        self.zero_parts: list[tuple[np.ndarray, np.ndarray, bool]] = []  # must be 0 (xor?)
-        self.opened: list[np.ndarray | bytes] = []  # every value opened to the servers
-        # the preprocessing's zero tests, hashed (left side, right side)
-        self.pre_zero: tuple[bytes, bytes] = (b"", b"")
+        # every value opened to the servers, and this server's two sides of every zero
+        # test (left, right; _note_zero), hashed as they come
+        self.opened = hashlib.sha256(b"opened")
+        self.zero = (hashlib.sha256(b"zero"), hashlib.sha256(b"zero"))
         self.preprocess_rounds_sent: list[int] = []
-        self.beaver_opened = hashlib.sha256(b"beaver")  # every ρ and σ the products opened
         self.dabit_offsets = dict(plan.dabit_nodes)  # b2a node → its first daBit
         self.dabit_bits: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.bool_),) * 2
         self.dabit_ring: tuple[np.ndarray, np.ndarray] = (np.zeros(0, U64),) * 2
@@ -163,48 +173,47 @@ class Verifier:
                       ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The product's two components from the opened ρ, σ: z = c + σ·a + ρ·b + ρ·σ
         (XOR and AND for bits and words), the public ρ·σ as the sharing (p, 0, 0)."""
-        return _beaver_product(kept, theirs, self.server.me, self.beaver_opened)
+        return _beaver_product(kept, theirs, self.server.me, self.opened)
 
     # ------------------------------------------------------------ daBits
 
-    def _make_dabits(self, round_three: tuple[list, list]) -> None:
+    def _make_dabits(self, round_three: tuple[list, list]) -> tuple:
         """Start the daBits (Escudero et al., Crypto 2020: a random bit shared both in
         Z_2 and in Z_2^64): r = r0 ⊕ r1 ⊕ r2, component j drawn from the key of the two
         servers that hold it, so no server knows r; in the ring, r0 ⊕ r1 = r0 + r1 −
         2·r0·r1 and then with r2, two Beaver products with checked triples. The first
         product's openings go out with the bucket checks (`round_three`: the messages
-        and layouts of that round)."""
-        plan, s = self.plan, self.server
-        count = plan.dabits
-        me = s.me
-        bits = (prg.bits(s.key_prev, 0, DABITS, (count,)),
-                prg.bits(s.key_next, 0, DABITS, (count,)))
-        self.dabit_bits = bits
-
-        def alone(j: int) -> tuple[np.ndarray, np.ndarray]:  # r_j as a ring sharing
-            zero = np.zeros(count, dtype=U64)
-            return (bits[0].astype(U64) if j == me else zero,
-                    bits[1].astype(U64) if j == (me + 1) % SERVERS else zero)
-
-        self._dabit_alone = alone
-        part, kept = _beaver_parts(alone(0), alone(1), self._dabit_triples(0), True)
-        self._dabit_kept = kept
+        and layouts of that round); returns what _finish_dabits needs of it."""
+        s = self.server
+        count = self.plan.dabits
+        self.dabit_bits = (prg.bits(s.key_prev, 0, DABITS, (count,)),
+                           prg.bits(s.key_next, 0, DABITS, (count,)))
+        part, kept = _beaver_parts(self._dabit_component(0), self._dabit_component(1),
+                                   self._dabit_triples(0), True)
         round_three[0].append(self.tamper.sent("openings", ("dabits", 1), part))
         round_three[1].append(((2, count), False))
+        return kept
 
-    def _finish_dabits(self, first: np.ndarray) -> None:
+    def _finish_dabits(self, kept: tuple, first: np.ndarray) -> None:
         """The daBits' second product (its own preprocessing round) and their ring values."""
         s, count = self.server, self.plan.dabits
         with np.errstate(over="ignore"):
-            p = _beaver_product(self._dabit_kept, first, s.me, self.beaver_opened)
-            r0, r1, r2 = (self._dabit_alone(j) for j in range(3))
+            p = _beaver_product(kept, first, s.me, self.opened)
+            r0, r1, r2 = (self._dabit_component(j) for j in range(3))
             t = tuple(r0[j] + r1[j] - U64(2) * p[j] for j in range(2))
             part, kept = _beaver_parts(t, r2, self._dabit_triples(1), True)
             sent = [self.tamper.sent("openings", ("dabits", 2), part)]
             (theirs,) = s.exchange(PREPROCESS_ROUND_BASE + 4, sent, [((2, count), False)])
-            q = _beaver_product(kept, theirs, s.me, self.beaver_opened)
+            q = _beaver_product(kept, theirs, s.me, self.opened)
             self.dabit_ring = tuple(t[j] + r2[j] - U64(2) * q[j] for j in range(2))
-        del self._dabit_kept, self._dabit_alone
+
+    def _dabit_component(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Component j of the daBits' bits, r_j, as a ring sharing (r_j in place j, 0
+        elsewhere): this server's pair of it."""
+        me = self.server.me
+        zero = np.zeros(self.plan.dabits, dtype=U64)
+        return (self.dabit_bits[0].astype(U64) if j == me else zero,
+                self.dabit_bits[1].astype(U64) if j == (me + 1) % SERVERS else zero)
 
     def _dabit_triples(self, which: int) -> tuple[tuple, tuple, tuple]:
         """The checked triples of the daBits' first (0) or second (1) product."""
@@ -234,13 +243,13 @@ class Verifier:
         shape = node.type.shape
         size = node.type.size
         c = c0 ^ part ^ np.asarray(theirs, dtype=np.bool_).reshape(shape)
-        self.beaver_opened.update(np.packbits(c))
+        _feed(self.opened, c)
         out = []
         with np.errstate(over="ignore"):
             for j in range(2):
                 r = self.dabit_ring[j][first:first + size].reshape(shape)
                 z = np.where(c, U64(0) - r, r)
-                if (self.server.me, j) in ((0, 0), (2, 1)):
+                if _holds_public(self.server.me, j):
                     z = z + c.astype(U64)
                 out.append(np.asarray(z, dtype=U64))
         return out[0], out[1]
@@ -346,7 +355,7 @@ class Verifier:
         got = s.exchange(PREPROCESS_ROUND_BASE + 2,
                          [self.tamper.sent("openings", ("pre-coin",), coin[1])], [((2,), False)])
         seed = coin[0] ^ coin[1] ^ got[0]
-        opened: list[np.ndarray] = [seed]
+        _feed(self.opened, seed)
         checks, sent = [], []
         for index, pool in enumerate(self.plan.pools):
             check = self._bucket_check(index, pool, seed.tobytes())
@@ -354,18 +363,13 @@ class Verifier:
             sent.append(self.tamper.sent("openings", ("buckets", index),
                                          check.second_openings()))
         layout = [((p.preprocess_opened_units,), False) for p in self.plan.pools]
-        if self.plan.dabits:
-            self._make_dabits((sent, layout))
+        dabits = self._make_dabits((sent, layout)) if self.plan.dabits else None
         got = s.exchange(PREPROCESS_ROUND_BASE + 3, sent, layout)
-        if self.plan.dabits:
-            self._finish_dabits(got.pop())
-        zero_parts = []
+        if dabits is not None:
+            self._finish_dabits(dabits, got.pop())
         for check, theirs in zip(checks, got, strict=True):
-            opened.append(check.open(theirs))
-            zero_parts.append((*check.zero_test(s.me), not check.ring))
-        # hashed now, so that only the heads are kept until the end
-        self.opened.append(_hash(b"preprocessing", *opened))
-        self.pre_zero = (_zero_hash(zero_parts, left=True), _zero_hash(zero_parts, left=False))
+            _feed(self.opened, check.open(theirs))
+            self._note_zero(*check.zero_test(s.me), not check.ring)
         self.preprocess_rounds_sent = s.rounds_sent[start:]
         del s.rounds_sent[start:]
 
@@ -409,16 +413,16 @@ class Verifier:
         layout = [((2,), False)] + [(o.type.shape, o.type.base == BOOL) for o in s.circuit.outputs]
         got = s.exchange(first_round, sent, layout)
         seed = coin[0] ^ coin[1] ^ got[0]
-        self.opened.append(seed)
+        _feed(self.opened, seed)
         for (x, y_me), y_next, out in zip(fresh, got[1:], s.circuit.outputs, strict=True):
             y = (y_me, y_next)
             self.outputs.append(y)
             if out.type.base == BOOL:
-                self.zero_parts.append((x[0] ^ y[0], x[1] ^ y[1], True))
+                self._note_zero(x[0] ^ y[0], x[1] ^ y[1], True)
             else:
                 with np.errstate(over="ignore"):
-                    self.zero_parts.append((np.asarray(y[0] - x[0], dtype=U64),
-                                            np.asarray(y[1] - x[1], dtype=U64), False))
+                    self._note_zero(np.asarray(y[0] - x[0], dtype=U64),
+                                    np.asarray(y[1] - x[1], dtype=U64), False)
         # round 2: open ρ, σ of every item i against head (i + s) mod N, s from the coin
         key = seed.tobytes()
         checks = []
@@ -437,12 +441,12 @@ class Verifier:
         layout = [((p.online_opened_units,), False) for p in self.plan.pools if not p.beaver]
         got = s.exchange(first_round + 1, sent, layout) if checks else []
         for check, theirs in zip(checks, got, strict=True):
-            self.opened.append(check.open(theirs))
-            self.zero_parts.append((*check.zero_test(s.me), not check.ring))
+            _feed(self.opened, check.open(theirs))
+            self._note_zero(*check.zero_test(s.me), not check.ring)
         # round 3: digests of the openings, the inputs and the zero tests, both ways
-        opened = _hash(b"opened", self.beaver_opened.digest(), *self.opened)
-        left = (opened, self.input_hashes[1], self._zero_digest(left=True))
-        right = (opened, self.input_hashes[0], self._zero_digest(left=False))
+        opened = self.opened.digest()
+        left = (opened, self.input_hashes[1], self.zero[0].digest())
+        right = (opened, self.input_hashes[0], self.zero[1].digest())
         msgs = {NEXT: b"".join(left), PREV: b"".join(right)}
         last = first_round + (2 if checks else 1)
         got = s.exchange_both(last, msgs, CHECK_DIGESTS * DIGEST_BYTES)
@@ -494,17 +498,13 @@ class Verifier:
             out.append(rows)
         return out[0], out[1]
 
-    def _zero_digest(self, left: bool) -> bytes:
-        """The hash of this server's side of every zero test, the preprocessing's first."""
-        return _hash(b"zero", self.pre_zero[0 if left else 1],
-                     _zero_hash(self.zero_parts, left))
-
-
-def _zero_hash(parts: list[tuple[np.ndarray, np.ndarray, bool]], left: bool) -> bytes:
-    """Pair (i, i+1) tests w = 0: the left server i hashes w_i + w_(i+1), the right
-    server i+1 hashes −w_(i+2) (for XOR sharings w_i ⊕ w_(i+1) and w_(i+2)); the two
-    hashes are equal exactly when w = 0."""
-    return _hash(b"zero", *(_side(first, second, xor, left) for first, second, xor in parts))
+    def _note_zero(self, first: np.ndarray, second: np.ndarray, xor: bool) -> None:
+        """A shared w that must be zero, this server's components of it. Pair (i, i+1)
+        tests it: the left server i hashes w_i + w_(i+1), the right server i+1 hashes
+        −w_(i+2) (for XOR sharings w_i ⊕ w_(i+1) and w_(i+2)); the two hashes of all the
+        run's tests are equal exactly when every w is zero."""
+        for h, left in zip(self.zero, (True, False), strict=True):
+            _feed(h, _side(first, second, xor, left))
 
 
 def _take_columns(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -550,18 +550,16 @@ def _beaver_product(kept: tuple, theirs: np.ndarray, me: int, opened
         else:
             rho = rho0 ^ part[0] ^ theirs[0]
             sigma = sigma0 ^ part[1] ^ theirs[1]
-        for value in (rho, sigma):
-            flat = np.ascontiguousarray(value).reshape(-1)
-            opened.update(np.packbits(flat) if flat.dtype == np.bool_ else flat.view(np.uint8))
+        _feed(opened, rho, sigma)
         out = []
         for j in range(2):
             if ring:
                 z = c[j] + sigma * a[j] + rho * b[j]
-                if (me, j) in ((0, 0), (2, 1)):
+                if _holds_public(me, j):
                     z += rho * sigma
             else:
                 z = c[j] ^ (sigma & a[j]) ^ (rho & b[j])
-                if (me, j) in ((0, 0), (2, 1)):
+                if _holds_public(me, j):
                     z ^= rho & sigma
             out.append(np.asarray(z))
     return out[0], out[1]
@@ -765,13 +763,13 @@ class _PoolCheck:
                 w += term
                 w += self._triple(j, 2)
                 np.subtract(self._item(j, 2), w, out=w)
-                if (me, j) in ((0, 0), (2, 1)):
+                if _holds_public(me, j):
                     w += public
             else:
                 w ^= term
                 w ^= self._triple(j, 2)
                 w ^= self._item(j, 2)
-                if (me, j) in ((0, 0), (2, 1)):
+                if _holds_public(me, j):
                     w ^= public
             out.append(w)
         return out[0], out[1]
