@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -58,6 +57,15 @@ def _no_audit(event: str, fields: dict) -> None:
     pass
 
 
+def _round_traffic(peers: dict[int, Channel]) -> tuple[int, int]:
+    """(messages, bytes) this server has sent the other servers in rounds so far."""
+    messages = sent = 0
+    for ch in peers.values():
+        m, b = ch.counters.sent(ROUND)
+        messages, sent = messages + m, sent + b
+    return messages, sent
+
+
 @contextmanager
 def heartbeat(parties: dict[str, Channel], server: Rep3Server, interval: float,
               peers: dict[int, Channel] | None = None):  # fmt: skip
@@ -70,7 +78,7 @@ def heartbeat(parties: dict[str, Channel], server: Rep3Server, interval: float,
 
     def beat() -> None:
         while not stop.wait(interval):
-            sent = sum(ch.counters.sent(ROUND)[1] for ch in (peers or {}).values())
+            sent = _round_traffic(peers or {})[1]
             if server.preprocessing:
                 event = {"phase": "preprocess", "bytes": sent,
                          "detail": "(multiplication triples, before the computation)"}
@@ -127,34 +135,20 @@ def serve_session(me: int, circuit: Circuit, keys: tuple[bytes, bytes],
     clock["inputs"] = time.time()
     if fault is not None and fault.server == me and fault.action != "tamper":
         _inject(server, fault)
-    pre: dict[str, Any] = {}
-
-    def run() -> None:
+    beating = heartbeat(parties, server, heartbeat_s, peers) if heartbeat_s else \
+        contextlib.nullcontext()
+    with beating:
         # the verified mode's triples and daBits need no input; they are made once the
         # owners' shares are in (an owner is never kept waiting to send them)
         server.preprocess()
-        pre["done"] = time.monotonic()
+        preprocessed = time.monotonic()
         if server.verifier is not None:
             clock["preprocessed"] = time.time()
-        pre["messages"], pre["bytes"] = 0, 0
-        for ch in peers.values():
-            m, b = ch.counters.sent(ROUND)
-            pre["messages"], pre["bytes"] = pre["messages"] + m, pre["bytes"] + b
+        pre_messages, pre_sent = _round_traffic(peers)
         server.compute()
-
-    if heartbeat_s:
-        with heartbeat(parties, server, heartbeat_s, peers):
-            run()
-    else:
-        run()
-    preprocessed = pre["done"]
-    pre_messages, pre_sent = pre["messages"], pre["bytes"]
     compute_done = time.monotonic()
     clock["computed"] = time.time()
-    messages, sent = 0, 0
-    for ch in peers.values():
-        m, b = ch.counters.sent(ROUND)
-        messages, sent = messages + m, sent + b
+    messages, sent = _round_traffic(peers)
     audit("compute", {"rounds": len(server.rounds_sent), "messages": messages, "bytes": sent})
 
     last = sched.compute_rounds + 1
